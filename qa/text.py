@@ -1,0 +1,83 @@
+"""Text primitives shared by the index and query sides: normalisation, tokens, sentences.
+
+Matching always goes through `normalize` so that full-width forms, compatibility
+characters and case never make the index and a query disagree. Display text is never
+normalised: citations quote the document as written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Sentence ends in Chinese and Western prose; closing quotes and brackets stay with the sentence.
+_SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)\"']*|\n|$)")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_WORDLIKE = re.compile(r"\w", re.UNICODE)
+
+MAX_QUERY_CHARS = 512
+
+# Function words and question words: they say nothing about which paragraph answers.
+STOPWORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 等 对 把 被 将 就 也 都 而 并 其 之 以 为 于 由 从 向 到 给 让 这 那 这些 那些 这个 那个
+    我 我们 你 你们 他 他们 它 它们 哪 哪些 哪个 什么 多少 几 何时 什么时候 谁 为什么 为何 如何 怎么 怎样 怎么样
+    吗 呢 吧 啊 呀 么 有 有没有 是否 是不是 会 要 能 可以 应该 请问 一下 关于 方面 哪里 哪儿 如果 中 上 下
+    the a an of to in on for and or is are was were be by with what which who when how why does do did
+    """.split()
+)
+
+
+def normalize(text: str) -> str:
+    """Matching form: NFKC (full-width → ASCII, compatibility ideographs → unified) and casefold."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def has_substance(text: str) -> bool:
+    """True when the text holds at least one letter, digit or CJK character."""
+    return bool(_WORDLIKE.search(text))
+
+
+def is_cjk(char: str) -> bool:
+    return bool(_CJK.match(char))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences in `text`, without surrounding whitespace."""
+    spans = []
+    for match in _SENTENCE.finditer(text):
+        start, end = match.span()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start and has_substance(text[start:end]):
+            spans.append((start, end))
+    return spans
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now rather than on the first query."""
+    _jieba()
+
+
+def tokenize(text: str) -> list[str]:
+    """Lexical terms of `text`: jieba search-mode words of the normalised text, minus stopwords."""
+    terms = []
+    for word in _jieba().cut_for_search(normalize(text)):
+        word = word.strip()
+        if word and word not in STOPWORDS and has_substance(word):
+            terms.append(word)
+    return terms
