@@ -90,11 +90,17 @@ def iter_corpus_files(root: Path) -> Iterator[Path]:
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES and not IGNORED_NAMES.match(path.name):
+        if (
+            path.is_file()
+            and path.suffix.lower() in SUFFIXES
+            and not IGNORED_NAMES.match(path.name)
+        ):
             yield path
 
 
-def read_document(path: Path, root: Path | None = None, max_bytes: int = MAX_FILE_BYTES) -> Document:
+def read_document(
+    path: Path, root: Path | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Document:
     """Parse one corpus file. Raises IngestError naming the file when it cannot be used."""
     size = path.stat().st_size
     if size > max_bytes:
@@ -146,7 +152,9 @@ def decode(raw: bytes, path: Path) -> str:
             except UnicodeDecodeError as error:
                 raise _undecodable(path, encoding, error) from None
     if b"\x00" in raw:
-        raise IngestError(path, "looks like a binary file (it has NUL bytes)", "save it as UTF-8 text")
+        raise IngestError(
+            path, "looks like a binary file (it has NUL bytes)", "save it as UTF-8 text"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as utf8_error:
@@ -352,7 +360,9 @@ def parse_markdown(markdown: str) -> Parsed:
     """CommonMark via markdown-it, so emphasis follows the spec (`**省（区、市）**年` stays literal)."""
     from markdown_it import MarkdownIt
 
-    html = MarkdownIt("commonmark", {"html": True, "breaks": False}).enable("table").render(markdown)
+    html = (
+        MarkdownIt("commonmark", {"html": True, "breaks": False}).enable("table").render(markdown)
+    )
     return parse_html(html)
 
 

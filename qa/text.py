@@ -19,14 +19,13 @@ _WORDLIKE = re.compile(r"\w", re.UNICODE)
 MAX_QUERY_CHARS = 512
 
 # Function words and question words: they say nothing about which paragraph answers.
-STOPWORDS = frozenset(
-    """
-    的 了 是 在 和 与 及 或 等 对 把 被 将 就 也 都 而 并 其 之 以 为 于 由 从 向 到 给 让 这 那 这些 那些 这个 那个
-    我 我们 你 你们 他 他们 它 它们 哪 哪些 哪个 什么 多少 几 何时 什么时候 谁 为什么 为何 如何 怎么 怎样 怎么样
-    吗 呢 吧 啊 呀 么 有 有没有 是否 是不是 会 要 能 可以 应该 请问 一下 关于 方面 哪里 哪儿 如果 中 上 下
-    the a an of to in on for and or is are was were be by with what which who when how why does do did
-    """.split()
-)
+_STOPWORD_TEXT = """
+的 了 是 在 和 与 及 或 等 对 把 被 将 就 也 都 而 并 其 之 以 为 于 由 从 向 到 给 让 这 那 这些 那些 这个 那个
+我 我们 你 你们 他 他们 它 它们 哪 哪些 哪个 什么 多少 几 何时 什么时候 谁 为什么 为何 如何 怎么 怎样 怎么样
+吗 呢 吧 啊 呀 么 有 有没有 是否 是不是 会 要 能 可以 应该 请问 一下 关于 方面 哪里 哪儿 如果 中 上 下
+the a an of to in on for and or is are was were be by with what which who when how why does do did
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def normalize(text: str) -> str:

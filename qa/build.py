@@ -1,0 +1,259 @@
+"""Corpus folders → index: incremental by content hash, one transaction per run.
+
+Only passages whose text (with its title and heading context) changed are embedded;
+every other vector is reused from the store, even across documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import Chunk, chunk_document
+from qa.documents import Document, iter_corpus_files, read_document
+from qa.embedding import Embedder, Progress, load_embedder
+from qa.errors import EmptyBuildError, IngestError, QAError
+from qa.store import Writer
+from qa.text import normalize, tokenize
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO_ROOT / "corpus"
+
+
+def default_index_dir() -> Path:
+    """QA_INDEX_DIR, else the git-ignored .index/ folder of the checkout."""
+    return Path(os.environ.get("QA_INDEX_DIR") or REPO_ROOT / ".index")
+
+
+@dataclass
+class BuildReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    documents: int = 0
+    passages: int = 0
+    embedded: int = 0
+    embed_seconds: float = 0.0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents ({self.added} added, {self.updated} updated, "
+            f"{self.removed} removed, {self.unchanged} unchanged) · {self.passages} paragraphs · "
+            f"embedded {self.embedded} in {self.embed_seconds:.1f} s"
+        )
+
+
+def embedding_input(title: str, heading: str | None, text: str) -> str:
+    """What the model and the lexical index see: the paragraph in its document context."""
+    return "\n".join(part for part in (title, heading, text) if part)
+
+
+def passage_hash(embed_text: str) -> str:
+    return hashlib.sha256(normalize(embed_text).encode()).hexdigest()[:32]
+
+
+def build_index(
+    corpus_dirs: Sequence[str | Path] = (DEFAULT_CORPUS,),
+    index_dir: str | Path | None = None,
+    *,
+    model: str | None = None,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Bring the index in line with the corpus folders.
+
+    Documents from these folders are added, updated or removed; documents indexed from
+    other folders are kept. Bad files are skipped with a warning in the report.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    roots = [Path(d).resolve() for d in corpus_dirs]
+    for root in roots:
+        if not root.is_dir():
+            raise QAError(
+                f"corpus folder {root} does not exist; pass an existing folder to --corpus"
+            )
+    embedder = embedder or load_embedder(model)
+    report = BuildReport()
+    with Writer(index_dir, embedder.model_id, embedder.dim, rebuild=rebuild) as writer:
+        known = writer.documents()
+        known_by_path = {row["path"]: row for row in known.values()}
+        seen_docs: dict[str, str] = {}  # doc_id → path of the file it came from in this run
+        seen_texts: dict[str, str] = {row["text_sha256"]: row["path"] for row in known.values()}
+        to_index: list[tuple[Document, Path]] = []
+        for root in roots:
+            for path in iter_corpus_files(root):
+                path = path.resolve()
+                row = known_by_path.get(str(path))
+                if row is not None and row["file_sha256"] == _file_sha256(path):
+                    seen_docs[row["doc_id"]] = str(path)
+                    report.unchanged += 1
+                    continue
+                try:
+                    document = read_document(path, root)
+                except IngestError as error:
+                    report.warnings.append(f"skipped {error}")
+                    continue
+                if document.doc_id in seen_docs:
+                    report.warnings.append(
+                        f"skipped {path}: doc id {document.doc_id!r} is already used by "
+                        f"{seen_docs[document.doc_id]}; give one of them a distinct `id:` in its front matter"
+                    )
+                    continue
+                copy_of = seen_texts.get(document.text_sha256)
+                previous = known.get(document.doc_id)
+                if (
+                    copy_of
+                    and copy_of != str(path)
+                    and (previous is None or previous["path"] != copy_of)
+                ):
+                    report.warnings.append(f"skipped {path}: same text as {copy_of}")
+                    continue
+                seen_docs[document.doc_id] = str(path)
+                seen_texts[document.text_sha256] = str(path)
+                to_index.append((document, root))
+
+        if not to_index and not seen_docs:
+            raise EmptyBuildError(
+                f"no usable documents in {', '.join(map(str, roots))}; the index was left as it was"
+                + ("".join(f"\n  {warning}" for warning in report.warnings))
+            )
+
+        for doc_id, row in known.items():
+            in_scanned_root = any(_is_under(Path(row["path"] or ""), root) for root in roots)
+            if (rebuild or in_scanned_root) and doc_id not in seen_docs:
+                writer.delete_document(doc_id)
+                report.removed += 1
+
+        pending = _plan_passages(writer, to_index, known, report)
+        _embed_and_store(writer, embedder, pending, report, progress)
+        report.documents, report.passages = writer.counts()
+        nothing_changed = not (report.added or report.updated or report.removed)
+        if nothing_changed and writer.meta.get("model_id") and not rebuild:
+            report.seconds = time.perf_counter() - started
+            return report  # the committed generation is already this state
+        if report.passages == 0:
+            raise EmptyBuildError(
+                "the build produced no paragraphs; the index was left as it was"
+                + "".join(f"\n  {warning}" for warning in report.warnings)
+            )
+        writer.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove_documents(doc_ids: Sequence[str], index_dir: str | Path | None = None) -> BuildReport:
+    """Delete documents (by doc id or source path) from the index."""
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    from qa.store import Reader
+
+    reader = Reader(index_dir)  # also validates the index before we take the lock
+    model_id, dim = reader.model_id, reader.dim
+    reader.close()
+    report = BuildReport()
+    with Writer(index_dir, model_id, dim) as writer:
+        known = writer.documents()
+        for wanted in doc_ids:
+            match = known.get(wanted) or next(
+                (row for row in known.values() if row["path"] == str(Path(wanted).resolve())), None
+            )
+            if match is None:
+                raise QAError(
+                    f"no document {wanted!r} in the index; `index_build.py --list` shows the ids"
+                )
+            writer.delete_document(match["doc_id"])
+            report.removed += 1
+        report.documents, report.passages = writer.counts()
+        writer.commit()
+    return report
+
+
+@dataclass
+class _PendingPassage:
+    doc_id: str
+    row: dict
+    terms: str
+    embed_text: str
+
+
+def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list[_PendingPassage]:
+    """Write document rows; keep unchanged passages; return the passages that need a vector."""
+    pending: list[_PendingPassage] = []
+    for document, root in to_index:
+        previous = {}  # hash → list of passage ids that can be kept
+        if document.doc_id in known:
+            report.updated += 1
+            for row in writer.passage_hashes(document.doc_id):
+                previous.setdefault(row["hash"], []).append(row["id"])
+        else:
+            report.added += 1
+        writer.put_document({
+            "doc_id": document.doc_id, "root": str(root), "path": document.path,
+            "title": document.title, "date": document.date, "source": document.source,
+            "issuer": document.issuer, "doc_number": document.doc_number,
+            "file_sha256": document.file_sha256, "text_sha256": document.text_sha256,
+            "text": document.text,
+        })  # fmt: skip
+        for chunk in chunk_document(document):
+            embed_text = embedding_input(document.title, chunk.heading, chunk.text)
+            row = _passage_row(chunk, passage_hash(embed_text))
+            kept = previous.get(row["hash"])
+            if kept:
+                writer.move_passage(kept.pop(0), row)
+            else:
+                pending.append(
+                    _PendingPassage(
+                        document.doc_id, row, " ".join(tokenize(embed_text)), embed_text
+                    )
+                )
+        writer.delete_passages([pid for ids in previous.values() for pid in ids])
+    return pending
+
+
+def _embed_and_store(writer, embedder, pending, report, progress) -> None:
+    cached = writer.vectors_by_hash([p.row["hash"] for p in pending])
+    missing = list(dict.fromkeys(p.row["hash"] for p in pending if p.row["hash"] not in cached))
+    if missing:
+        texts = {p.row["hash"]: p.embed_text for p in pending}
+        started = time.perf_counter()
+        matrix = embedder.embed_passages([texts[h] for h in missing], progress=progress)
+        report.embed_seconds = time.perf_counter() - started
+        report.embedded = len(missing)
+        cached.update(
+            (h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(missing, matrix)
+        )
+    for passage in pending:
+        writer.add_passage(passage.doc_id, passage.row, cached[passage.row["hash"]], passage.terms)
+
+
+def _passage_row(chunk: Chunk, hash_: str) -> dict:
+    return {
+        "seq": chunk.seq, "paragraph": chunk.paragraph, "paragraph_end": chunk.paragraph_end,
+        "heading": chunk.heading, "text": chunk.text, "char_start": chunk.start,
+        "char_end": chunk.end, "hash": hash_,
+    }  # fmt: skip
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,140 @@
+"""Command-line shells over the library. Heavy imports happen inside the commands, so --help is instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _index_dir_help() -> str:
+    return "index folder (default: $QA_INDEX_DIR, else .index/ in the checkout)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="index_build.py",
+        description="Build or update the paragraph index from corpus folders. Only new or changed "
+        "paragraphs are embedded.",
+    )
+    parser.add_argument("--corpus", action="append", type=Path, metavar="DIR",
+                        help="corpus folder; repeat for several (default: corpus/)")  # fmt: skip
+    parser.add_argument("--index-dir", type=Path, metavar="DIR", help=_index_dir_help())
+    parser.add_argument(
+        "--rebuild", action="store_true", help="drop the index and embed everything again"
+    )
+    parser.add_argument("--remove", action="append", metavar="DOC",
+                        help="remove a document by doc id or file path; repeatable")  # fmt: skip
+    parser.add_argument("--list", action="store_true", help="list the indexed documents and exit")
+    parser.add_argument("--model", metavar="NAME_OR_PATH",
+                        help="sentence-transformers model name or folder (default: $QA_EMBED_MODEL, "
+                        "else the bundled multilingual-e5-small)")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def build_main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from qa.errors import QAError
+
+    try:
+        if args.list:
+            return _list(args.index_dir)
+        if args.remove:
+            from qa.build import remove_documents
+
+            report = remove_documents(args.remove, args.index_dir)
+        else:
+            report = _build(args)
+    except QAError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: the index was left as it was", file=sys.stderr)
+        return 130
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _build(args):
+    from qa.build import DEFAULT_CORPUS, build_index
+    from qa.embedding import load_embedder
+
+    embedder = load_embedder(args.model)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="embedding", unit="para", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        return build_index(args.corpus or [DEFAULT_CORPUS], args.index_dir, rebuild=args.rebuild,
+                           embedder=embedder, progress=progress)  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _list(index_dir: Path | None) -> int:
+    from qa.build import default_index_dir
+    from qa.store import Reader
+
+    reader = Reader(index_dir or default_index_dir())
+    rows = reader.documents()
+    print(
+        f"{len(rows)} documents · model {reader.model_id} · {reader.meta.get('passages')} paragraphs"
+    )
+    for row in rows:
+        print(f"{row['date'] or '—':<10}  {row['passages']:>4} ¶  {row['doc_id']}  {row['title']}")
+    reader.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m qa`: search (and, later, ask) from a terminal."""
+    parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    search = commands.add_parser("search", help="print the best-matching paragraphs")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of paragraphs (default 5)")
+    search.add_argument("--index-dir", type=Path, help=_index_dir_help())
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser("build", help="same as index_build.py", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "build":
+        return build_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    from qa.errors import QAError
+
+    try:
+        return _search(args)
+    except QAError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _search(args) -> int:
+    import dataclasses
+    import json
+
+    from qa.search import retrieve
+
+    passages = retrieve(args.query, args.k, index_dir=args.index_dir)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(p) for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    if not passages:
+        print("no matching paragraphs")
+    for rank, passage in enumerate(passages, 1):
+        print(f"[{rank}] {passage.citation}  (score {passage.score:.2f})\n    {passage.text}\n")
+    return 0

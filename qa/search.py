@@ -1,0 +1,241 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25 over jieba terms), fused by z-score.
+
+`retrieve()` is the one-call entry point; `Index` is for callers who hold the index open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa import vectors
+from qa.embedding import Embedder, load_embedder
+from qa.errors import ModelMismatchError
+from qa.store import Filter, Reader
+from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
+
+DENSE_WEIGHT = 0.7  # tuned on tests/data/questions.yaml, see README "Retrieval quality"
+LEXICAL_WEIGHT = 0.3
+CANDIDATES = 50  # per retriever, before fusion
+MAX_QUERY_TERMS = 64
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One paragraph (or a window of a long one) of a document, with where it came from."""
+
+    text: str
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None
+    paragraph: int  # 1-based, counting every paragraph and heading of the document
+    score: float
+    paragraph_end: int = 0  # > paragraph when short fragments were joined to it
+    heading: str | None = None
+    issuer: str | None = None
+    doc_number: str | None = None
+    char_start: int = 0  # offsets into the cleaned document text
+    char_end: int = 0
+    passage_id: int = 0
+    dense_score: float = 0.0  # cosine similarity to the query
+    lexical_score: float = 0.0  # BM25; 0 when no query term occurs
+
+    @property
+    def paragraphs(self) -> str:
+        return (
+            f"{self.paragraph}"
+            if self.paragraph_end <= self.paragraph
+            else f"{self.paragraph}–{self.paragraph_end}"
+        )
+
+    @property
+    def citation(self) -> str:
+        """《title》, date, paragraph N — the form readers cite."""
+        parts = [f"《{self.title}》"]
+        if self.date:
+            parts.append(self.date)
+        parts.append(f"第{self.paragraphs}段")
+        return "，".join(parts)
+
+
+def _validate(query: object, k: object) -> None:
+    if not isinstance(query, str):
+        raise ValueError(f"query must be a string, not {type(query).__name__}")
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive integer, not {k!r}")
+
+
+def _as_date(value: object, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a date or an ISO date string like 2024-05-01, not {value!r}")
+
+
+def make_filter(docs: Iterable[str] | None, date_from: object, date_to: object) -> Filter:
+    if isinstance(docs, str):
+        docs = [docs]
+    return Filter(
+        docs=tuple(docs) if docs is not None else None,
+        date_from=_as_date(date_from, "date_from"),
+        date_to=_as_date(date_to, "date_to"),
+    )
+
+
+class Index:
+    """An opened index folder. Searches see each committed update as soon as it lands."""
+
+    def __init__(
+        self, index_dir: str | Path | None = None, *, embedder: Embedder | None = None
+    ) -> None:
+        from qa.build import default_index_dir
+
+        self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self._reader = Reader(self.index_dir)
+        self.embedder = embedder or load_embedder(self._reader.model_id)
+        if (self.embedder.model_id, self.embedder.dim) != (self._reader.model_id, self._reader.dim):
+            raise ModelMismatchError(
+                f"index at {self.index_dir} was built with {self._reader.model_id} (dimension "
+                f"{self._reader.dim}), but the embedder is {self.embedder.model_id} (dimension "
+                f"{self.embedder.dim}); rebuild with `python index_build.py --rebuild --model ...`"
+            )
+        self._lock = threading.RLock()  # one SQLite connection, shared by the app's threads
+
+    @property
+    def model_id(self) -> str:
+        return self._reader.model_id
+
+    @property
+    def dim(self) -> int:
+        return self._reader.dim
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            self._reader.refresh()
+            return int(self._reader.faiss_index.ntotal)
+
+    def documents(self) -> list[dict]:
+        """The indexed documents, newest first: doc_id, title, date, source, issuer, passages."""
+        with self._lock:
+            return [dict(row) for row in self._reader.documents()]
+
+    def search(self, query: str, k: int = 5, *, docs: Iterable[str] | None = None,
+               date_from: object = None, date_to: object = None) -> list[Passage]:  # fmt: skip
+        """The k passages that best match `query`, best first. Empty for a query with no words."""
+        _validate(query, k)
+        where = make_filter(docs, date_from, date_to)
+        query = query.strip()[:MAX_QUERY_CHARS]
+        if not has_substance(query):
+            return []
+        vector = self.embedder.embed_queries([query])[0]
+        terms = tokenize(query)[:MAX_QUERY_TERMS]
+        return self.search_vector(vector, k, terms=terms, where=where)
+
+    def search_vector(self, vector: np.ndarray, k: int = 5, *, terms: list[str] | None = None,
+                      where: Filter | None = None) -> list[Passage]:  # fmt: skip
+        """Search with a precomputed query vector (and optional lexical terms)."""
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise ValueError(f"k must be a positive integer, not {k!r}")
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vector.shape[0] != self.dim:
+            raise ValueError(
+                f"query vector has dimension {vector.shape[0]}, the index expects {self.dim}"
+            )
+        where = where or Filter()
+        n = max(CANDIDATES, 3 * k)
+        with self._lock:
+            self._reader.refresh()
+            faiss_index = self._reader.faiss_index
+            allowed = self._reader.allowed_ids(where) if where.active else None
+            dense_ids, dense_scores = vectors.search(faiss_index, vector, n, allowed)
+            lexical = self._reader.lexical(terms or [], n, where)
+            ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical)[:k]
+            rows = self._reader.passages([pid for pid, *_ in ranked])
+        return [
+            _passage(rows[pid], score, dense, lex)
+            for pid, score, dense, lex in ranked
+            if pid in rows
+        ]
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def _zscores(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    if len(reference) < 2 or float(reference.std()) < 1e-9:
+        return np.zeros_like(values, dtype=np.float64)
+    return (values - reference.mean()) / reference.std()
+
+
+def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical):
+    """[(id, fused, cosine, bm25)] best first. Lexical-only hits get their exact cosine."""
+    dense = dict(zip(dense_ids.tolist(), dense_scores.tolist()))
+    bm25 = dict(lexical)
+    extra = np.array([pid for pid in bm25 if pid not in dense], dtype=np.int64)
+    if len(extra):
+        dense.update(
+            zip(extra.tolist(), (vectors.vectors_for(faiss_index, extra) @ vector).tolist())
+        )
+    if not dense:
+        return []
+    ids = list(dense)
+    cosine = np.array([dense[pid] for pid in ids])
+    lexical_scores = np.array([bm25.get(pid, 0.0) for pid in ids])
+    fused = DENSE_WEIGHT * _zscores(
+        cosine, dense_scores.astype(np.float64)
+    ) + LEXICAL_WEIGHT * _zscores(lexical_scores, np.array(list(bm25.values()) or [0.0]))
+    order = np.argsort(-fused, kind="stable")
+    return [(ids[i], float(fused[i]), float(cosine[i]), float(lexical_scores[i])) for i in order]
+
+
+def _passage(row, score: float, dense: float, lexical: float) -> Passage:
+    return Passage(
+        text=row["text"], doc_id=row["doc_id"], title=row["title"], source=row["source"],
+        date=row["date"], paragraph=row["paragraph"], score=score,
+        paragraph_end=row["paragraph_end"], heading=row["heading"], issuer=row["issuer"],
+        doc_number=row["doc_number"], char_start=row["char_start"], char_end=row["char_end"],
+        passage_id=row["id"], dense_score=dense, lexical_score=lexical,
+    )  # fmt: skip
+
+
+_open: dict[Path, Index] = {}
+_open_lock = threading.Lock()
+
+
+def open_index(index_dir: str | Path | None = None) -> Index:
+    """The process-wide Index for a folder, opened on first use and reused after."""
+    from qa.build import default_index_dir
+
+    key = Path(index_dir or default_index_dir()).resolve()
+    with _open_lock:
+        if key not in _open:
+            _open[key] = Index(key)
+        return _open[key]
+
+
+def retrieve(query: str, k: int = 5, *, index_dir: str | Path | None = None,
+             docs: Iterable[str] | None = None, date_from: object = None,
+             date_to: object = None) -> list[Passage]:  # fmt: skip
+    """The k best passages for `query` from the index at `index_dir` (default: QA_INDEX_DIR or .index/).
+
+    >>> from qa import retrieve
+    >>> for p in retrieve("甲烷排放控制有哪些安排", k=3):
+    ...     print(p.citation, p.text[:40])
+    """
+    _validate(query, k)
+    return open_index(index_dir).search(query, k, docs=docs, date_from=date_from, date_to=date_to)
