@@ -138,3 +138,27 @@ def _search(args) -> int:
     for rank, passage in enumerate(passages, 1):
         print(f"[{rank}] {passage.citation}  (score {passage.score:.2f})\n    {passage.text}\n")
     return 0
+
+
+def app_main(argv: Sequence[str] | None = None) -> int:
+    """`python app.py`: bring the index up to date with corpus/, then serve the chat."""
+    parser = argparse.ArgumentParser(prog="app.py", description="Serve the policy QA chat.")
+    parser.add_argument("--index-dir", type=Path, metavar="DIR", help=_index_dir_help())
+    parser.add_argument("--corpus", action="append", type=Path, metavar="DIR",
+                        help="corpus folder kept in sync at start-up (default: corpus/)")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    args = parser.parse_args(argv)
+    from qa.errors import QAError
+
+    try:
+        report = _build(argparse.Namespace(corpus=args.corpus, index_dir=args.index_dir,
+                                           rebuild=False, model=None, quiet=False))  # fmt: skip
+        print(report.summary())
+        from qa.webapp import serve
+
+        serve(args.index_dir, args.host, args.port)
+    except QAError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
