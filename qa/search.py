@@ -19,8 +19,8 @@ from qa.errors import ModelMismatchError
 from qa.store import Filter, Reader
 from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
 
-DENSE_WEIGHT = 0.7  # tuned on tests/data/questions.yaml, see README "Retrieval quality"
-LEXICAL_WEIGHT = 0.3
+# (dense, lexical) weights of the z-score fusion; tuned on tests/data/retrieval_questions.yaml.
+MODES = {"hybrid": (0.7, 0.3), "dense": (1.0, 0.0), "lexical": (0.0, 1.0)}
 CANDIDATES = 50  # per retriever, before fusion
 MAX_QUERY_TERMS = 64
 
@@ -135,8 +135,12 @@ class Index:
             return [dict(row) for row in self._reader.documents()]
 
     def search(self, query: str, k: int = 5, *, docs: Iterable[str] | None = None,
-               date_from: object = None, date_to: object = None) -> list[Passage]:  # fmt: skip
-        """The k passages that best match `query`, best first. Empty for a query with no words."""
+               date_from: object = None, date_to: object = None,
+               mode: str = "hybrid") -> list[Passage]:  # fmt: skip
+        """The k passages that best match `query`, best first. Empty for a query with no words.
+
+        `mode` is "hybrid" (default), "dense" or "lexical", for comparisons.
+        """
         _validate(query, k)
         where = make_filter(docs, date_from, date_to)
         query = query.strip()[:MAX_QUERY_CHARS]
@@ -144,10 +148,10 @@ class Index:
             return []
         vector = self.embedder.embed_queries([query])[0]
         terms = tokenize(query)[:MAX_QUERY_TERMS]
-        return self.search_vector(vector, k, terms=terms, where=where)
+        return self.search_vector(vector, k, terms=terms, where=where, mode=mode)
 
     def search_vector(self, vector: np.ndarray, k: int = 5, *, terms: list[str] | None = None,
-                      where: Filter | None = None) -> list[Passage]:  # fmt: skip
+                      where: Filter | None = None, mode: str = "hybrid") -> list[Passage]:  # fmt: skip
         """Search with a precomputed query vector (and optional lexical terms)."""
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise ValueError(f"k must be a positive integer, not {k!r}")
@@ -156,6 +160,8 @@ class Index:
             raise ValueError(
                 f"query vector has dimension {vector.shape[0]}, the index expects {self.dim}"
             )
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         where = where or Filter()
         n = max(CANDIDATES, 3 * k)
         with self._lock:
@@ -164,7 +170,7 @@ class Index:
             allowed = self._reader.allowed_ids(where) if where.active else None
             dense_ids, dense_scores = vectors.search(faiss_index, vector, n, allowed)
             lexical = self._reader.lexical(terms or [], n, where)
-            ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical)[:k]
+            ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
             rows = self._reader.passages([pid for pid, *_ in ranked])
         return [
             _passage(rows[pid], score, dense, lex)
@@ -182,7 +188,7 @@ def _zscores(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (values - reference.mean()) / reference.std()
 
 
-def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical):
+def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, weights):
     """[(id, fused, cosine, bm25)] best first. Lexical-only hits get their exact cosine."""
     dense = dict(zip(dense_ids.tolist(), dense_scores.tolist()))
     bm25 = dict(lexical)
@@ -196,9 +202,10 @@ def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical):
     ids = list(dense)
     cosine = np.array([dense[pid] for pid in ids])
     lexical_scores = np.array([bm25.get(pid, 0.0) for pid in ids])
-    fused = DENSE_WEIGHT * _zscores(
-        cosine, dense_scores.astype(np.float64)
-    ) + LEXICAL_WEIGHT * _zscores(lexical_scores, np.array(list(bm25.values()) or [0.0]))
+    dense_weight, lexical_weight = weights
+    dense_z = _zscores(cosine, dense_scores.astype(np.float64))
+    lexical_z = _zscores(lexical_scores, np.array(list(bm25.values()) or [0.0]))
+    fused = dense_weight * dense_z + lexical_weight * lexical_z
     order = np.argsort(-fused, kind="stable")
     return [(ids[i], float(fused[i]), float(cosine[i]), float(lexical_scores[i])) for i in order]
 

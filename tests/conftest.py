@@ -86,3 +86,15 @@ def seed_corpus(tmp_path: Path) -> Path:
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
     return corpus
+
+
+@pytest.fixture(scope="session")
+def real_index_dir(tmp_path_factory) -> Path:
+    """corpus/ plus the shared policy corpus, embedded with the real default model (built once)."""
+    if not POLICY_CORPUS.is_dir():
+        pytest.skip("../shared/policy-corpus is not present")
+    from qa.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("real-index")
+    build_index([REPO / "corpus", POLICY_CORPUS], index_dir)
+    return index_dir
