@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
+# Bump when parsing or chunking changes: files are then re-read even if their bytes did not
+# change (their unchanged passages still keep their vectors).
+PIPELINE_VERSION = "2"
 
 
 def default_index_dir() -> Path:
@@ -91,13 +94,14 @@ def build_index(
     with Writer(index_dir, embedder.model_id, embedder.dim, rebuild=rebuild) as writer:
         known = writer.documents()
         known_by_path = {row["path"]: row for row in known.values()}
+        same_pipeline = writer.meta.get("pipeline_version") == PIPELINE_VERSION
         seen_docs: dict[str, str] = {}  # doc_id → path of the file it came from in this run
         seen_texts: dict[str, str] = {row["text_sha256"]: row["path"] for row in known.values()}
         to_index: list[tuple[Document, Path]] = []
         for root in roots:
             for path in iter_corpus_files(root):
                 path = path.resolve()
-                row = known_by_path.get(str(path))
+                row = known_by_path.get(str(path)) if same_pipeline else None
                 if row is not None and row["file_sha256"] == _file_sha256(path):
                     seen_docs[row["doc_id"]] = str(path)
                     report.unchanged += 1
@@ -141,7 +145,7 @@ def build_index(
         pending = _plan_passages(writer, to_index, known, report)
         _embed_and_store(writer, embedder, pending, report, progress)
         report.documents, report.passages = writer.counts()
-        nothing_changed = not (report.added or report.updated or report.removed)
+        nothing_changed = not (report.added or report.updated or report.removed) and same_pipeline
         if nothing_changed and writer.meta.get("model_id") and not rebuild:
             report.seconds = time.perf_counter() - started
             return report  # the committed generation is already this state
@@ -150,7 +154,7 @@ def build_index(
                 "the build produced no paragraphs; the index was left as it was"
                 + "".join(f"\n  {warning}" for warning in report.warnings)
             )
-        writer.commit()
+        writer.commit(pipeline_version=PIPELINE_VERSION)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -194,12 +198,9 @@ def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list
     pending: list[_PendingPassage] = []
     for document, root in to_index:
         previous = {}  # hash → list of passage ids that can be kept
-        if document.doc_id in known:
-            report.updated += 1
-            for row in writer.passage_hashes(document.doc_id):
-                previous.setdefault(row["hash"], []).append(row["id"])
-        else:
-            report.added += 1
+        for row in writer.passage_hashes(document.doc_id) if document.doc_id in known else []:
+            previous.setdefault(row["hash"], []).append(row["id"])
+        pending_before = len(pending)
         writer.put_document({
             "doc_id": document.doc_id, "root": str(root), "path": document.path,
             "title": document.title, "date": document.date, "source": document.source,
@@ -219,7 +220,18 @@ def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list
                         document.doc_id, row, " ".join(tokenize(embed_text)), embed_text
                     )
                 )
-        writer.delete_passages([pid for ids in previous.values() for pid in ids])
+        stale = [pid for ids in previous.values() for pid in ids]
+        writer.delete_passages(stale)
+        if document.doc_id not in known:
+            report.added += 1
+        elif (
+            stale
+            or len(pending) > pending_before
+            or (known[document.doc_id]["file_sha256"] != document.file_sha256)
+        ):
+            report.updated += 1
+        else:
+            report.unchanged += 1  # re-read after a pipeline change, but nothing moved
     return pending
 
 

@@ -15,7 +15,13 @@ from qa.text import sentence_spans
 WINDOW_CHARS = 300  # target size of a window cut from a long paragraph
 SPLIT_ABOVE_CHARS = 400  # paragraphs up to this size stay whole
 MIN_CHARS = 20  # shorter paragraphs (signatures, dates, "第 19 号") join a neighbour
+LIST_ITEM_MAX_CHARS = 80  # short enumerated items join their lead-in; longer ones stand alone
 _CLAUSE_END = re.compile(r"[，、,：:]")
+# "（一）…；", "1. …", "一是…": items of a list whose lead-in ends with a colon.
+_LIST_ITEM = re.compile(
+    r"^(（[一二三四五六七八九十\d]+）|\([\d一二三四五六七八九十]+\)|\d+[.、．]|[一二三四五六七八九十]+是)"
+)
+_LEAD_IN_END = ("：", ":")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,21 @@ def chunk_document(document: Document) -> list[Chunk]:
             section_first_unit = len(units)
             continue
         unit = _Unit(number, number, start, end)
+        previous = document.blocks[number - 2] if number > 1 else None
+        if (
+            units
+            and len(units) > section_first_unit
+            and units[-1].last == number - 1
+            and not pending
+            and previous is not None
+            and _LIST_ITEM.match(block.text)
+            and end - start <= LIST_ITEM_MAX_CHARS
+            and end - units[-1].start <= SPLIT_ABOVE_CHARS
+            and _continues_list(document, units[-1])
+        ):
+            # A list item stays with its lead-in ("应当具备下列条件：") so the passage reads whole.
+            units[-1] = _merge([units[-1], unit])
+            continue
         if end - start < MIN_CHARS:
             pending.append(unit)
             continue
@@ -82,6 +103,14 @@ def chunk_document(document: Document) -> list[Chunk]:
             chunks.append(Chunk(len(chunks), unit.first, unit.last, unit_heading,
                                 text[start:end], start, end))  # fmt: skip
     return chunks
+
+
+def _continues_list(document: Document, unit: _Unit) -> bool:
+    """True when the unit is a lead-in ending with a colon, or already holds its list items."""
+    lead_in = document.blocks[unit.first - 1].text
+    return lead_in.endswith(_LEAD_IN_END) and all(
+        _LIST_ITEM.match(document.blocks[i - 1].text) for i in range(unit.first + 1, unit.last + 1)
+    )
 
 
 def _merge(units: list[_Unit]) -> _Unit:

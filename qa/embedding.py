@@ -50,7 +50,10 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_id: str, path: str) -> None:
         configure_threads()
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # "Loading weights" noise on every start
 
         torch.set_num_threads(os.cpu_count() or 1)
         try:
@@ -63,7 +66,10 @@ class SentenceTransformerEmbedder:
             ) from None
         self.model.max_seq_length = min(self.model.max_seq_length or MAX_SEQ_TOKENS, MAX_SEQ_TOKENS)
         self.model_id = model_id
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim())
         self._lock = threading.Lock()  # torch inference is not re-entrant across threads
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

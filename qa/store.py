@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL, updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, paragraph INTEGER NOT NULL, paragraph_end INTEGER NOT NULL,
     heading TEXT, text TEXT NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
     hash TEXT NOT NULL, vector BLOB NOT NULL
@@ -305,9 +305,14 @@ class Writer:
     def put_document(self, doc: dict) -> None:
         columns = ("doc_id", "root", "path", "title", "date", "source", "issuer", "doc_number",
                    "file_sha256", "text_sha256", "text")  # fmt: skip
+        # An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete
+        # would cascade to the passages we are about to keep.
+        updates = ", ".join(
+            f"{column} = excluded.{column}" for column in (*columns[1:], "updated_at")
+        )
         self.conn.execute(
-            f"INSERT OR REPLACE INTO documents ({', '.join(columns)}, updated_at) "
-            f"VALUES ({', '.join('?' * len(columns))}, ?)",
+            f"INSERT INTO documents ({', '.join(columns)}, updated_at) "
+            f"VALUES ({', '.join('?' * len(columns))}, ?) ON CONFLICT(doc_id) DO UPDATE SET {updates}",
             [doc.get(column) for column in columns] + [time.time()],
         )
 
@@ -346,7 +351,7 @@ class Writer:
         passages = self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         return documents, passages
 
-    def commit(self) -> int:
+    def commit(self, **extra_meta: str) -> int:
         """Write the vectors of the new generation, then commit it; returns the generation."""
         generation = int(self.meta.get("generation", "0")) + 1
         ids, matrix = load_all_vectors(self.conn, self.dim)
@@ -358,7 +363,7 @@ class Writer:
             "format_version": FORMAT_VERSION, "model_id": self.model_id, "dim": self.dim,
             "normalized": True, "metric": "inner_product", "generation": generation,
             "documents": documents, "passages": passages,
-        }  # fmt: skip
+        } | extra_meta  # fmt: skip
         self.conn.executemany(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
             [(key, json.dumps(value) if isinstance(value, bool) else str(value))

@@ -44,7 +44,7 @@ def test_editing_one_paragraph_reembeds_only_it(tiny_corpus, tmp_path, fake_embe
     edited = MARKET.replace("可以根据国家有关要求适时引入有偿分配", "逐步扩大有偿分配比例")
     (tiny_corpus / "market.md").write_text(edited, encoding="utf-8")
     report = _build(tiny_corpus, index_dir, fake_embedder)
-    assert (report.updated, report.unchanged, report.embedded) == (1, 2, 1)
+    assert (report.updated, report.unchanged, report.embedded, report.passages) == (1, 2, 1, 8)
     assert len(fake_embedder.embedded) == 1 and "逐步扩大有偿分配比例" in fake_embedder.embedded[0]
     hits = Index(index_dir, embedder=fake_embedder).search("有偿分配比例", k=1)
     assert "逐步扩大有偿分配比例" in hits[0].text
@@ -59,7 +59,7 @@ def test_inserting_a_paragraph_renumbers_without_reembedding(tiny_corpus, tmp_pa
     )
     (tiny_corpus / "market.md").write_text(inserted, encoding="utf-8")
     report = _build(tiny_corpus, index_dir, fake_embedder)
-    assert report.embedded == 1
+    assert (report.embedded, report.passages) == (1, 9)
     passages = Index(index_dir, embedder=fake_embedder).search("未按时足额清缴碳排放配额", k=1)
     assert passages[0].paragraph == 3  # was 2 before the insertion
 
@@ -194,3 +194,17 @@ def test_policy_corpus_builds(policy_corpus, seed_corpus, tmp_path, fake_embedde
     report = build_index([seed_corpus, policy_corpus], tmp_path / "index", embedder=fake_embedder)
     assert (report.documents, report.warnings) == (9, [])
     assert report.passages > 400
+
+
+def test_pipeline_change_rereads_files_but_keeps_vectors(
+    tiny_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    import qa.build
+
+    index_dir = tmp_path / "index"
+    _build(tiny_corpus, index_dir, fake_embedder)
+    monkeypatch.setattr(qa.build, "PIPELINE_VERSION", "test-next")
+    fake_embedder.embedded.clear()
+    report = _build(tiny_corpus, index_dir, fake_embedder)
+    assert (report.unchanged, report.updated, report.embedded, report.passages) == (3, 0, 0, 8)
+    assert sorted(p.name for p in index_dir.glob("vectors-*.faiss")) == ["vectors-000002.faiss"]

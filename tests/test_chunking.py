@@ -61,3 +61,18 @@ def test_short_fragments_join_a_neighbour_within_their_section():
         == "第　19　号\n本办法已经部务会议审议通过，现予公布，自公布之日起施行。\n2020年12月31日"
     )
     assert doc.text[chunks[0].start : chunks[0].end] == chunks[0].text
+
+
+def test_short_list_items_stay_with_their_lead_in():
+    doc = _doc(
+        Block("第十条　申请登记的温室气体自愿减排项目应当具备下列条件："),
+        Block("（一）具备真实性、唯一性和额外性；"),
+        Block("（二）于2012年11月8日之后开工建设。"),
+        Block("第十一条　项目业主申请项目登记前，应当委托审定与核查机构对项目进行审定。"),
+        Block(
+            "一是开展甲烷排放控制研究。对中国甲烷排放控制现状进行充分的调研，在煤炭开采、农业、城市固体废弃物、污水处理、石油天然气等领域研究制定有效的甲烷减排措施。"
+        ),
+    )
+    chunks = chunk_document(doc)
+    assert [(c.paragraph, c.paragraph_end) for c in chunks] == [(1, 3), (4, 4), (5, 5)]
+    assert chunks[0].text.endswith("（二）于2012年11月8日之后开工建设。")
