@@ -20,6 +20,7 @@ from qa.chunking import Chunk, chunk_document
 from qa.documents import Document, iter_corpus_files, read_document
 from qa.embedding import Embedder, Progress, load_embedder
 from qa.errors import EmptyBuildError, IngestError, QAError
+from qa.faults import kill_point
 from qa.store import Writer
 from qa.text import normalize, tokenize
 
@@ -144,6 +145,7 @@ def build_index(
 
         pending = _plan_passages(writer, to_index, known, report)
         _embed_and_store(writer, embedder, pending, report, progress)
+        kill_point("after_embedding")
         report.documents, report.passages = writer.counts()
         nothing_changed = not (report.added or report.updated or report.removed) and same_pipeline
         if nothing_changed and writer.meta.get("model_id") and not rebuild:

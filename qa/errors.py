@@ -35,3 +35,7 @@ class IndexBusyError(QAError):
 
 class EmptyBuildError(QAError):
     """A build found nothing to index; the existing index is left untouched."""
+
+
+class IndexWriteError(QAError):
+    """Saving failed (disk full, permissions); the previous index is intact."""

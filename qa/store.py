@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from qa import vectors
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError, ModelMismatchError
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexWriteError,
+    ModelMismatchError,
+)
+from qa.faults import kill_point
 
 FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
@@ -369,7 +376,16 @@ class Writer:
             [(key, json.dumps(value) if isinstance(value, bool) else str(value))
              for key, value in manifest.items()],
         )  # fmt: skip
-        self.conn.execute("COMMIT")
+        kill_point("before_metadata_commit")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as error:  # e.g. "database or disk is full"
+            self.rollback()
+            (self.index_dir / vector_file(generation)).unlink(missing_ok=True)
+            raise IndexWriteError(
+                f"could not save the index in {self.index_dir} ({error}); the previous index is "
+                "intact: free some disk space and run the build again"
+            ) from None
         self.meta = {key: str(value) for key, value in manifest.items()}
         for stale in self.index_dir.glob("vectors-*.faiss*"):
             if stale.name != vector_file(generation):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import IndexCorruptError
+from qa.errors import IndexCorruptError, IndexWriteError
+from qa.faults import kill_point
 
 
 def _faiss():
@@ -39,13 +40,21 @@ def write_atomic(index, path: Path) -> None:
     os.close(fd)
     try:
         faiss.write_index(index, temp_name)
+        kill_point("during_vector_write")
         with open(temp_name, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
+        fsync_dir(path.parent)
+    except (OSError, RuntimeError) as error:  # faiss reports a full disk as RuntimeError
+        Path(temp_name).unlink(missing_ok=True)
+        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1]
+        raise IndexWriteError(
+            f"could not save {path.name} in {path.parent} ({reason}); the previous index is "
+            "intact: free some disk space and run the build again"
+        ) from None
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
 
 
 def fsync_dir(folder: Path) -> None:
