@@ -27,13 +27,15 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+PY_SOURCES := qa tests bench app.py index_build.py
+
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 
 format: setup
-	$(BIN)/ruff format .
-	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
 
 clean:
 	rm -rf .index .pytest_cache test-artifacts
