@@ -14,18 +14,10 @@ from qa.text import normalize, tokenize
 
 @pytest.mark.parametrize(
     ("index_side", "query_side"),
-    [
-        ("ABC123", "ＡＢＣ１２３"),
-        ("GB 3095", "ＧＢ　３０９５"),
-        ("𠮷野家", "𠮷野家"),
-        ("碳达峰", "⼁碳达峰"),
-    ],
+    [("ABC123", "ＡＢＣ１２３"), ("GB 3095", "ＧＢ　３０９５"), ("𠮷野家", "𠮷野家"), ("音樂教育", "音\uf95c教育")],
 )
 def test_index_and_query_produce_the_same_tokens(index_side, query_side):
-    assert set(tokenize(index_side)) <= set(tokenize(query_side)) or tokenize(
-        index_side
-    ) == tokenize(query_side)
-    assert normalize("ＡＢＣ１２３") == "abc123"
+    assert tokenize(index_side) == tokenize(query_side)
 
 
 def test_full_width_and_extension_characters_are_found(tmp_path: Path, fake_embedder):
