@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
 # Bump when parsing or chunking changes: files are then re-read even if their bytes did not
 # change (their unchanged passages still keep their vectors).
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 def default_index_dir() -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 
 from qa.e5_convert import DEFAULT_MODEL_ID
 from qa.errors import QAError
+from qa.text import for_embedding
 
 BATCH_SIZE = 32
 MAX_SEQ_TOKENS = 512
@@ -75,7 +76,10 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             vectors = self.model.encode_query(
-                texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True
+                [for_embedding(text) for text in texts],
+                batch_size=BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -87,7 +91,7 @@ class SentenceTransformerEmbedder:
             batch = order[batch_start : batch_start + BATCH_SIZE]
             with self._lock:
                 encoded = self.model.encode_document(
-                    [texts[i] for i in batch],
+                    [for_embedding(texts[i]) for i in batch],
                     batch_size=BATCH_SIZE,
                     normalize_embeddings=True,
                     convert_to_numpy=True,

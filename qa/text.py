@@ -1,7 +1,7 @@
 """Text primitives shared by the index and query sides: normalisation, tokens, sentences.
 
 Matching always goes through `normalize` so that full-width forms, compatibility
-characters and case never make the index and a query disagree. Display text is never
+characters, traditional characters and case never make the index and a query disagree. Display text is never
 normalised: citations quote the document as written.
 """
 
@@ -28,9 +28,22 @@ the a an of to in on for and or is are was were be by with what which who when h
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
+@lru_cache(maxsize=1)
+def _to_simplified():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
 def normalize(text: str) -> str:
-    """Matching form: NFKC (full-width → ASCII, compatibility ideographs → unified) and casefold."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """Matching form: NFKC (full-width → ASCII, compatibility ideographs → unified), casefold,
+    and traditional → simplified characters, so 碳排放權交易 matches 碳排放权交易."""
+    return _to_simplified().convert(unicodedata.normalize("NFKC", text).casefold())
+
+
+def for_embedding(text: str) -> str:
+    """What the model reads: NFKC and simplified characters, but case kept (GB, CO2, EU ETS)."""
+    return _to_simplified().convert(unicodedata.normalize("NFKC", text))
 
 
 def has_substance(text: str) -> bool:

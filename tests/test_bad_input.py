@@ -14,7 +14,12 @@ from qa.text import normalize, tokenize
 
 @pytest.mark.parametrize(
     ("index_side", "query_side"),
-    [("ABC123", "ＡＢＣ１２３"), ("GB 3095", "ＧＢ　３０９５"), ("𠮷野家", "𠮷野家"), ("音樂教育", "音\uf95c教育")],
+    [
+        ("ABC123", "ＡＢＣ１２３"),
+        ("GB 3095", "ＧＢ　３０９５"),
+        ("𠮷野家", "𠮷野家"),
+        ("音樂教育", "音\uf95c教育"),
+    ],
 )
 def test_index_and_query_produce_the_same_tokens(index_side, query_side):
     assert tokenize(index_side) == tokenize(query_side)
@@ -93,3 +98,24 @@ def test_fts_syntax_in_queries_is_plain_text(tiny_corpus, tmp_path, fake_embedde
         "甲烷 AND NOT 配额",
     ]:
         assert isinstance(index.search(query, k=3), list)
+
+
+def test_traditional_and_simplified_match_both_ways(tmp_path: Path, fake_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "tw.md").write_text(
+        "# 碳排放權交易管理暫行條例\n\n重點排放單位應當按時足額清繳碳排放配額。\n\n另一段說明生態環境主管部門對其他單位的監督檢查安排。\n",
+        encoding="utf-8",
+    )
+    (corpus / "cn.md").write_text(
+        "# 甲烷排放控制行动方案\n\n推进煤矿瓦斯抽采利用，减少甲烷排放。\n\n另一段说明甲烷排放的监测、核算、报告和核查体系建设。\n",
+        encoding="utf-8",
+    )
+    build_index([corpus], tmp_path / "i", embedder=fake_embedder)
+    index = Index(tmp_path / "i", embedder=fake_embedder)
+    [tw] = index.search("碳排放权交易 清缴配额", k=1)
+    assert (
+        tw.doc_id == "tw.md" and tw.text == "重點排放單位應當按時足額清繳碳排放配額。"
+    )  # displayed as written
+    [cn] = index.search("煤礦瓦斯抽採利用", k=1)
+    assert cn.doc_id == "cn.md" and cn.lexical_score > 0
