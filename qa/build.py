@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
 # Bump when parsing or chunking changes: files are then re-read even if their bytes did not
 # change (their unchanged passages still keep their vectors).
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 def default_index_dir() -> Path:
@@ -257,7 +257,7 @@ def _passage_row(chunk: Chunk, hash_: str) -> dict:
     return {
         "seq": chunk.seq, "paragraph": chunk.paragraph, "paragraph_end": chunk.paragraph_end,
         "heading": chunk.heading, "text": chunk.text, "char_start": chunk.start,
-        "char_end": chunk.end, "hash": hash_,
+        "char_end": chunk.end, "hash": hash_, "page": chunk.page,
     }  # fmt: skip
 
 

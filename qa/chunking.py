@@ -33,6 +33,7 @@ class Chunk:
     text: str
     start: int  # character offsets into Document.text
     end: int
+    page: int | None = None  # PDFs: page of the first paragraph
 
 
 @dataclass
@@ -100,8 +101,9 @@ def chunk_document(document: Document) -> list[Chunk]:
     chunks: list[Chunk] = []
     for unit, unit_heading in zip(units, unit_headings):
         for start, end in _windows(text, unit.start, unit.end):
+            page = document.blocks[unit.first - 1].page
             chunks.append(Chunk(len(chunks), unit.first, unit.last, unit_heading,
-                                text[start:end], start, end))  # fmt: skip
+                                text[start:end], start, end, page))  # fmt: skip
     return chunks
 
 

@@ -20,7 +20,7 @@ import yaml
 from qa.errors import IngestError
 from qa.text import has_substance, is_cjk, normalize
 
-SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
+SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 # Housekeeping files that describe a corpus rather than belong to it.
 IGNORED_NAMES = re.compile(r"^(readme|sources|license|licence|changelog)(\.|$)", re.IGNORECASE)
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -58,6 +58,7 @@ _NUMBERED_HEADING = re.compile(
 class Block:
     text: str
     is_heading: bool = False
+    page: int | None = None  # PDFs: the page the block starts on
 
 
 @dataclass
@@ -109,15 +110,7 @@ def read_document(
             "split it into smaller files",
         )  # fmt: skip
     raw = path.read_bytes()
-    text = decode(raw, path)
-    front, body = split_front_matter(text, path)
-    suffix = path.suffix.lower()
-    if suffix in {".html", ".htm"} or (suffix == ".txt" and _looks_like_html(body)):
-        parsed = parse_html(body)
-    elif suffix in {".md", ".markdown"}:
-        parsed = parse_markdown(body)
-    else:
-        parsed = parse_plain_text(body)
+    front, parsed = _parse(path, raw)
     blocks = [block for block in parsed.blocks if not _is_furniture(block.text)]
     if len(blocks) > MAX_BLOCKS:
         raise IngestError(
@@ -140,6 +133,21 @@ def read_document(
         doc_number=_text_field(front, "doc_number"),
         file_sha256=hashlib.sha256(raw).hexdigest(),
     )  # fmt: skip
+
+
+def _parse(path: Path, raw: bytes) -> tuple[dict, Parsed]:
+    """(front matter, parsed body) by file type; .txt may hold HTML, as the seed article does."""
+    suffix = path.suffix.lower()
+    if suffix in {".pdf", ".docx"}:
+        from qa import formats
+
+        return {}, formats.parse_pdf(path) if suffix == ".pdf" else formats.parse_docx(path)
+    front, body = split_front_matter(decode(raw, path), path)
+    if suffix in {".html", ".htm"} or (suffix == ".txt" and _looks_like_html(body)):
+        return front, parse_html(body)
+    if suffix in {".md", ".markdown"}:
+        return front, parse_markdown(body)
+    return front, parse_plain_text(body)
 
 
 def decode(raw: bytes, path: Path) -> str:

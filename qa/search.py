@@ -45,6 +45,7 @@ class Passage:
     char_start: int = 0  # offsets into the cleaned document text
     char_end: int = 0
     passage_id: int = 0
+    page: int | None = None  # PDFs: the page the paragraph starts on
     dense_score: float = 0.0  # cosine similarity to the query
     lexical_score: float = 0.0  # BM25; 0 when no query term occurs
 
@@ -62,6 +63,8 @@ class Passage:
         parts = [f"《{self.title}》"]
         if self.date:
             parts.append(self.date)
+        if self.page:
+            parts.append(f"第{self.page}页")
         parts.append(f"第{self.paragraphs}段")
         return "，".join(parts)
 
@@ -218,7 +221,7 @@ def _passage(row, score: float, dense: float, lexical: float) -> Passage:
         date=row["date"], paragraph=row["paragraph"], score=score,
         paragraph_end=row["paragraph_end"], heading=row["heading"], issuer=row["issuer"],
         doc_number=row["doc_number"], char_start=row["char_start"], char_end=row["char_end"],
-        passage_id=row["id"], dense_score=dense, lexical_score=lexical,
+        passage_id=row["id"], page=row["page"], dense_score=dense, lexical_score=lexical,
     )  # fmt: skip
 
 

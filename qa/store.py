@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, paragraph INTEGER NOT NULL, paragraph_end INTEGER NOT NULL,
     heading TEXT, text TEXT NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    hash TEXT NOT NULL, vector BLOB NOT NULL
+    hash TEXT NOT NULL, vector BLOB NOT NULL, page INTEGER
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, seq);
 CREATE INDEX IF NOT EXISTS passages_hash ON passages(hash);
@@ -56,7 +56,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize = 'u
 """
 
 PASSAGE_COLUMNS = (
-    "p.id, p.doc_id, p.paragraph, p.paragraph_end, p.heading, p.text, p.char_start, p.char_end, "
+    "p.id, p.doc_id, p.paragraph, p.paragraph_end, p.heading, p.text, p.char_start, p.char_end, p.page, "
     "d.title, d.date, d.source, d.issuer, d.doc_number, d.path"
 )
 
@@ -333,22 +333,31 @@ class Writer:
         self.conn.executemany("DELETE FROM passage_terms WHERE rowid = ?", [(i,) for i in ids])
         self.conn.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in ids])
 
+    # Columns a passage row carries besides doc_id, id and vector.
+    POSITION = (
+        "seq",
+        "paragraph",
+        "paragraph_end",
+        "heading",
+        "char_start",
+        "char_end",
+        "text",
+        "page",
+    )
+
     def move_passage(self, passage_id: int, row: dict) -> None:
         """Keep an unchanged passage (and its vector) but record its new position."""
         self.conn.execute(
-            "UPDATE passages SET seq = ?, paragraph = ?, paragraph_end = ?, heading = ?, "
-            "char_start = ?, char_end = ?, text = ? WHERE id = ?",
-            (row["seq"], row["paragraph"], row["paragraph_end"], row["heading"],
-             row["char_start"], row["char_end"], row["text"], passage_id),
-        )  # fmt: skip
+            f"UPDATE passages SET {', '.join(f'{c} = ?' for c in self.POSITION)} WHERE id = ?",
+            [row[c] for c in self.POSITION] + [passage_id],
+        )
 
     def add_passage(self, doc_id: str, row: dict, vector: bytes, terms: str) -> None:
+        columns = ("doc_id", *self.POSITION, "hash", "vector")
         cursor = self.conn.execute(
-            "INSERT INTO passages (doc_id, seq, paragraph, paragraph_end, heading, text, "
-            "char_start, char_end, hash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, row["seq"], row["paragraph"], row["paragraph_end"], row["heading"],
-             row["text"], row["char_start"], row["char_end"], row["hash"], vector),
-        )  # fmt: skip
+            f"INSERT INTO passages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [doc_id, *(row[c] for c in self.POSITION), row["hash"], vector],
+        )
         self.conn.execute(
             "INSERT INTO passage_terms (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms)
         )

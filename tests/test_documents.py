@@ -173,7 +173,7 @@ def test_oversized_file_is_refused(tmp_path: Path):
 
 
 def test_corpus_listing_skips_housekeeping_and_hidden_files(tmp_path: Path):
-    for name in ("a.md", "SOURCES.md", "README.md", ".hidden.md", "b.pdf", "sub/c.txt"):
+    for name in ("a.md", "SOURCES.md", "README.md", ".hidden.md", "b.xls", "sub/c.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
     assert [p.relative_to(tmp_path).as_posix() for p in iter_corpus_files(tmp_path)] == [
