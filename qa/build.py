@@ -33,6 +33,23 @@ DEFAULT_CORPUS = REPO_ROOT / "corpus"
 PIPELINE_VERSION = "4"
 
 
+def web_folder(index_dir: Path) -> Path:
+    """Where snapshots of fetched web pages are kept (a corpus folder of their own)."""
+    return Path(index_dir) / "web"
+
+
+def uploads_folder(index_dir: Path) -> Path:
+    """Where files added through the chat app are kept."""
+    return Path(index_dir) / "uploads"
+
+
+def managed_corpora(index_dir: Path) -> list[Path]:
+    """The index's own corpus folders that exist: fetched pages and uploads."""
+    return [
+        folder for folder in (web_folder(index_dir), uploads_folder(index_dir)) if folder.is_dir()
+    ]
+
+
 def default_index_dir() -> Path:
     """QA_INDEX_DIR, else the git-ignored .index/ folder of the checkout."""
     return Path(os.environ.get("QA_INDEX_DIR") or REPO_ROOT / ".index")

@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="NAME_OR_PATH",
                         help="sentence-transformers model name or folder (default: $QA_EMBED_MODEL, "
                         "else the bundled multilingual-e5-small)")  # fmt: skip
+    parser.add_argument("--url", action="append", default=[], metavar="URL",
+                        help="fetch a web page, extract its article and index it; repeatable")  # fmt: skip
+    parser.add_argument("--url-file", type=Path, metavar="FILE", help="file of URLs, one per line")
+    parser.add_argument("--allow-private", action="store_true",
+                        help="allow URLs on private or loopback addresses")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -60,9 +65,18 @@ def build_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build(args):
-    from qa.build import DEFAULT_CORPUS, build_index
+    from qa.build import DEFAULT_CORPUS, build_index, default_index_dir, managed_corpora
     from qa.embedding import load_embedder
 
+    index_dir = args.index_dir or default_index_dir()
+    urls = [
+        *getattr(args, "url", []),
+        *(_urls_from(args.url_file) if getattr(args, "url_file", None) else []),
+    ]
+    fetch_warnings = _fetch(urls, index_dir, args.allow_private) if urls else []
+    # Fetched pages and uploads live in folders of the index; a plain run keeps them in sync too.
+    corpora = [] if urls and not args.corpus else list(args.corpus or [DEFAULT_CORPUS])
+    corpora += [d for d in managed_corpora(index_dir) if d not in corpora]
     embedder = load_embedder(args.model)
     bar = None
 
@@ -77,11 +91,38 @@ def _build(args):
         bar.update(done - bar.n)
 
     try:
-        return build_index(args.corpus or [DEFAULT_CORPUS], args.index_dir, rebuild=args.rebuild,
-                           embedder=embedder, progress=progress)  # fmt: skip
+        report = build_index(corpora, index_dir, rebuild=args.rebuild, embedder=embedder,
+                             progress=progress)  # fmt: skip
+        report.warnings[:0] = fetch_warnings
+        return report
     finally:
         if bar is not None:
             bar.close()
+
+
+def _urls_from(path: Path) -> list[str]:
+    from qa.fetch import read_url_file
+
+    return read_url_file(path)
+
+
+def _fetch(urls: list[str], index_dir: Path, allow_private: bool) -> list[str]:
+    """Snapshot each page into the index's web folder; a page that fails is a warning."""
+    from qa.build import web_folder
+    from qa.fetch import FetchError, snapshot
+
+    warnings = []
+    for url in urls:
+        try:
+            page = snapshot(url, web_folder(index_dir), allow_private)
+            print(f"fetched {url} → {page.title}", file=sys.stderr)
+        except FetchError as error:
+            warnings.append(f"skipped {error}")
+    if len(warnings) == len(urls):
+        from qa.errors import QAError
+
+        raise QAError("no page could be fetched:\n  " + "\n  ".join(warnings))
+    return warnings
 
 
 def _list(index_dir: Path | None) -> int:
