@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from qa.embedding import Embedder, Progress, load_embedder
 from qa.errors import EmptyBuildError, IngestError, QAError
 from qa.faults import kill_point
 from qa.store import Writer
-from qa.text import normalize, tokenize
+from qa.text import embedding_input, normalize, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
 # Bump when parsing or chunking changes: files are then re-read even if their bytes did not
 # change (their unchanged passages still keep their vectors).
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 
 def web_folder(index_dir: Path) -> Path:
@@ -64,6 +65,7 @@ class BuildReport:
     documents: int = 0
     passages: int = 0
     embedded: int = 0
+    duplicates: int = 0  # paragraphs stored once because another document has them
     embed_seconds: float = 0.0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -73,16 +75,19 @@ class BuildReport:
             f"{self.documents} documents ({self.added} added, {self.updated} updated, "
             f"{self.removed} removed, {self.unchanged} unchanged) · {self.passages} paragraphs · "
             f"embedded {self.embedded} in {self.embed_seconds:.1f} s"
+            + (f" · {self.duplicates} duplicate paragraphs stored once" if self.duplicates else "")
         )
 
 
-def embedding_input(title: str, heading: str | None, text: str) -> str:
-    """What the model and the lexical index see: the paragraph in its document context."""
-    return "\n".join(part for part in (title, heading, text) if part)
-
-
 def passage_hash(embed_text: str) -> str:
+    """Identity of a passage's vector: its text in context (title and heading included)."""
     return hashlib.sha256(normalize(embed_text).encode()).hexdigest()[:32]
+
+
+def content_hash(text: str) -> str:
+    """Identity of a paragraph across documents: the words alone, so that the same story
+    syndicated with other punctuation, spacing or boilerplate around it still matches."""
+    return hashlib.sha256(re.sub(r"\W+", "", normalize(text)).encode()).hexdigest()[:32]
 
 
 def build_index(
@@ -206,20 +211,20 @@ def remove_documents(doc_ids: Sequence[str], index_dir: str | Path | None = None
 
 @dataclass
 class _PendingPassage:
-    doc_id: str
-    row: dict
-    terms: str
+    passage_id: int
+    hash: str
     embed_text: str
 
 
 def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list[_PendingPassage]:
-    """Write document rows; keep unchanged passages; return the passages that need a vector."""
+    """Write document and passage rows; keep unchanged passages; return those needing a vector."""
     pending: list[_PendingPassage] = []
     for document, root in to_index:
         previous = {}  # hash → list of passage ids that can be kept
         for row in writer.passage_hashes(document.doc_id) if document.doc_id in known else []:
             previous.setdefault(row["hash"], []).append(row["id"])
-        pending_before = len(pending)
+        writer.clear_duplicates(document.doc_id)
+        changed = False
         writer.put_document({
             "doc_id": document.doc_id, "root": str(root), "path": document.path,
             "title": document.title, "date": document.date, "source": document.source,
@@ -229,25 +234,24 @@ def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list
         })  # fmt: skip
         for chunk in chunk_document(document):
             embed_text = embedding_input(document.title, chunk.heading, chunk.text)
-            row = _passage_row(chunk, passage_hash(embed_text))
+            row = _passage_row(chunk, passage_hash(embed_text), content_hash(chunk.text))
             kept = previous.get(row["hash"])
             if kept:
                 writer.move_passage(kept.pop(0), row)
-            else:
-                pending.append(
-                    _PendingPassage(
-                        document.doc_id, row, " ".join(tokenize(embed_text)), embed_text
-                    )
-                )
+                continue
+            changed = True
+            original = writer.original_of(row["content_hash"], document.doc_id)
+            if original is not None:
+                writer.add_duplicate(document.doc_id, original, row)
+                report.duplicates += 1
+                continue
+            passage_id = writer.add_passage(document.doc_id, row, " ".join(tokenize(embed_text)))
+            pending.append(_PendingPassage(passage_id, row["hash"], embed_text))
         stale = [pid for ids in previous.values() for pid in ids]
         writer.delete_passages(stale)
         if document.doc_id not in known:
             report.added += 1
-        elif (
-            stale
-            or len(pending) > pending_before
-            or (known[document.doc_id]["file_sha256"] != document.file_sha256)
-        ):
+        elif changed or stale or known[document.doc_id]["file_sha256"] != document.file_sha256:
             report.updated += 1
         else:
             report.unchanged += 1  # re-read after a pipeline change, but nothing moved
@@ -255,10 +259,10 @@ def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list
 
 
 def _embed_and_store(writer, embedder, pending, report, progress) -> None:
-    cached = writer.vectors_by_hash([p.row["hash"] for p in pending])
-    missing = list(dict.fromkeys(p.row["hash"] for p in pending if p.row["hash"] not in cached))
+    cached = writer.vectors_by_hash([p.hash for p in pending])
+    missing = list(dict.fromkeys(p.hash for p in pending if p.hash not in cached))
     if missing:
-        texts = {p.row["hash"]: p.embed_text for p in pending}
+        texts = {p.hash: p.embed_text for p in pending}
         started = time.perf_counter()
         matrix = embedder.embed_passages([texts[h] for h in missing], progress=progress)
         report.embed_seconds = time.perf_counter() - started
@@ -267,14 +271,14 @@ def _embed_and_store(writer, embedder, pending, report, progress) -> None:
             (h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(missing, matrix)
         )
     for passage in pending:
-        writer.add_passage(passage.doc_id, passage.row, cached[passage.row["hash"]], passage.terms)
+        writer.set_vector(passage.passage_id, cached[passage.hash])
 
 
-def _passage_row(chunk: Chunk, hash_: str) -> dict:
+def _passage_row(chunk: Chunk, hash_: str, content: str) -> dict:
     return {
         "seq": chunk.seq, "paragraph": chunk.paragraph, "paragraph_end": chunk.paragraph_end,
         "heading": chunk.heading, "text": chunk.text, "char_start": chunk.start,
-        "char_end": chunk.end, "hash": hash_, "page": chunk.page,
+        "char_end": chunk.end, "hash": hash_, "page": chunk.page, "content_hash": content,
     }  # fmt: skip
 
 

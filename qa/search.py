@@ -28,6 +28,17 @@ MAX_QUERY_TERMS = 64
 
 
 @dataclass(frozen=True)
+class Republication:
+    """Another document that carries the same paragraph (the same story on another portal)."""
+
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None
+    paragraph: int
+
+
+@dataclass(frozen=True)
 class Passage:
     """One paragraph (or a window of a long one) of a document, with where it came from."""
 
@@ -46,6 +57,7 @@ class Passage:
     char_end: int = 0
     passage_id: int = 0
     page: int | None = None  # PDFs: the page the paragraph starts on
+    also_published_by: tuple[Republication, ...] = ()
     dense_score: float = 0.0  # cosine similarity to the query
     lexical_score: float = 0.0  # BM25; 0 when no query term occurs
 
@@ -177,8 +189,9 @@ class Index:
             lexical = self._reader.lexical(terms or [], n, where)
             ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
             rows = self._reader.passages([pid for pid, *_ in ranked])
+            copies = self._reader.republications([pid for pid, *_ in ranked])
         return [
-            _passage(rows[pid], score, dense, lex)
+            _passage(rows[pid], score, dense, lex, copies.get(pid, ()))
             for pid, score, dense, lex in ranked
             if pid in rows
         ]
@@ -215,13 +228,15 @@ def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, weights):
     return [(ids[i], float(fused[i]), float(cosine[i]), float(lexical_scores[i])) for i in order]
 
 
-def _passage(row, score: float, dense: float, lexical: float) -> Passage:
+def _passage(row, score: float, dense: float, lexical: float, copies=()) -> Passage:
     return Passage(
         text=row["text"], doc_id=row["doc_id"], title=row["title"], source=row["source"],
         date=row["date"], paragraph=row["paragraph"], score=score,
         paragraph_end=row["paragraph_end"], heading=row["heading"], issuer=row["issuer"],
         doc_number=row["doc_number"], char_start=row["char_start"], char_end=row["char_end"],
         passage_id=row["id"], page=row["page"], dense_score=dense, lexical_score=lexical,
+        also_published_by=tuple(Republication(c["doc_id"], c["title"], c["source"], c["date"],
+                                              c["paragraph"]) for c in copies),
     )  # fmt: skip
 
 

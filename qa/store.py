@@ -31,6 +31,7 @@ from qa.errors import (
     ModelMismatchError,
 )
 from qa.faults import kill_point
+from qa.text import embedding_input, tokenize
 
 FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
@@ -47,10 +48,22 @@ CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, paragraph INTEGER NOT NULL, paragraph_end INTEGER NOT NULL,
     heading TEXT, text TEXT NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    hash TEXT NOT NULL, vector BLOB NOT NULL, page INTEGER
+    hash TEXT NOT NULL, vector BLOB, page INTEGER, content_hash TEXT NOT NULL
 );
+-- Paragraphs that repeat a passage of another document (syndicated news): stored once,
+-- cited as "also published by". No foreign key on original_id: deleting an original
+-- promotes its first duplicate instead (Writer.delete_passages).
+CREATE TABLE IF NOT EXISTS duplicates (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    original_id INTEGER NOT NULL, seq INTEGER NOT NULL, paragraph INTEGER NOT NULL,
+    paragraph_end INTEGER NOT NULL, heading TEXT, text TEXT NOT NULL,
+    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, page INTEGER
+);
+CREATE INDEX IF NOT EXISTS duplicates_original ON duplicates(original_id);
+CREATE INDEX IF NOT EXISTS duplicates_doc ON duplicates(doc_id);
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, seq);
 CREATE INDEX IF NOT EXISTS passages_hash ON passages(hash);
+CREATE INDEX IF NOT EXISTS passages_content ON passages(content_hash);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize = 'unicode61');
 """
@@ -171,6 +184,20 @@ class Reader:
             [int(i) for i in ids],
         )
         return {row["id"]: row for row in rows}
+
+    def republications(self, ids: list[int]) -> dict[int, list[sqlite3.Row]]:
+        """For each passage id, the other documents that carry the same paragraph."""
+        found: dict[int, list[sqlite3.Row]] = {}
+        if ids:
+            rows = self.conn.execute(
+                "SELECT x.original_id, x.doc_id, x.paragraph, d.title, d.source, d.date "
+                "FROM duplicates x JOIN documents d USING (doc_id) "
+                f"WHERE x.original_id IN ({','.join('?' * len(ids))}) ORDER BY d.date, d.title",
+                [int(i) for i in ids],
+            )
+            for row in rows:
+                found.setdefault(row["original_id"], []).append(row)
+        return found
 
     def lexical(self, terms: list[str], n: int, where: Filter) -> list[tuple[int, float]]:
         """BM25 over the FTS5 terms; higher is better."""
@@ -302,7 +329,8 @@ class Writer:
         for start in range(0, len(unique), 500):
             batch = unique[start : start + 500]
             rows = self.conn.execute(
-                f"SELECT hash, vector FROM passages WHERE hash IN ({','.join('?' * len(batch))})",
+                f"SELECT hash, vector FROM passages WHERE vector IS NOT NULL "
+                f"AND hash IN ({','.join('?' * len(batch))})",
                 batch,
             )
             found.update((row["hash"], row["vector"]) for row in rows)
@@ -330,8 +358,30 @@ class Writer:
         return len(ids)
 
     def delete_passages(self, ids: list[int]) -> None:
-        self.conn.executemany("DELETE FROM passage_terms WHERE rowid = ?", [(i,) for i in ids])
-        self.conn.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in ids])
+        """Delete passages; one that other documents repeat moves to the first of them instead."""
+        for passage_id in ids:
+            duplicate = self.conn.execute(
+                "SELECT rowid, * FROM duplicates WHERE original_id = ? ORDER BY rowid LIMIT 1",
+                (passage_id,),
+            ).fetchone()
+            if duplicate is None:
+                self.conn.execute("DELETE FROM passage_terms WHERE rowid = ?", (passage_id,))
+                self.conn.execute("DELETE FROM passages WHERE id = ?", (passage_id,))
+                continue
+            row = dict(duplicate)
+            self.conn.execute(
+                f"UPDATE passages SET doc_id = ?, {', '.join(f'{c} = ?' for c in self.POSITION)} "
+                "WHERE id = ?",
+                [row["doc_id"], *(row[c] for c in self.POSITION), passage_id],
+            )
+            self.conn.execute("DELETE FROM duplicates WHERE rowid = ?", (row["rowid"],))
+            title = self.conn.execute(
+                "SELECT title FROM documents WHERE doc_id = ?", (row["doc_id"],)
+            ).fetchone()[0]
+            terms = " ".join(tokenize(embedding_input(title, row["heading"], row["text"])))
+            self.conn.execute(
+                "UPDATE passage_terms SET terms = ? WHERE rowid = ?", (terms, passage_id)
+            )
 
     # Columns a passage row carries besides doc_id, id and vector.
     POSITION = (
@@ -352,15 +402,38 @@ class Writer:
             [row[c] for c in self.POSITION] + [passage_id],
         )
 
-    def add_passage(self, doc_id: str, row: dict, vector: bytes, terms: str) -> None:
-        columns = ("doc_id", *self.POSITION, "hash", "vector")
+    def add_passage(self, doc_id: str, row: dict, terms: str) -> int:
+        """Insert a passage whose vector comes later (set_vector); returns its id."""
+        columns = ("doc_id", *self.POSITION, "hash", "content_hash")
         cursor = self.conn.execute(
             f"INSERT INTO passages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [doc_id, *(row[c] for c in self.POSITION), row["hash"], vector],
+            [doc_id, *(row[c] for c in self.POSITION), row["hash"], row["content_hash"]],
         )
         self.conn.execute(
             "INSERT INTO passage_terms (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms)
         )
+        return cursor.lastrowid
+
+    def set_vector(self, passage_id: int, vector: bytes) -> None:
+        self.conn.execute("UPDATE passages SET vector = ? WHERE id = ?", (vector, passage_id))
+
+    def original_of(self, content_hash: str, doc_id: str) -> int | None:
+        """A passage of another document with the same normalised text, if there is one."""
+        row = self.conn.execute(
+            "SELECT id FROM passages WHERE content_hash = ? AND doc_id != ? ORDER BY id LIMIT 1",
+            (content_hash, doc_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_duplicate(self, doc_id: str, original_id: int, row: dict) -> None:
+        columns = ("doc_id", "original_id", *self.POSITION)
+        self.conn.execute(
+            f"INSERT INTO duplicates ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [doc_id, original_id, *(row[c] for c in self.POSITION)],
+        )
+
+    def clear_duplicates(self, doc_id: str) -> None:
+        self.conn.execute("DELETE FROM duplicates WHERE doc_id = ?", (doc_id,))
 
     def counts(self) -> tuple[int, int]:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]

@@ -93,3 +93,8 @@ def tokenize(text: str) -> list[str]:
         if word and word not in STOPWORDS and has_substance(word):
             terms.append(word)
     return terms
+
+
+def embedding_input(title: str, heading: str | None, text: str) -> str:
+    """What the model and the lexical index see: the paragraph in its document context."""
+    return "\n".join(part for part in (title, heading, text) if part)
