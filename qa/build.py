@@ -22,8 +22,8 @@ from qa.documents import Document, iter_corpus_files, read_document
 from qa.embedding import Embedder, Progress, load_embedder
 from qa.errors import EmptyBuildError, IngestError, QAError
 from qa.faults import kill_point
-from qa.store import Writer
 from qa.text import embedding_input, normalize, tokenize
+from qa.writer import Writer
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pytest
 from qa import Index, build_index
 from qa.documents import MAX_BLOCKS, read_document
 from qa.errors import IngestError
-from qa.text import normalize, tokenize
+from qa.text import tokenize
 
 
 @pytest.mark.parametrize(

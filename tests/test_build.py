@@ -16,7 +16,7 @@ from qa.errors import (
     IndexMissingError,
     ModelMismatchError,
 )
-from qa.store import Writer
+from qa.writer import Writer
 
 
 def _build(corpus, index_dir, embedder, **kwargs):

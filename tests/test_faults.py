@@ -15,7 +15,7 @@ import pytest
 from qa import Index, build_index
 from qa.errors import IndexWriteError
 from qa.faults import POINTS
-from qa.store import Writer
+from qa.writer import Writer
 
 TESTS = Path(__file__).resolve().parent
 
