@@ -1,5 +1,6 @@
 """Question answering over Chinese policy documents, citing the source paragraphs."""
 
+from qa.answer import Answer, Citation, answer, stream_answer
 from qa.build import BuildReport, build_index, remove_documents
 from qa.errors import (
     EmptyBuildError,
@@ -10,10 +11,13 @@ from qa.errors import (
     ModelMismatchError,
     QAError,
 )
+from qa.followup import ResolvedQuery
 from qa.search import Index, Passage, retrieve
 
 __all__ = [
+    "Answer",
     "BuildReport",
+    "Citation",
     "EmptyBuildError",
     "Index",
     "IndexBusyError",
@@ -23,7 +27,10 @@ __all__ = [
     "ModelMismatchError",
     "Passage",
     "QAError",
+    "ResolvedQuery",
+    "answer",
     "build_index",
     "remove_documents",
     "retrieve",
+    "stream_answer",
 ]
