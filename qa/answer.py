@@ -20,6 +20,7 @@ import numpy as np
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
 from qa.search import Index, Passage, make_filter, open_index
 from qa.text import (
+    embedding_input,
     has_substance,
     normalize,
     sentence_spans,
@@ -293,7 +294,14 @@ def _select(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms
         return []
     # Terms every candidate shares (usually the topic) can't tell sentences apart: weight
     # each term by its rarity among the candidates, and by its length.
-    texts = [normalize(c.text) for c in candidates]
+    # A sentence speaks within its document: 本办法自…起施行 answers a question that names the
+    # 办法, so the title and heading count as part of every sentence (and, shared by all the
+    # sentences of a document, weigh little against the terms that tell them apart).
+    contexts = [
+        embedding_input(passages[c.rank].title, passages[c.rank].heading, c.text)
+        for c in candidates
+    ]
+    texts = [normalize(context) for context in contexts]
     terms = [t for t in dict.fromkeys(terms) if t not in _ASKING]
     # A term absent as a word but present character by character (收费 in 收取任何费用)
     # gets half credit: Chinese abbreviates compounds this way.
@@ -326,6 +334,11 @@ def _select(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms
     for sentence in head:
         if sentence.score >= best - SCORE_MARGIN and _fits(sentence, chosen):
             chosen.append(sentence)
+            # A clause that ends in ；or ：is half a rule (操纵…的罚款；没有违法所得的…):
+            # quote the clause that completes it before anything else.
+            following = _next_clause(candidates, sentence, passages[sentence.rank].text)
+            if following is not None and following not in chosen and _fits(following, chosen):
+                chosen.append(following)
     # Neighbours of a chosen sentence in its paragraph (the clause after a ；, the list
     # after a ：) join with a looser margin: they read as one quote.
     for sentence in head:
@@ -335,6 +348,16 @@ def _select(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms
         ) and _fits(sentence, chosen):  # fmt: skip
             chosen.append(sentence)
     return chosen
+
+
+def _next_clause(candidates: list[_Sentence], sentence: _Sentence, text: str) -> _Sentence | None:
+    if not re.search(r"[；;：:]$", sentence.text):
+        return None
+    return next(
+        (c for c in candidates if c.rank == sentence.rank and c.start >= sentence.end
+         and not text[sentence.end : c.start].strip()),
+        None,
+    )  # fmt: skip
 
 
 def _fits(sentence: _Sentence, chosen: list[_Sentence]) -> bool:
