@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import crosslingual
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
 from qa.search import Index, Passage, make_filter, open_index
 from qa.text import (
@@ -36,6 +37,10 @@ NOT_FOUND_EN = "No relevant content was found in the documents."
 #   unanswerable:          median 0.38, 90th pct 0.55 (near-misses like 碳价 reach 0.6)
 #   top cosine, English answerable: min 0.83; English unanswerable: max 0.80
 MIN_COVERAGE = 0.6  # weighted share of the question's own terms found in one passage
+# English questions (qa/crosslingual.py): dictionary coverage + 4 × (top cosine − 0.78).
+# Answerable: median 0.65, min 0.30; unanswerable: median 0.16, max 0.53 (碳价, a near-miss).
+MIN_EVIDENCE_CROSSLINGUAL = 0.4
+CROSSLINGUAL_DENSE_WEIGHT = 4.0
 MIN_DENSE_CROSSLINGUAL = 0.815  # questions without CJK can't match lexically: cosine alone
 MIN_DENSE = 0.78  # below this cosine, lexical coverage alone is not trusted
 
@@ -164,13 +169,18 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     index = index or open_index(index_dir)
     vector = index.embedder.embed_queries([query])[0]
-    passages = index.search_vector(vector, k, terms=tokenize(query)[:64], where=where)
-    own_terms = tokenize(own_part(question, resolved))
-    if not _relevant(passages, own_terms, english):
+    if english:
+        translated = crosslingual.english_terms(query)
+        terms = crosslingual.lexical_terms(translated)
+    else:
+        terms = tokenize(query)
+    passages = index.search_vector(vector, k, terms=terms[:64], where=where)
+    evidence = translated if english else tokenize(own_part(question, resolved))
+    if not _relevant(passages, evidence, english):
         yield from emit_events(_declined(question, query, passages, english))
         return
     form = _form(question) or (_form(query) if resolved.follow_up else None)
-    picked = _select(index, vector, passages, tokenize(query), form)
+    picked = _select(index, vector, passages, terms, form)
     if not picked:
         yield from emit_events(_declined(question, query, passages, english))
         return
@@ -220,11 +230,18 @@ def _context(passage: Passage) -> str:
     return normalize(f"{passage.title}\n{passage.heading or ''}\n{passage.text}")
 
 
-def _relevant(passages: Sequence[Passage], terms: list[str], english: bool) -> bool:
+def _relevant(passages: Sequence[Passage], terms: list, english: bool) -> bool:
     if not passages:
         return False
     best_dense = max(p.dense_score for p in passages)
-    if english or not terms:
+    if english:
+        coverage = max(crosslingual.coverage(terms, _context(p)) for p in passages)
+        if os.environ.get("QA_DEBUG"):
+            print(f"   english coverage {coverage:.2f} dense {best_dense:.3f}")
+        # Neither signal separates alone; together they do, bar near-misses like 碳价.
+        evidence = coverage + CROSSLINGUAL_DENSE_WEIGHT * (best_dense - MIN_DENSE)
+        return evidence >= MIN_EVIDENCE_CROSSLINGUAL
+    if not terms:
         return best_dense >= MIN_DENSE_CROSSLINGUAL
     terms = [t for t in terms if t not in _ASKING] or terms
     coverage = max(_coverage(terms, _context(p)) for p in passages)
