@@ -41,6 +41,7 @@ MIN_COVERAGE = 0.6  # weighted share of the question's own terms found in one pa
 # Answerable: median 0.65, min 0.30; unanswerable: median 0.16, max 0.53 (碳价, a near-miss).
 MIN_EVIDENCE_CROSSLINGUAL = 0.4
 CROSSLINGUAL_DENSE_WEIGHT = 4.0
+CROSSLINGUAL_DENSE_PIVOT = 0.78
 MIN_DENSE_CROSSLINGUAL = 0.815  # questions without CJK can't match lexically: cosine alone
 MIN_DENSE = 0.78  # below this cosine, lexical coverage alone is not trusted
 
@@ -239,7 +240,7 @@ def _relevant(passages: Sequence[Passage], terms: list, english: bool) -> bool:
         if os.environ.get("QA_DEBUG"):
             print(f"   english coverage {coverage:.2f} dense {best_dense:.3f}")
         # Neither signal separates alone; together they do, bar near-misses like 碳价.
-        evidence = coverage + CROSSLINGUAL_DENSE_WEIGHT * (best_dense - MIN_DENSE)
+        evidence = coverage + CROSSLINGUAL_DENSE_WEIGHT * (best_dense - CROSSLINGUAL_DENSE_PIVOT)
         return evidence >= MIN_EVIDENCE_CROSSLINGUAL
     if not terms:
         return best_dense >= MIN_DENSE_CROSSLINGUAL

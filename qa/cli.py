@@ -141,7 +141,7 @@ def _list(index_dir: Path | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m qa`: search (and, later, ask) from a terminal."""
+    """`python -m qa`: ask, search or build from a terminal."""
     parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     search = commands.add_parser("search", help="print the best-matching paragraphs")
@@ -149,6 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     search.add_argument("-k", type=int, default=5, help="number of paragraphs (default 5)")
     search.add_argument("--index-dir", type=Path, help=_index_dir_help())
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    ask = commands.add_parser("ask", help="answer a question, quoting and citing the sources")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=5, help="paragraphs to answer from (default 5)")
+    ask.add_argument("--doc", action="append", metavar="DOC_ID", help="only these documents")
+    ask.add_argument(
+        "--from", dest="date_from", metavar="YYYY-MM-DD", help="documents dated on or after"
+    )
+    ask.add_argument(
+        "--to", dest="date_to", metavar="YYYY-MM-DD", help="documents dated on or before"
+    )
+    ask.add_argument("--index-dir", type=Path, help=_index_dir_help())
+    ask.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("build", help="same as index_build.py", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "build":
@@ -158,8 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.errors import QAError
 
     try:
-        return _search(args)
-    except QAError as error:
+        return _ask(args) if args.command == "ask" else _search(args)
+    except (QAError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -178,6 +190,43 @@ def _search(args) -> int:
         print("no matching paragraphs")
     for rank, passage in enumerate(passages, 1):
         print(f"[{rank}] {passage.citation}  (score {passage.score:.2f})\n    {passage.text}\n")
+    return 0
+
+
+def _ask(args) -> int:
+    import json
+
+    from qa.answer import Answer, stream_answer
+
+    events = stream_answer(args.question, args.k, index_dir=args.index_dir, docs=args.doc,
+                           date_from=args.date_from, date_to=args.date_to)  # fmt: skip
+    shown = ""
+    result = None
+    for event in events:
+        if isinstance(event, Answer):
+            result = event
+        elif isinstance(event, str) and not args.json:
+            print(event, end="", flush=True)
+            shown += event
+        elif not isinstance(event, str) and event.follow_up and not args.json:
+            print(f"检索：{event.query}", file=sys.stderr)
+    assert result is not None
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if result.text != shown:  # an LLM answer that fell back to quotes: show the final text
+        print(f"\n\n{result.text}", end="")
+    print()
+    if result.notice:
+        print(f"（{result.notice}）")
+    for citation in result.citations:
+        print(f"\n[{citation.n}] {citation.passage.citation}")
+        if citation.passage.source:
+            print(f"    {citation.passage.source}")
+    if result.related:
+        print("\n相关段落 (related reading):")
+        for passage in result.related:
+            print(f"  · {passage.citation}\n    {passage.text[:120]}")
     return 0
 
 

@@ -1,0 +1,164 @@
+"""qa.answer over the tiny corpus with the fake embedder: shape, citations, no-answer, follow-ups."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+
+import pytest
+
+from qa import Answer, Index, ResolvedQuery, answer, build_index, stream_answer
+from qa.answer import NOT_FOUND, NOT_FOUND_EN
+from qa.followup import is_follow_up, resolve_query
+
+
+@pytest.fixture
+def index(tiny_corpus, tmp_path, fake_embedder, monkeypatch) -> Index:
+    # The no-answer thresholds are calibrated for the real model's cosines; the bigram-hash
+    # fake scores lower, so only the lexical evidence decides here.
+    # (`qa.answer` is the function; the module is reached through importlib.)
+    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    build_index([tiny_corpus], tmp_path / "index", embedder=fake_embedder)
+    return Index(tmp_path / "index", embedder=fake_embedder)
+
+
+def assert_verbatim(result: Answer) -> None:
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", result.text)}
+    assert markers == {c.n for c in result.citations}
+    assert [c.n for c in result.citations] == list(range(1, len(result.citations) + 1))
+    for citation in result.citations:
+        assert citation.spans
+        for (start, end), quote in zip(citation.spans, citation.quotes):
+            assert citation.passage.text[start:end] == quote
+            assert f"{quote}[{citation.n}]" in result.text
+
+
+def test_answer_quotes_and_cites_the_paragraph(index):
+    result = answer("未按时足额清缴碳排放配额会受到什么处理？", index=index)
+    assert result.found
+    assert "处以罚款" in result.text
+    assert result.citations[0].passage.doc_id == "market.md"
+    assert result.citations[0].passage.paragraph == 2
+    assert result.citations[0].passage.date == "2024-02-04"
+    assert_verbatim(result)
+
+
+def test_number_question_prefers_the_sentence_with_the_number(index):
+    result = answer("全国新能源公交车保有量超过多少？", index=index)
+    assert result.found
+    assert "五十万辆" in result.text
+    assert_verbatim(result)
+
+
+def test_answer_stays_concise(index):
+    result = answer("甲烷排放控制有哪些重点任务？", index=index, k=8)
+    quotes = [q for c in result.citations for q in c.quotes]
+    assert 1 <= len(quotes) <= 3
+    assert sum(map(len, quotes)) <= 200
+
+
+def test_unanswerable_question_is_declined_with_related_reading(index):
+    result = answer("个人所得税专项附加扣除标准是多少？", index=index)
+    assert not result.found
+    assert result.text == NOT_FOUND
+    assert result.citations == ()
+    assert result.related  # closest passages, offered as reading, not as an answer
+
+
+def test_english_decline_is_in_english(index):
+    result = answer("What is the minimum wage in Shanghai?", index=index)
+    assert not result.found
+    assert result.text == NOT_FOUND_EN
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "，。！？", "？" * 50, "碳" * 20_000])
+def test_odd_questions_get_an_answer_not_an_exception(index, question):
+    result = answer(question, index=index)
+    assert isinstance(result, Answer)
+    assert result.text
+    assert len(result.query) <= 512
+
+
+@pytest.mark.parametrize(
+    ("question", "k"), [(None, 5), (42, 5), ("配额", 0), ("配额", -1), ("配额", True)]
+)
+def test_bad_arguments_raise_value_error(index, question, k):
+    with pytest.raises(ValueError):
+        answer(question, k, index=index)
+
+
+def test_bad_date_filter_is_a_value_error(index):
+    with pytest.raises(ValueError, match="date"):
+        answer("配额", index=index, date_from="last year")
+
+
+def test_docs_filter_limits_the_citations(index):
+    result = answer("碳排放配额", index=index, docs=["methane.md"])
+    assert all(c.passage.doc_id == "methane.md" for c in result.citations)
+    assert all(p.doc_id == "methane.md" for p in result.related)
+
+
+def test_stream_yields_resolved_query_then_text_then_answer(index):
+    events = list(stream_answer("未按时足额清缴碳排放配额会受到什么处理？", index=index))
+    assert isinstance(events[0], ResolvedQuery)
+    assert isinstance(events[-1], Answer)
+    deltas = events[1:-1]
+    assert deltas and all(isinstance(d, str) for d in deltas)
+    assert "".join(deltas) == events[-1].text
+
+
+def test_to_dict_is_json(index):
+    result = answer("未按时足额清缴碳排放配额会受到什么处理？", index=index)
+    data = json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
+    assert data["found"] is True
+    first = data["citations"][0]
+    assert first["n"] == 1 and first["title"] == "碳市场配额管理说明" and first["paragraph"] == 2
+    assert first["quotes"][0] in first["text"]
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up"),
+    [
+        ("那2030年的目标呢？", True),
+        ("违反了会怎么处罚？", True),
+        ("它替代了哪个文件？", True),
+        ("What about 2030?", True),
+        ("中国控制甲烷排放有哪些安排？", False),
+        ("碳排放权交易管理暂行条例什么时候开始施行？", False),
+    ],
+)
+def test_follow_up_detection(question, follow_up):
+    assert is_follow_up(question) is follow_up
+
+
+def test_follow_up_is_joined_with_the_topic_of_the_chat():
+    history = [("碳达峰碳中和意见提出的2025年主要目标是什么？", "到2025年……[1]")]
+    resolved = resolve_query("那2030年的目标呢？", history)
+    assert resolved.follow_up
+    assert "碳达峰碳中和意见" in resolved.query
+    assert "2030年" in resolved.query
+    assert "2025" not in resolved.query  # the new year replaces the old one
+
+
+def test_follow_up_accepts_chat_messages():
+    history = [
+        {"role": "user", "content": "碳排放权交易管理暂行条例什么时候开始施行？"},
+        {"role": "assistant", "content": "自2024年5月1日起施行。[1]"},
+    ]
+    resolved = resolve_query("违反了会怎么处罚？", history)
+    assert "碳排放权交易管理暂行条例" in resolved.query
+
+
+def test_a_question_with_its_own_topic_ignores_the_history():
+    history = [("碳排放权交易管理暂行条例什么时候开始施行？", "")]
+    resolved = resolve_query("中国控制甲烷排放有哪些安排？", history)
+    assert not resolved.follow_up
+    assert resolved.query == "中国控制甲烷排放有哪些安排？"
+
+
+def test_follow_up_answer_searches_the_resolved_query(index):
+    first = answer("碳排放配额怎么分配？", index=index)
+    follow = answer("未按时清缴会怎么处罚？", index=index, history=[(first.question, first.text)])
+    assert follow.found
+    assert "罚款" in follow.text
