@@ -185,6 +185,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if not picked:
         yield from emit_events(_declined(question, query, passages, english))
         return
+    passages, picked = _with_list_items(index, list(passages), picked)
     extractive = _compose(question, query, passages, picked)
     from qa import llm
 
@@ -400,6 +401,65 @@ def _bigrams(text: str) -> set[str]:
 def _near_duplicate(a: str, b: str) -> bool:
     x, y = _bigrams(a), _bigrams(b)
     return bool(x and y) and len(x & y) / min(len(x), len(y)) >= 0.8
+
+
+_LIST_ITEM = re.compile(
+    r"^\s*(?:[一二三四五六七八九十]+是|（[一二三四五六七八九十\d]+）|[一二三四五六七八九十]+、|\d{1,2}[.．、]|第[一二三四五六七八九十]+[，,、])"
+)
+MAX_LIST_ITEMS = 8
+MAX_ITEM_CHARS = 60
+
+
+def _with_list_items(index: Index, passages: list[Passage], picked: list[_Sentence]):
+    """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
+    first sentence of each item paragraph that follows, each citing its own paragraph."""
+    for position, sentence in enumerate(picked):
+        passage = passages[sentence.rank]
+        if not re.search(r"[：:]$", sentence.text):
+            continue
+        rest = passage.text[sentence.end :]
+        if rest.strip():  # short items stay in the lead-in's passage, one per line
+            items = _items_in_passage(sentence, passage.text)
+            if len(items) >= 2:
+                return passages, [*picked[:position], sentence, *items]
+            continue
+        items = []
+        for item in index.following(passage, MAX_LIST_ITEMS):
+            spans = sentence_spans(item.text)
+            if not _LIST_ITEM.match(item.text) or not spans:
+                break
+            start, end = spans[0]
+            if end - start > MAX_ITEM_CHARS:
+                break
+            rank = next((i for i, p in enumerate(passages) if p.passage_id == item.passage_id),
+                        None)  # fmt: skip
+            if rank is None:
+                passages.append(item)
+                rank = len(passages) - 1
+            items.append(_Sentence(rank, start, end, item.text[start:end]))
+        if len(items) >= 2:
+            # The list is the answer: what was picked after the lead-in would only dilute it.
+            return passages, [*picked[:position], sentence, *items]
+    return passages, picked
+
+
+def _items_in_passage(lead_in: _Sentence, text: str) -> list[_Sentence]:
+    items = []
+    offset = lead_in.end
+    for line in text[lead_in.end :].splitlines(keepends=True):
+        start = offset + len(line) - len(line.lstrip())
+        offset += len(line)
+        if not line.strip():
+            continue
+        spans = sentence_spans(text[start:offset])
+        if not _LIST_ITEM.match(line) or not spans or len(items) == MAX_LIST_ITEMS:
+            break
+        first_start, first_end = spans[0]
+        if first_end - first_start > MAX_ITEM_CHARS:
+            break
+        items.append(_Sentence(lead_in.rank, start + first_start, start + first_end,
+                               text[start + first_start : start + first_end]))  # fmt: skip
+    return items
 
 
 def _compose(question: str, query: str, passages: Sequence[Passage],

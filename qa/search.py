@@ -196,6 +196,14 @@ class Index:
             if pid in rows
         ]
 
+    def following(self, passage: Passage, limit: int = 8) -> list[Passage]:
+        """The passages that come after `passage` in its document (e.g. the items of a list)."""
+        with self._lock:
+            self._reader.refresh()
+            rows = self._reader.following(passage.doc_id, passage.paragraph_end, limit)
+            copies = self._reader.republications([row["id"] for row in rows])
+        return [_passage(row, 0.0, 0.0, 0.0, copies.get(row["id"], ())) for row in rows]
+
     def close(self) -> None:
         self._reader.close()
 

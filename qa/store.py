@@ -178,6 +178,14 @@ class Reader:
         )
         return {row["id"]: row for row in rows}
 
+    def following(self, doc_id: str, paragraph: int, limit: int) -> list[sqlite3.Row]:
+        """The passages after `paragraph` in a document, in reading order."""
+        return self.conn.execute(
+            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d USING (doc_id) "
+            "WHERE p.doc_id = ? AND p.paragraph > ? ORDER BY p.paragraph LIMIT ?",
+            (doc_id, int(paragraph), int(limit)),
+        ).fetchall()
+
     def republications(self, ids: list[int]) -> dict[int, list[sqlite3.Row]]:
         """For each passage id, the other documents that carry the same paragraph."""
         found: dict[int, list[sqlite3.Row]] = {}

@@ -162,3 +162,54 @@ def test_follow_up_answer_searches_the_resolved_query(index):
     follow = answer("未按时清缴会怎么处罚？", index=index, history=[(first.question, first.text)])
     assert follow.found
     assert "罚款" in follow.text
+
+
+def test_a_lead_in_ending_in_a_colon_brings_the_list_items(tmp_path, fake_embedder, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "plan.md").write_text(
+        "# 林业碳汇工作要点\n\n"
+        "为提升生态系统碳汇能力，林业碳汇工作主要有三项重点任务：\n\n"
+        "一是扩大森林面积。持续开展国土绿化行动，科学推进造林绿化，每年完成造林任务。\n\n"
+        "二是提升森林质量。实施森林质量精准提升工程，加强中幼林抚育和退化林修复。\n\n"
+        "三是完善碳汇计量监测体系。建立覆盖全国的林业碳汇计量监测网络，定期发布监测数据。\n\n"
+        "各地要结合实际抓好落实，确保各项任务按期完成并取得实效。\n",
+        encoding="utf-8",
+    )
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    index = Index(tmp_path / "index", embedder=fake_embedder)
+    result = answer("林业碳汇工作有哪些重点任务？", index=index)
+    # Short items stay in the lead-in's paragraph (see chunking): one passage, one marker.
+    assert result.text.startswith("为提升生态系统碳汇能力，林业碳汇工作主要有三项重点任务：")
+    assert "一是扩大森林面积。[1]二是提升森林质量。[1]三是完善碳汇计量监测体系。[1]" in result.text
+    assert [c.passage.paragraph for c in result.citations] == [2]
+    assert "抓好落实" not in result.text and "持续开展" not in result.text
+    assert_verbatim(result)
+
+
+def test_list_items_in_their_own_paragraphs_are_cited_one_by_one(
+    tmp_path, fake_embedder, monkeypatch
+):
+    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    detail = "各地要制定实施方案，明确责任分工和时间节点，加强资金保障和监督考核，定期调度工作进展，及时总结推广经验做法，确保各项措施落地见效，并将落实情况纳入年度目标责任考核。"
+    (corpus / "plan.md").write_text(
+        "# 林业碳汇工作要点\n\n"
+        "为提升生态系统碳汇能力，林业碳汇工作主要有三项重点任务：\n\n"
+        f"一是扩大森林面积。{detail}\n\n"
+        f"二是提升森林质量。{detail}\n\n"
+        f"三是完善碳汇计量监测体系。{detail}\n\n"
+        "以上任务由国家林业和草原局会同有关部门组织实施，各地抓好落实。\n",
+        encoding="utf-8",
+    )
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    index = Index(tmp_path / "index", embedder=fake_embedder)
+    result = answer("林业碳汇工作有哪些重点任务？", index=index)
+    assert (
+        "重点任务：[1]一是扩大森林面积。[2]二是提升森林质量。[3]三是完善碳汇计量监测体系。[4]"
+        in result.text
+    )
+    assert [c.passage.paragraph for c in result.citations] == [2, 3, 4, 5]
+    assert_verbatim(result)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from qa import Index, answer
+from qa.answer import _LIST_ITEM as LIST_ITEM
 
 QUESTIONS = yaml.safe_load(
     (Path(__file__).parent / "data" / "answer_questions.yaml").read_text("utf-8")
@@ -97,8 +98,19 @@ def test_every_quote_is_verbatim_and_marked(results):
 def test_answers_stay_concise(results):
     for question, result in results:
         quotes = [quote for c in result.citations for quote in c.quotes]
-        assert sum(len(q) for q in quotes) <= 200 + 150, question["q"]  # one long sentence may pass
-        assert len(quotes) <= 3, question["q"]
+        items = [q for q in quotes if LIST_ITEM.match(q)]
+        prose = [q for q in quotes if not LIST_ITEM.match(q)]
+        assert len(prose) <= 3, question["q"]
+        assert sum(map(len, prose)) <= 200 + 150, question["q"]  # one long sentence may pass
+        assert len(items) <= 8 and all(len(q) <= 60 for q in items), question["q"]
+
+
+def test_a_list_lead_in_brings_its_items(real_index_dir):
+    result = answer("中国控制甲烷排放有哪些安排？", index=Index(real_index_dir))
+    assert "主要有五个方面的安排和打算：[1]" in result.text
+    for item in ["一是开展甲烷排放控制研究。", "五是加强国际合作。"]:
+        assert item in result.text
+    assert [c.passage.paragraph for c in result.citations] == [12, 13, 14, 15, 16, 17]
 
 
 def test_follow_up_query_is_resolved_and_returned(real_index_dir):
