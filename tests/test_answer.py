@@ -213,3 +213,23 @@ def test_list_items_in_their_own_paragraphs_are_cited_one_by_one(
     )
     assert [c.passage.paragraph for c in result.citations] == [2, 3, 4, 5]
     assert_verbatim(result)
+
+
+def test_near_duplicate_sentences_from_syndicated_copies_are_quoted_once(
+    tmp_path, fake_embedder, monkeypatch
+):
+    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    story = "生态环境部表示，全国碳排放权交易市场将于今年扩大覆盖范围，新纳入钢铁、水泥和铝冶炼三个行业{}。"
+    for portal, tail in [("portal-a", ""), ("portal-b", "的重点排放单位")]:
+        (corpus / f"{portal}.md").write_text(
+            f"# 全国碳市场扩围（{portal}）\n\n{story.format(tail)}\n\n记者从会上获悉，相关配额分配方案正在征求意见。\n",
+            encoding="utf-8",
+        )
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    index = Index(tmp_path / "index", embedder=fake_embedder)
+    result = answer("全国碳市场新纳入了哪些行业？", index=index)
+    assert result.found
+    assert result.text.count("新纳入钢铁、水泥和铝冶炼") == 1
+    assert_verbatim(result)
