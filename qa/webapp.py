@@ -1,57 +1,288 @@
-"""The Gradio chat. Kept apart from app.py so tests can build the UI without serving it."""
+"""The Gradio app: chat with cited answers, a Library tab, and the `ask` JSON API.
+
+Kept apart from app.py so tests can build the UI without serving it. Safe by default: binds
+127.0.0.1, escapes all article text (qa.render), blocks the index and corpus folders from
+Gradio's file route, checks uploads on the server, hides error details, and exposes write
+actions through the API only when QA_ADMIN_TOKEN is set (and then only with that token).
+"""
 
 from __future__ import annotations
 
-import html
+import hmac
 import logging
+import os
+import re
+import shutil
+import unicodedata
 from pathlib import Path
 
-from qa.search import Index, Passage
+from qa import render
+from qa.answer import Answer, stream_answer
+from qa.build import DEFAULT_CORPUS, build_index, remove_documents, uploads_folder
+from qa.errors import IndexBusyError, QAError
+from qa.followup import ResolvedQuery
+from qa.search import Index
 
 log = logging.getLogger(__name__)
 
+UPLOAD_TYPES = (".html", ".htm", ".md", ".txt", ".pdf", ".docx")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+QUEUE_SIZE = 32
+CONCURRENCY = 2  # two cores: more parallel answers only queue inside torch
+GENERIC_ERROR = "出错了，请稍后再试。/ Something went wrong; please try again."
+BUSY = "正在更新资料库，请稍后再试。/ The library is being updated; try again in a moment."
+
 EXAMPLES = [
     "中国控制甲烷排放有哪些安排？",
-    "中美联合宣言提出要建立什么工作组？",
+    "中美将建立什么工作组？",
+    "联合宣言是什么时候发布的？",
     "What will China do about methane emissions?",
 ]
 
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: auto; }
+#qa-header h1 { margin-bottom: 0; font-size: 1.6rem; }
+#qa-header p { margin-top: 4px; color: var(--body-text-color-subdued); }
+.qa-searched { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
+.qa-notice { font-size: 0.85em; background: #fff7e6; border-left: 3px solid #f0a020;
+             padding: 4px 8px; margin-bottom: 6px; }
+.qa-answer { line-height: 1.8; }
+a.qa-cite { text-decoration: none; font-weight: 600; font-size: 0.8em; vertical-align: super;
+            color: #b4232a; padding: 0 1px; }
+.qa-sources h3 { margin: 0 0 8px 0; font-size: 1rem; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px;
+           margin-bottom: 10px; background: var(--background-fill-secondary); }
+.qa-card:target { outline: 2px solid #b4232a; }
+.qa-card-head { font-weight: 600; }
+.qa-n { color: #b4232a; }
+.qa-source { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px 0; }
+.qa-text { line-height: 1.75; font-size: 0.95em; }
+.qa-text mark { background: #ffe58f; padding: 0 1px; border-radius: 2px; }
+.qa-also { font-size: 0.8em; margin-top: 6px; color: var(--body-text-color-subdued); }
+"""
 
-def render_passages(passages: list[Passage]) -> str:
-    """Markdown for a list of passages; article text is escaped so it can never become markup."""
-    if not passages:
-        return "资料中没有找到相关内容。"
-    lines = []
-    for rank, passage in enumerate(passages, 1):
-        title = html.escape(passage.title)
-        date = f" · {passage.date}" if passage.date else ""
-        lines.append(f"**[{rank}] 《{title}》{date} · 第{passage.paragraphs}段**\n")
-        lines.append(f"> {html.escape(passage.text)}\n")
-    return "\n".join(lines)
+
+def _admin_token() -> str | None:
+    return os.environ.get("QA_ADMIN_TOKEN") or None
+
+
+def _auth() -> tuple[str, str] | None:
+    value = os.environ.get("QA_AUTH", "")
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise QAError("QA_AUTH must look like user:password")
+    return user, password
+
+
+def safe_upload_name(name: str) -> str:
+    """A file name we choose: the basename, reduced to safe characters, with a checked suffix.
+
+    Raises ValueError for a type we don't read.
+    """
+    base = unicodedata.normalize("NFKC", Path(str(name).replace("\\", "/")).name)
+    suffix = Path(base).suffix.lower()
+    if suffix not in UPLOAD_TYPES:
+        raise ValueError(f"{base}: unsupported type; upload one of {', '.join(UPLOAD_TYPES)}")
+    stem = re.sub(r"[^\w\-]+", "_", Path(base).stem).strip("._") or "upload"
+    return f"{stem[:80]}{suffix}"
+
+
+class Library:
+    """Upload and delete documents; one update at a time (the index's writer lock)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.folder = uploads_folder(index.index_dir)
+
+    def rows(self) -> list[list]:
+        return [[d["title"], d["date"] or "", d["passages"], d["source"] or "", d["doc_id"]]
+                for d in self.index.documents()]  # fmt: skip
+
+    def add(self, paths: list[str], progress=None) -> str:
+        if not paths:
+            return "请选择文件。/ Choose a file first."
+        staged = []
+        for path in paths:
+            source = Path(path)
+            name = safe_upload_name(source.name)
+            if source.stat().st_size > MAX_UPLOAD_BYTES:
+                raise ValueError(f"{name}: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+            staged.append((source, name))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for source, name in staged:
+            target = self.folder / name
+            temp = target.with_name(f".{name}.part")
+            shutil.copyfile(source, temp)
+            os.replace(temp, target)
+        report = build_index([self.folder], self.index.index_dir, embedder=self.index.embedder,
+                             progress=progress)  # fmt: skip
+        return report.summary()
+
+    def delete(self, doc_id: str) -> str:
+        if not doc_id:
+            return "请选择要删除的文件。/ Choose a document first."
+        rows = {d["doc_id"]: d for d in self.index.documents()}
+        if doc_id not in rows:
+            raise ValueError(f"{doc_id}: not in the library")
+        report = remove_documents([doc_id], self.index.index_dir)
+        path = Path(rows[doc_id].get("path") or "")
+        if path.is_file() and path.resolve().parent == self.folder.resolve():
+            path.unlink()  # else the next start-up would index it again
+        return report.summary()
+
+
+def _check_token(token: str | None) -> None:
+    expected = _admin_token()
+    if expected and not hmac.compare_digest((token or "").encode(), expected.encode()):
+        raise PermissionError("admin token required")
 
 
 def create_app(index: Index):
     import gradio as gr
 
-    def respond(message: str, history: list) -> str:
-        try:
-            return render_passages(index.search(message, k=5))
-        except Exception:
-            log.exception("search failed")
-            return "出错了，请稍后再试。"
+    library = Library(index)
+    write_visibility = "public" if _admin_token() else "private"
 
-    return gr.ChatInterface(
-        respond,
-        title="政策问答 · Policy QA",
-        description="就中国气候与碳市场政策提问，回答引用原文段落（文件、日期、段落号）。",
-        examples=EXAMPLES,
-        api_name="ask",
-    )
+    def respond(message, chat, turns, docs, date_from, date_to, k, lang):
+        chat = list(chat or [])
+        turns = list(turns or [])
+        chat.append({"role": "user", "content": render.escape(message or "")})
+        chat.append({"role": "assistant", "content": "…"})
+        turn = len(turns)
+        yield chat, turns, "", ""
+        shown = ""
+        try:
+            for event in stream_answer(message or "", int(k), index=index, history=turns,
+                                       docs=docs or None, date_from=date_from or None,
+                                       date_to=date_to or None):  # fmt: skip
+                if isinstance(event, ResolvedQuery):
+                    continue
+                if isinstance(event, str):
+                    shown += event
+                    chat[-1] = {"role": "assistant", "content": render.escape(shown)}
+                    yield chat, turns, "", ""
+                elif isinstance(event, Answer):
+                    chat[-1] = {"role": "assistant",
+                                "content": render.answer_html(event, turn, lang)}  # fmt: skip
+                    turns.append((message, event.text))
+                    yield chat, turns, render.sources_html(event, turn, lang), ""
+        except ValueError as error:
+            chat[-1] = {"role": "assistant", "content": render.escape(str(error))}
+            yield chat, turns, "", ""
+        except Exception:
+            log.exception("answer failed")
+            chat[-1] = {"role": "assistant", "content": render.escape(GENERIC_ERROR)}
+            yield chat, turns, "", ""
+
+    def ask(question: str, k: float = 5) -> dict:
+        """Answer a question; JSON with the answer, found, the searched query and citations."""
+        from qa.answer import answer
+
+        try:
+            return render.ask_payload(answer(question or "", int(k), index=index))
+        except ValueError as error:
+            return {"error": str(error)}
+
+    def upload(files, token, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+        try:
+            _check_token(token)
+            paths = [getattr(f, "name", f) for f in (files or [])]
+            message = library.add(paths, lambda done, total: progress(done / max(total, 1)))
+        except IndexBusyError:
+            message = BUSY
+        except (ValueError, PermissionError, QAError) as error:
+            message = f"未添加：{error}"
+        except Exception:
+            log.exception("upload failed")
+            message = GENERIC_ERROR
+        return message, library.rows(), gr.update(choices=_doc_choices())
+
+    def delete(doc_id, token):
+        try:
+            _check_token(token)
+            message = library.delete(doc_id)
+        except IndexBusyError:
+            message = BUSY
+        except (ValueError, PermissionError, QAError) as error:
+            message = f"未删除：{error}"
+        except Exception:
+            log.exception("delete failed")
+            message = GENERIC_ERROR
+        return message, library.rows(), gr.update(choices=_doc_choices(), value=None)
+
+    def _doc_choices() -> list[tuple[str, str]]:
+        return [(f"{d['title']} ({d['date'] or '—'})", d["doc_id"]) for d in index.documents()]
+
+    with gr.Blocks(title="政策问答 · Policy QA") as app:
+        with gr.Column(elem_id="qa-header"):
+            gr.Markdown("# 政策问答 · Policy QA\n"
+                        "就中国气候与碳市场政策提问；每句回答都引用原文段落（文件、日期、段落号）。"
+                        " Ask in Chinese or English; every sentence cites its source paragraph.")  # fmt: skip
+        turns = gr.State([])
+        with gr.Tab("问答 · Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(height=560, label="对话 · Chat", sanitize_html=True,
+                                         render_markdown=True, buttons=["copy"],
+                                         elem_id="qa-chat")  # fmt: skip
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="输入问题，回车发送 · Ask a question, press Enter",
+                                         show_label=False, scale=8, autofocus=True,
+                                         max_length=2000, elem_id="qa-input")  # fmt: skip
+                        clear = gr.Button("清空 · Clear", scale=1)
+                    gr.Examples(EXAMPLES, inputs=box, label="示例 · Examples")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(elem_id="qa-sources")
+            with gr.Accordion("选项 · Options", open=False), gr.Row():
+                docs = gr.Dropdown(choices=_doc_choices(), multiselect=True,
+                                   label="限定文件 · Documents")  # fmt: skip
+                date_from = gr.Textbox(label="起始日期 · From", placeholder="2021-01-01")
+                date_to = gr.Textbox(label="截止日期 · To", placeholder="2025-12-31")
+                k = gr.Slider(1, 10, value=5, step=1, label="段落数 · Passages")
+                lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh",
+                                label="界面 · Language")  # fmt: skip
+        with gr.Tab("资料库 · Library"):
+            table = gr.Dataframe(value=library.rows(), interactive=False, wrap=True,
+                                 headers=["标题 Title", "日期 Date", "段落 ¶", "来源 Source", "ID"])  # fmt: skip
+            token = gr.Textbox(label="管理口令 · Admin token", type="password",
+                               visible=bool(_admin_token()))  # fmt: skip
+            with gr.Row():
+                files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES),
+                                label="添加文章 · Add articles (.html .htm .md .txt .pdf .docx)")  # fmt: skip
+                with gr.Column():
+                    add = gr.Button("添加并更新索引 · Add and index", variant="primary")
+                    victim = gr.Dropdown(choices=_doc_choices(), label="删除文件 · Delete")
+                    remove = gr.Button("删除 · Delete", variant="stop")
+            status = gr.Markdown()
+        api_question = gr.Textbox(visible=False)
+        api_k = gr.Number(value=5, visible=False)
+        api_out = gr.JSON(visible=False)
+
+        inputs = [box, chatbot, turns, docs, date_from, date_to, k, lang]
+        box.submit(respond, inputs, [chatbot, turns, sources, box], api_visibility="private",
+                   concurrency_id="answer")  # fmt: skip
+        clear.click(lambda: ([], [], ""), None, [chatbot, turns, sources], api_visibility="private")
+        add.click(upload, [files, token], [status, table, victim], api_name="upload",
+                  api_visibility=write_visibility, concurrency_limit=1, concurrency_id="write")  # fmt: skip
+        remove.click(delete, [victim, token], [status, table, victim], api_name="delete",
+                     api_visibility=write_visibility, concurrency_limit=1,
+                     concurrency_id="write")  # fmt: skip
+        api_question.submit(ask, [api_question, api_k], api_out, api_name="ask",
+                            concurrency_id="answer")  # fmt: skip
+    return app
 
 
 def serve(index_dir: Path | None, host: str, port: int) -> None:
+    from qa.text import warm_up
+
     index = Index(index_dir)
+    warm_up()
+    index.search("碳排放", k=1)  # the first question should be as fast as the rest
     app = create_app(index)
-    app.queue(max_size=64, default_concurrency_limit=2)
-    app.launch(server_name=host, server_port=port, show_error=False,
-               blocked_paths=[str(index.index_dir)])  # fmt: skip
+    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]
+    app.launch(server_name=host, server_port=port, show_error=False, auth=_auth(),
+               blocked_paths=blocked, max_file_size=MAX_UPLOAD_BYTES, css=CSS,
+               footer_links=["api"])  # fmt: skip
