@@ -185,31 +185,27 @@ def create_app(index: Index):
         except ValueError as error:
             return {"error": str(error)}
 
-    def upload(files, token, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+    def write(action, token, failed: str) -> str:
+        """Run a library change; every failure becomes a message, details go to the log."""
         try:
             _check_token(token)
-            paths = [getattr(f, "name", f) for f in (files or [])]
-            message = library.add(paths, lambda done, total: progress(done / max(total, 1)))
+            return action()
         except IndexBusyError:
-            message = BUSY
+            return BUSY
         except (ValueError, PermissionError, QAError) as error:
-            message = f"未添加：{error}"
+            return f"{failed}：{error}"
         except Exception:
-            log.exception("upload failed")
-            message = GENERIC_ERROR
+            log.exception("library change failed")
+            return GENERIC_ERROR
+
+    def upload(files, token, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+        paths = [getattr(f, "name", f) for f in (files or [])]
+        message = write(lambda: library.add(paths, lambda done, total: progress(done / max(total, 1))),
+                        token, "未添加 / not added")  # fmt: skip
         return message, library.rows(), gr.update(choices=_doc_choices())
 
     def delete(doc_id, token):
-        try:
-            _check_token(token)
-            message = library.delete(doc_id)
-        except IndexBusyError:
-            message = BUSY
-        except (ValueError, PermissionError, QAError) as error:
-            message = f"未删除：{error}"
-        except Exception:
-            log.exception("delete failed")
-            message = GENERIC_ERROR
+        message = write(lambda: library.delete(doc_id), token, "未删除 / not deleted")
         return message, library.rows(), gr.update(choices=_doc_choices(), value=None)
 
     def _doc_choices() -> list[tuple[str, str]]:
