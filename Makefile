@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup index run test test-fast lint format clean
+.PHONY: setup browser index run test test-fast lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,13 @@ index: setup
 run: index
 	$(BIN)/python app.py
 
-test: setup
+# Browser tests drive Debian's chromium (Playwright's own download doesn't work offline);
+# CJK fonts so that screenshots show Chinese. Needs root (CI runs as root).
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 test-fast: setup

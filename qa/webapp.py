@@ -15,6 +15,7 @@ import re
 import shutil
 import unicodedata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from qa import render
 from qa.answer import Answer, stream_answer
@@ -246,7 +247,8 @@ def create_app(index: Index):
                                visible=bool(_admin_token()))  # fmt: skip
             with gr.Row():
                 files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES),
-                                label="添加文章 · Add articles (.html .htm .md .txt .pdf .docx)")  # fmt: skip
+                                label="添加文章 · Add articles (.html .htm .md .txt .pdf .docx)",
+                                elem_id="qa-upload")  # fmt: skip
                 with gr.Column():
                     add = gr.Button("添加并更新索引 · Add and index", variant="primary")
                     victim = gr.Dropdown(choices=_doc_choices(), label="删除文件 · Delete")
@@ -270,15 +272,49 @@ def create_app(index: Index):
     return app
 
 
+class SameOriginWrites:
+    """ASGI middleware: a browser POST from another site (Origin ≠ Host) is refused.
+
+    Gradio's CORS headers stop other sites from reading responses, not from sending an upload.
+    Clients that send no Origin (gradio_client, curl) are not browsers acting for a page.
+    """
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] not in self.SAFE:
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin and urlsplit(origin).netloc != host:
+                from starlette.responses import PlainTextResponse
+
+                refused = PlainTextResponse("cross-origin request refused", status_code=403)
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def serve(index_dir: Path | None, host: str, port: int) -> None:
+    import gradio as gr
+    import uvicorn
+    from fastapi import FastAPI
+
     from qa.text import warm_up
 
     index = Index(index_dir)
     warm_up()
     index.search("碳排放", k=1)  # the first question should be as fast as the rest
-    app = create_app(index)
-    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    blocks = create_app(index)
+    blocks.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    server = FastAPI()
+    server.add_middleware(SameOriginWrites)
     blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]
-    app.launch(server_name=host, server_port=port, show_error=False, auth=_auth(),
-               blocked_paths=blocked, max_file_size=MAX_UPLOAD_BYTES, css=CSS,
-               footer_links=["api"])  # fmt: skip
+    gr.mount_gradio_app(server, blocks, path="/", auth=_auth(), blocked_paths=blocked,
+                        show_error=False, max_file_size=MAX_UPLOAD_BYTES, css=CSS,
+                        footer_links=["api"])  # fmt: skip
+    print(f"* Running on http://{host}:{port}", flush=True)
+    uvicorn.run(server, host=host, port=port, log_level="warning")
