@@ -203,11 +203,14 @@ def create_app(index: Index):
         paths = [getattr(f, "name", f) for f in (files or [])]
         message = write(lambda: library.add(paths, lambda done, total: progress(done / max(total, 1))),
                         token, "未添加 / not added")  # fmt: skip
-        return message, library.rows(), gr.update(choices=_doc_choices())
+        choices = _doc_choices()
+        return message, library.rows(), gr.update(choices=choices), gr.update(choices=choices)
 
     def delete(doc_id, token):
         message = write(lambda: library.delete(doc_id), token, "未删除 / not deleted")
-        return message, library.rows(), gr.update(choices=_doc_choices(), value=None)
+        choices = _doc_choices()
+        return (message, library.rows(), gr.update(choices=choices, value=None),
+                gr.update(choices=choices, value=[]))  # fmt: skip
 
     def _doc_choices() -> list[tuple[str, str]]:
         return [(f"{d['title']} ({d['date'] or '—'})", d["doc_id"]) for d in index.documents()]
@@ -262,9 +265,9 @@ def create_app(index: Index):
         box.submit(respond, inputs, [chatbot, turns, sources, box], api_visibility="private",
                    concurrency_id="answer")  # fmt: skip
         clear.click(lambda: ([], [], ""), None, [chatbot, turns, sources], api_visibility="private")
-        add.click(upload, [files, token], [status, table, victim], api_name="upload",
+        add.click(upload, [files, token], [status, table, victim, docs], api_name="upload",
                   api_visibility=write_visibility, concurrency_limit=1, concurrency_id="write")  # fmt: skip
-        remove.click(delete, [victim, token], [status, table, victim], api_name="delete",
+        remove.click(delete, [victim, token], [status, table, victim, docs], api_name="delete",
                      api_visibility=write_visibility, concurrency_limit=1,
                      concurrency_id="write")  # fmt: skip
         api_question.submit(ask, [api_question, api_k], api_out, api_name="ask",
