@@ -140,6 +140,39 @@ def _check_token(token: str | None) -> None:
         raise PermissionError("admin token required")
 
 
+def chat_events(index: Index, message, chat, turns, docs, date_from, date_to, k, lang):
+    """One chat turn as (chat, turns, sources, input box) updates, streamed."""
+    chat = list(chat or [])
+    turns = list(turns or [])
+    chat.append({"role": "user", "content": render.escape(message or "")})
+    chat.append({"role": "assistant", "content": "…"})
+    turn = len(turns)
+    yield chat, turns, "", ""
+    shown = ""
+    try:
+        for event in stream_answer(message or "", int(k), index=index, history=turns,
+                                   docs=docs or None, date_from=date_from or None,
+                                   date_to=date_to or None):  # fmt: skip
+            if isinstance(event, ResolvedQuery):
+                continue
+            if isinstance(event, str):
+                shown += event
+                chat[-1] = {"role": "assistant", "content": render.escape(shown)}
+                yield chat, turns, "", ""
+            elif isinstance(event, Answer):
+                chat[-1] = {"role": "assistant",
+                            "content": render.answer_html(event, turn, lang)}  # fmt: skip
+                turns.append((message, event.text))
+                yield chat, turns, render.sources_html(event, turn, lang), ""
+    except ValueError as error:
+        chat[-1] = {"role": "assistant", "content": render.escape(str(error))}
+        yield chat, turns, "", ""
+    except Exception:
+        log.exception("answer failed")
+        chat[-1] = {"role": "assistant", "content": render.escape(GENERIC_ERROR)}
+        yield chat, turns, "", ""
+
+
 def create_app(index: Index):
     import gradio as gr
 
@@ -147,35 +180,7 @@ def create_app(index: Index):
     write_visibility = "public" if _admin_token() else "private"
 
     def respond(message, chat, turns, docs, date_from, date_to, k, lang):
-        chat = list(chat or [])
-        turns = list(turns or [])
-        chat.append({"role": "user", "content": render.escape(message or "")})
-        chat.append({"role": "assistant", "content": "…"})
-        turn = len(turns)
-        yield chat, turns, "", ""
-        shown = ""
-        try:
-            for event in stream_answer(message or "", int(k), index=index, history=turns,
-                                       docs=docs or None, date_from=date_from or None,
-                                       date_to=date_to or None):  # fmt: skip
-                if isinstance(event, ResolvedQuery):
-                    continue
-                if isinstance(event, str):
-                    shown += event
-                    chat[-1] = {"role": "assistant", "content": render.escape(shown)}
-                    yield chat, turns, "", ""
-                elif isinstance(event, Answer):
-                    chat[-1] = {"role": "assistant",
-                                "content": render.answer_html(event, turn, lang)}  # fmt: skip
-                    turns.append((message, event.text))
-                    yield chat, turns, render.sources_html(event, turn, lang), ""
-        except ValueError as error:
-            chat[-1] = {"role": "assistant", "content": render.escape(str(error))}
-            yield chat, turns, "", ""
-        except Exception:
-            log.exception("answer failed")
-            chat[-1] = {"role": "assistant", "content": render.escape(GENERIC_ERROR)}
-            yield chat, turns, "", ""
+        yield from chat_events(index, message, chat, turns, docs, date_from, date_to, k, lang)
 
     def ask(question: str, k: float = 5) -> dict:
         """Answer a question; JSON with the answer, found, the searched query and citations."""

@@ -67,3 +67,37 @@ def test_a_second_update_is_told_the_library_is_busy(library, tmp_path):
         with pytest.raises(IndexBusyError):
             library.add([str(source)])
     assert "林业碳汇说明" not in [row[0] for row in library.rows()]
+
+
+class BrokenIndex:
+    """An index that fails the way a bug would: with details no user should see."""
+
+    def search_vector(self, *args, **kwargs):
+        raise RuntimeError("sqlite3 error in /srv/secret/index.sqlite at line 42")
+
+    class embedder:
+        model_id = "broken"
+
+        @staticmethod
+        def embed_queries(texts):
+            import numpy as np
+
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+
+def test_an_unhandled_error_shows_a_generic_message_and_logs_the_details(caplog):
+    updates = list(
+        qa.webapp.chat_events(BrokenIndex(), "碳市场配额怎么清缴？", [], [], None, "", "", 5, "zh")
+    )
+    chat = updates[-1][0]
+    shown = chat[-1]["content"]
+    assert "请稍后再试" in shown
+    assert "secret" not in shown and "Traceback" not in shown and "sqlite3" not in shown
+    assert "secret" in caplog.text  # the details go to the log
+
+
+def test_a_bad_filter_is_explained_to_the_user(library):
+    updates = list(
+        qa.webapp.chat_events(library.index, "配额", [], [], None, "last year", "", 5, "zh")
+    )
+    assert "date" in updates[-1][0][-1]["content"]
