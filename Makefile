@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup browser index run test test-fast lint format clean
+.PHONY: setup browser index run test test-fast bench lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test: setup browser
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# Benchmarks on this machine (minutes; not part of the tests): results in bench/results/,
+# tables in docs/benchmarks.md.
+bench: setup
+	$(BIN)/python -m bench.retrieval
+	$(BIN)/python -m bench.answer
+	$(BIN)/python -m bench.report
 
 PY_SOURCES := qa tests bench app.py index_build.py
 
