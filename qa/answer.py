@@ -172,7 +172,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     vector = index.embedder.embed_queries([query])[0]
     if english:
         translated = crosslingual.english_terms(query)
-        terms = crosslingual.lexical_terms(translated)
+        # An English follow-up carries the Chinese topic of the chat: keep its words too.
+        terms = crosslingual.lexical_terms(translated) + [t for t in tokenize(query) if has_cjk(t)]
     else:
         terms = tokenize(query)
     passages = index.search_vector(vector, k, terms=terms[:64], where=where)
