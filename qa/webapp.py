@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = (".html", ".htm", ".md", ".txt", ".pdf", ".docx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-QUEUE_SIZE = 32
+QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 32)  # beyond it: an immediate "queue full"
 CONCURRENCY = 2  # two cores: more parallel answers only queue inside torch
 GENERIC_ERROR = "出错了，请稍后再试。/ Something went wrong; please try again."
 BUSY = "正在更新资料库，请稍后再试。/ The library is being updated; try again in a moment."
@@ -325,4 +325,5 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
                         show_error=False, max_file_size=MAX_UPLOAD_BYTES, css=CSS,
                         footer_links=["api"])  # fmt: skip
     print(f"* Running on http://{host}:{port}", flush=True)
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    # Open streams (clients that went away mid-answer) must not hold a shutdown for long.
+    uvicorn.run(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

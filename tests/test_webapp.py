@@ -46,15 +46,16 @@ def get(url: str) -> int:
         return error.code
 
 
-@pytest.fixture(scope="module")
-def app_url(real_index_dir, tmp_path_factory):
+def start_app(real_index_dir, tmp_path_factory, **env):
+    """Serve a copy of the real index from app.py on a free port; yields (url, index_dir)."""
     index_dir = tmp_path_factory.mktemp("app") / "index"
     shutil.copytree(real_index_dir, index_dir)
     port = free_port()
     log = (tmp_path_factory.mktemp("log") / "app.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "app.py", "--index-dir", str(index_dir), "--port", str(port)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "QA_ADMIN_TOKEN": ""},
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "QA_ADMIN_TOKEN": "", **env},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
@@ -69,7 +70,16 @@ def app_url(real_index_dir, tmp_path_factory):
         pytest.fail(f"app did not start: {Path(log.name).read_text()[-2000:]}")
     yield url, index_dir
     process.terminate()
-    process.wait(timeout=20)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("app did not stop within 30 s of SIGTERM")
+
+
+@pytest.fixture(scope="module")
+def app_url(real_index_dir, tmp_path_factory):
+    yield from start_app(real_index_dir, tmp_path_factory)
 
 
 def test_ask_api_answers_with_citations(app_url):
@@ -198,3 +208,29 @@ def test_browser_upload_then_ask_and_hostile_text_is_inert(app_url, browser, tmp
     page.screenshot(path=str(ARTIFACTS / "chat-hostile-article.png"), full_page=True)
     uploaded = list((app_url[1] / "uploads").iterdir())
     assert [p.name for p in uploaded] == ["碳普惠_试点.txt"]  # renamed, inside the uploads folder
+
+
+@pytest.fixture
+def small_queue_app(real_index_dir, tmp_path_factory):
+    yield from start_app(real_index_dir, tmp_path_factory, QA_QUEUE_SIZE="1")
+
+
+def test_requests_beyond_the_queue_get_an_immediate_busy_answer(small_queue_app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    client = Client(small_queue_app[0], verbose=False)
+
+    def ask(i: int) -> str:
+        try:
+            client.predict(f"中国控制甲烷排放有哪些安排？{i}", 10, api_name="/ask")
+            return "answered"
+        except Exception as error:  # gradio_client's QueueError
+            return str(error)
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(ask, range(12), timeout=300))  # no request hangs
+    assert "answered" in outcomes
+    assert any("Queue is full" in outcome for outcome in outcomes)
+    assert set(outcomes) <= {"answered", "Queue is full! Please try again."}
