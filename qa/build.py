@@ -96,6 +96,7 @@ def build_index(
     *,
     model: str | None = None,
     rebuild: bool = False,
+    vector_index: str | None = None,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
@@ -103,6 +104,8 @@ def build_index(
 
     Documents from these folders are added, updated or removed; documents indexed from
     other folders are kept. Bad files are skipped with a warning in the report.
+    `vector_index` ("flat" or "hnsw", default QA_VECTOR_INDEX or what the index has) is the
+    FAISS index type.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
@@ -114,7 +117,7 @@ def build_index(
             )
     embedder = embedder or load_embedder(model)
     report = BuildReport()
-    with Writer(index_dir, embedder.model_id, embedder.dim, rebuild=rebuild) as writer:
+    with Writer(index_dir, embedder.model_id, embedder.dim, rebuild, vector_index) as writer:
         known = writer.documents()
         known_by_path = {row["path"]: row for row in known.values()}
         same_pipeline = writer.meta.get("pipeline_version") == PIPELINE_VERSION
@@ -169,7 +172,11 @@ def build_index(
         _embed_and_store(writer, embedder, pending, report, progress)
         kill_point("after_embedding")
         report.documents, report.passages = writer.counts()
-        nothing_changed = not (report.added or report.updated or report.removed) and same_pipeline
+        nothing_changed = (
+            not (report.added or report.updated or report.removed)
+            and same_pipeline
+            and writer.meta.get("vector_index", "flat") == writer.vector_index
+        )
         if nothing_changed and writer.meta.get("model_id") and not rebuild:
             report.seconds = time.perf_counter() - started
             return report  # the committed generation is already this state

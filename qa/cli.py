@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="NAME_OR_PATH",
                         help="sentence-transformers model name or folder (default: $QA_EMBED_MODEL, "
                         "else the bundled multilingual-e5-small)")  # fmt: skip
+    parser.add_argument("--vector-index", choices=("flat", "hnsw"),
+                        help="FAISS index type: flat (exact; default) or hnsw (approximate, for "
+                        "millions of passages); default: $QA_VECTOR_INDEX, else what the index "
+                        "has")  # fmt: skip
     parser.add_argument("--url", action="append", default=[], metavar="URL",
                         help="fetch a web page, extract its article and index it; repeatable")  # fmt: skip
     parser.add_argument("--url-file", type=Path, metavar="FILE", help="file of URLs, one per line")
@@ -52,7 +57,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             report = remove_documents(args.remove, args.index_dir)
         else:
             report = _build(args)
-    except QAError as error:
+    except (QAError, ValueError) as error:  # ValueError: a bad setting such as QA_VECTOR_INDEX
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -67,7 +72,11 @@ def build_main(argv: Sequence[str] | None = None) -> int:
 def _build(args):
     from qa.build import DEFAULT_CORPUS, build_index, default_index_dir, managed_corpora
     from qa.embedding import load_embedder
+    from qa.vectors import check_kind
 
+    chosen_index = args.vector_index or os.environ.get("QA_VECTOR_INDEX")
+    if chosen_index:
+        check_kind(chosen_index)  # before the model takes seconds to load
     index_dir = args.index_dir or default_index_dir()
     urls = [
         *getattr(args, "url", []),
@@ -92,7 +101,7 @@ def _build(args):
 
     try:
         report = build_index(corpora, index_dir, rebuild=args.rebuild, embedder=embedder,
-                             progress=progress)  # fmt: skip
+                             vector_index=args.vector_index, progress=progress)  # fmt: skip
         report.warnings[:0] = fetch_warnings
         return report
     finally:
@@ -243,12 +252,13 @@ def app_main(argv: Sequence[str] | None = None) -> int:
 
     try:
         report = _build(argparse.Namespace(corpus=args.corpus, index_dir=args.index_dir,
-                                           rebuild=False, model=None, quiet=False))  # fmt: skip
+                                           rebuild=False, model=None, quiet=False,
+                                           vector_index=None))  # fmt: skip
         print(report.summary())
         from qa.webapp import serve
 
         serve(args.index_dir, args.host, args.port)
-    except QAError as error:
+    except (QAError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -150,7 +150,7 @@ class Reader:
                 count = self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
                 path = self.index_dir / vector_file(generation)
                 try:
-                    self.faiss_index = vectors.load(path, self.dim, count)
+                    self.faiss_index = vectors.load(path, self.dim, count, self._vector_index())
                     self.repaired = False
                 except IndexCorruptError:
                     if self.current_generation() != generation:
@@ -164,9 +164,13 @@ class Reader:
                 self.conn.execute("COMMIT")
         raise IndexBusyError(f"{self.index_dir} keeps changing under a writer; try again")
 
+    def _vector_index(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'vector_index'").fetchone()
+        return row["value"] if row else vectors.DEFAULT_VECTOR_INDEX
+
     def _rebuild_vectors(self):
         ids, matrix = load_all_vectors(self.conn, self.dim)
-        return vectors.build(ids, matrix, self.dim)
+        return vectors.build(ids, matrix, self.dim, self._vector_index())
 
     def passages(self, ids: list[int]) -> dict[int, sqlite3.Row]:
         if not ids:

@@ -23,14 +23,46 @@ def _faiss():
     return faiss
 
 
-def build(ids: np.ndarray, vectors: np.ndarray, dim: int):
-    """Exact inner-product index over unit vectors (= cosine), keyed by our passage ids."""
+VECTOR_INDEX_KINDS = ("flat", "hnsw")
+DEFAULT_VECTOR_INDEX = "flat"  # bench/results/faiss.json: exact and fast enough to 100k passages
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+EXACT_FILTER_LIMIT = 50_000  # filtered HNSW searches over fewer passages than this are exact
+
+
+def check_kind(kind: str) -> str:
+    if kind not in VECTOR_INDEX_KINDS:
+        raise ValueError(
+            f"vector index type must be one of {', '.join(VECTOR_INDEX_KINDS)}, not {kind!r} "
+            "(set --vector-index or QA_VECTOR_INDEX)"
+        )
+    return kind
+
+
+def build(ids: np.ndarray, vectors: np.ndarray, dim: int, kind: str = DEFAULT_VECTOR_INDEX):
+    """Inner-product index over unit vectors (= cosine), keyed by our passage ids.
+
+    "flat" is exact; "hnsw" is an approximate graph that pays off from about a million passages.
+    """
     faiss = _faiss()
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if check_kind(kind) == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        inner = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIDMap2(inner)
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                            np.ascontiguousarray(ids, dtype=np.int64))  # fmt: skip
     return index
+
+
+def kind_of(index) -> str:
+    return (
+        "hnsw" if isinstance(_faiss().downcast_index(index.index), _faiss().IndexHNSW) else "flat"
+    )
 
 
 def write_atomic(index, path: Path) -> None:
@@ -65,8 +97,11 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load(path: Path, dim: int, count: int):
-    """Read a saved index and check it holds `count` vectors of `dim`; IndexCorruptError otherwise."""
+def load(path: Path, dim: int, count: int, kind: str = DEFAULT_VECTOR_INDEX):
+    """Read a saved index and check it holds `count` vectors of `dim` in a `kind` index.
+
+    IndexCorruptError otherwise.
+    """
     faiss = _faiss()
     if not path.exists():
         raise IndexCorruptError(f"vector file {path.name} is missing")
@@ -79,6 +114,10 @@ def load(path: Path, dim: int, count: int):
         raise IndexCorruptError(
             f"vector file {path.name} holds {index.ntotal} vectors of dimension {index.d}, "
             f"the metadata expects {count} of dimension {dim}"
+        )
+    if kind_of(index) != kind:
+        raise IndexCorruptError(
+            f"vector file {path.name} is {kind_of(index)}, the manifest says {kind}"
         )
     return index
 
@@ -97,8 +136,19 @@ def search(index, query: np.ndarray, n: int, allowed_ids: np.ndarray | None = No
     if allowed_ids is not None:
         if len(allowed_ids) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids.astype(np.int64)))
         n = min(n, len(allowed_ids))
+        if kind_of(index) == "hnsw":
+            if len(allowed_ids) <= EXACT_FILTER_LIMIT:
+                # A graph walk that skips most nodes can miss matches: score the subset exactly.
+                scores = vectors_for(index, allowed_ids) @ query[0]
+                top = np.argsort(-scores, kind="stable")[:n]
+                return allowed_ids[top].astype(np.int64), scores[top].astype(np.float32)
+            params = faiss.SearchParametersHNSW(
+                sel=faiss.IDSelectorBatch(allowed_ids.astype(np.int64)),
+                efSearch=max(HNSW_EF_SEARCH, n),
+            )
+        else:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids.astype(np.int64)))
     scores, ids = index.search(query, min(n, index.ntotal), params=params)
     keep = ids[0] >= 0  # FAISS pads with -1 when fewer results exist
     return ids[0][keep], scores[0][keep]
@@ -106,6 +156,6 @@ def search(index, query: np.ndarray, n: int, allowed_ids: np.ndarray | None = No
 
 def vectors_for(index, ids: np.ndarray) -> np.ndarray:
     """Stored vectors of the given passage ids (for scoring lexical-only candidates exactly)."""
-    return (
-        np.vstack([index.reconstruct(int(i)) for i in ids]) if len(ids) else np.empty((0, index.d))
-    )
+    if not len(ids):
+        return np.empty((0, index.d), dtype=np.float32)
+    return index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))

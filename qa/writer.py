@@ -33,7 +33,17 @@ from qa.text import embedding_input, tokenize
 class Writer:
     """The one writer of an index folder: holds the lock and one open transaction."""
 
-    def __init__(self, index_dir: Path, model_id: str, dim: int, rebuild: bool = False) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        model_id: str,
+        dim: int,
+        rebuild: bool = False,
+        vector_index: str | None = None,
+    ) -> None:
+        chosen_index = vector_index or os.environ.get("QA_VECTOR_INDEX")
+        if chosen_index:
+            vectors.check_kind(chosen_index)  # before anything is created or locked
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.index_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for life
@@ -62,6 +72,10 @@ class Writer:
                 self.index_dir, f"the database cannot be opened ({error})"
             ) from None
         self.model_id, self.dim = model_id, dim
+        # An explicit choice wins; otherwise an index keeps the type it was built with.
+        self.vector_index = (
+            chosen_index or self.meta.get("vector_index") or vectors.DEFAULT_VECTOR_INDEX
+        )
         if rebuild:
             self.conn.execute("DELETE FROM passage_terms")
             self.conn.execute("DELETE FROM passages")
@@ -221,12 +235,14 @@ class Writer:
         generation = int(self.meta.get("generation", "0")) + 1
         ids, matrix = load_all_vectors(self.conn, self.dim)
         vectors.write_atomic(
-            vectors.build(ids, matrix, self.dim), self.index_dir / vector_file(generation)
+            vectors.build(ids, matrix, self.dim, self.vector_index),
+            self.index_dir / vector_file(generation),
         )
         documents, passages = self.counts()
         manifest = {
             "format_version": FORMAT_VERSION, "model_id": self.model_id, "dim": self.dim,
-            "normalized": True, "metric": "inner_product", "generation": generation,
+            "normalized": True, "metric": "inner_product", "vector_index": self.vector_index,
+            "generation": generation,
             "documents": documents, "passages": passages,
         } | extra_meta  # fmt: skip
         self.conn.executemany(

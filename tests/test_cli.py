@@ -42,6 +42,17 @@ def test_list_without_index_is_one_line_error(tmp_path):
     assert re.match(r"error: no index at .*index_build.py", result.stderr)
 
 
+def test_unknown_vector_index_type_is_one_line_error(tmp_path):
+    result = run("index_build.py", "--index-dir", str(tmp_path / "index"),
+                 env={"QA_VECTOR_INDEX": "ivf"})  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: vector index type must be one of flat, hnsw, not 'ivf' "
+        "(set --vector-index or QA_VECTOR_INDEX)"
+    )
+    assert not (tmp_path / "index").exists()
+
+
 def test_missing_corpus_is_one_line_error(tmp_path):
     result = run(
         "index_build.py", "--corpus", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i")
