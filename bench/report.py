@@ -1,6 +1,6 @@
 """Regenerate docs/benchmarks.md from bench/results/*.json.
 
-.venv/bin/python -m bench.report
+.venv/bin/python -m bench.report [RESULTS_DIR [OUT_FILE]]
 """
 
 from __future__ import annotations
@@ -19,6 +19,180 @@ def _load(results: Path, name: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+        "",
+    ]
+
+
+def _retrieval(r: dict) -> list[str]:
+    build = r["build"]
+    return [
+        f"## Retrieval: our policy set ({r['questions']} questions, {r['documents']} documents, "
+        f"{r['passages']} passages)",
+        "",
+        *_table(["mode", "recall@1", "recall@5", "MRR@10"],
+                [[mode, f"{q['hit@1']:.3f}", f"{q['hit@5']:.3f}", f"{q['mrr@10']:.3f}"]
+                 for mode, q in r["quality"].items()]),
+        f"- Cold build: {build['embedded']} passages embedded in {build['embed_seconds']} s "
+        f"(**{build['passages_per_second']} passages/s**), {build['total_seconds']} s in all.",
+        f"- Warm `retrieve`: p50 **{r['retrieve_ms']['p50']} ms**, "
+        f"p95 {r['retrieve_ms']['p95']} ms over {r['retrieve_ms']['queries']} queries.",
+        "",
+    ]  # fmt: skip
+
+
+def _answers(a: dict) -> list[str]:
+    q = a["quality"]
+    return [
+        f"## Answers: our policy set ({q['questions']} questions, tests/data/answer_questions.yaml)",
+        "",
+        *_table(["metric", "value"], [
+            ["expected fact in `answer().text`", f"{q['answer_accuracy']:.3f}"],
+            ["naive baseline: first sentence of the top passage", f"{q['naive_first_sentence_accuracy']:.3f}"],
+            ["no-answer precision", f"{q['no_answer_precision']:.3f}"],
+            ["no-answer recall", f"{q['no_answer_recall']:.3f}"],
+            ["citations verbatim", f"{q['citation_verbatim_rate']:.3f}"],
+        ]),
+        f"- Warm `answer()`, sentence cache warm: p50 **{a['latency_warm_cache']['p50_ms']} ms**, "
+        f"p95 {a['latency_warm_cache']['p95_ms']} ms.",
+        f"- Warm model, sentence cache emptied before each question: p50 "
+        f"{a['latency_cold_sentence_cache']['p50_ms']} ms, "
+        f"p95 {a['latency_cold_sentence_cache']['p95_ms']} ms.",
+        "",
+    ]  # fmt: skip
+
+
+def _cmrc(c: dict) -> list[str]:
+    a = c["answers"]
+    return [
+        f"## Public set: CMRC 2018 trial sample ({c['contexts']} Wikipedia contexts, "
+        f"{c['answerable_questions'] + c['unanswerable_questions']} questions)",
+        "",
+        "Cui et al., EMNLP 2019, CC BY-SA 4.0 (bench/data/cmrc2018_trial_sample.json). Half of the "
+        f"contexts are indexed ({c['documents']} documents, {c['passages']} passages); the "
+        "questions of the other half are the no-answer probes. With so few passages, retrieval is "
+        "easy here; answer extraction is the informative part.",
+        "",
+        *_table(["mode", "recall@1", "recall@5", "MRR@10"],
+                [[mode, f"{q['recall@1']:.3f}", f"{q['recall@5']:.3f}", f"{q['mrr@10']:.3f}"]
+                 for mode, q in c["retrieval"].items()]),
+        *_table(["metric", "value"], [
+            ["expected answer span in `answer().text`", f"{a['answer_accuracy']:.3f}"],
+            ["naive baseline: first sentence of the top passage", f"{a['naive_first_sentence_accuracy']:.3f}"],
+            ["no-answer precision", f"{a['no_answer_precision']:.3f}"],
+            ["no-answer recall", f"{a['no_answer_recall']:.3f}"],
+            ["citations verbatim", f"{a['citation_verbatim_rate']:.3f}"],
+        ]),
+    ]  # fmt: skip
+
+
+def _scale(s: dict) -> list[str]:
+    rows = []
+    for r in s["sizes"]:
+        cold, inc, serve = r["cold_build"], r["incremental_one_article"], r["serving"]
+        rows.append([
+            f"{serve['passages']:,}",
+            f"{cold['seconds']:,}" + ("" if cold["real_embedding"] else " (projected)"),
+            cold["passages_per_second"],
+            f"{inc['seconds']} ({inc['passages_per_second']}/s)",
+            f"{serve['retrieve_ms']['p50']} / {serve['retrieve_ms']['p95']}",
+            f"{serve['answer_ms']['p50']} / {serve['answer_ms']['p95']}",
+            serve["rss_mb"]["loaded"],
+            f"{r['disk_bytes_per_passage']:,}",
+            serve["load_seconds"],
+            r["first_retrieve_new_process_seconds"],
+        ])  # fmt: skip
+    lines = [
+        "## Speed and scale",
+        "",
+        "Corpora of recombined real policy sentences (bench/synthetic.py). The smallest is built "
+        "end to end with the real model; larger ones use vectors composed from real sentence "
+        "vectors, and their cold build is projected as build time without embedding + passages ÷ "
+        "the measured embedding rate. Incremental: one new article of 20 passages added to the "
+        "index, with the real model. Latency in ms, warm, one query at a time.",
+        "",
+        *_table(["passages", "cold build s", "passages/s", "+1 article s", "retrieve p50/p95",
+                 "answer p50/p95", "RSS MB", "disk B/passage", "open index s",
+                 "new process → first retrieve s"], rows),
+    ]  # fmt: skip
+    if "growth" in s:
+        lines += [f"- {name}: {shape}" for name, shape in s["growth"].items()]
+        lines += [f"- RAM per passage: {s['ram_bytes_per_passage']:,} bytes.", ""]
+    return lines
+
+
+def _faiss(f: dict) -> list[str]:
+    return [
+        f"## FAISS index types ({f['passages']:,} passages, {f['queries']} real queries)",
+        "",
+        *_table(["index", "build s", "bytes/passage", "recall@10 vs flat", "recall@50 vs flat",
+                 "search p50 ms", "search p95 ms"],
+                [[r["kind"], r["build_seconds"], f"{r['bytes_per_passage']:,}",
+                  r["recall@10_vs_flat"], r["recall@50_vs_flat"], r["search_ms_p50"],
+                  r["search_ms_p95"]] for r in f["rows"]]),
+    ]  # fmt: skip
+
+
+def _build(b: dict) -> list[str]:
+    return [
+        f"## Build speed ({b['passages']} real passages, {b['mean_chars']} characters on average, "
+        f"{b['backend']})",
+        "",
+        *_table(["batch size", "sorted by length", "seconds", "passages/s"],
+                [[r["batch_size"], "yes" if r["sorted_by_length"] else "no", r["seconds"],
+                  r["passages_per_second"]] for r in b["embedding"]]),
+        *_table(["build of the real corpus", "passages", "embedded", "seconds"],
+                [[name, r["passages"], r["embedded"], r["seconds"]]
+                 for name, r in b["builds"].items()]),
+    ]  # fmt: skip
+
+
+def _startup(s: dict) -> list[str]:
+    return [
+        "## Start-up (new process, wall time)",
+        "",
+        *_table(["what", "median s", "max s", "runs"],
+                [[name, r["median"], r["max"], r["runs"]] for name, r in s.items()]),
+    ]  # fmt: skip
+
+
+def _soak(s: dict) -> list[str]:
+    rss, latency = s["rss_mb"], s["latency_ms"]
+    return [
+        f"## Soak: {s['clients']} concurrent chat clients, {s['questions']:,} questions",
+        "",
+        f"Against the running app: {s['client']}.",
+        "",
+        *_table(["metric", "value"], [
+            ["latency p50 / p95 / p99 / max ms",
+             f"{latency['p50']} / {latency['p95']} / {latency['p99']} / {latency['max']}"],
+            ["throughput", f"{s['throughput_qps']} questions/s"],
+            ["errors", s["errors"]["count"]],
+            ["RSS MB at start / 25 % / 50 % / 75 % / end",
+             " / ".join(str(rss[k]) for k in ("at_start", "at_25%", "at_50%", "at_75%", "at_100%"))],
+            ["RSS growth over the second half", f"{rss['growth_second_half_pct']} % "
+             f"({'plateau' if rss['plateau'] else 'still growing'})"],
+            ["server threads (max) / cores", f"{s['threads']['max']} / {s['threads']['cores']}"],
+        ]),
+    ]  # fmt: skip
+
+
+SECTIONS = [
+    ("retrieval", _retrieval),
+    ("answer", _answers),
+    ("cmrc", _cmrc),
+    ("scale", _scale),
+    ("faiss", _faiss),
+    ("build", _build),
+    ("startup", _startup),
+    ("soak", _soak),
+]
+
+
 def render(results: Path = RESULTS) -> str:
     lines = [
         "# Benchmarks",
@@ -27,46 +201,13 @@ def render(results: Path = RESULTS) -> str:
         "`bench/results/*.json`). Machine: 2 CPU cores, no GPU; model multilingual-e5-small.",
         "",
     ]
-    retrieval = _load(results, "retrieval")
-    if retrieval:
-        build = retrieval["build"]
-        lines += [
-            f"## Retrieval ({retrieval['questions']} questions, {retrieval['documents']} documents, "
-            f"{retrieval['passages']} passages)",
-            "",
-            "| mode | recall@1 | recall@5 | MRR@10 |",
-            "| --- | --- | --- | --- |",
-            *(f"| {mode} | {q['hit@1']:.3f} | {q['hit@5']:.3f} | {q['mrr@10']:.3f} |"
-              for mode, q in retrieval["quality"].items()),
-            "",
-            f"- Cold build: {build['embedded']} passages embedded in {build['embed_seconds']} s "
-            f"(**{build['passages_per_second']} passages/s**), {build['total_seconds']} s in all.",
-            f"- Warm `retrieve`: p50 **{retrieval['retrieve_ms']['p50']} ms**, "
-            f"p95 {retrieval['retrieve_ms']['p95']} ms over {retrieval['retrieve_ms']['queries']} queries.",
-            "",
-        ]  # fmt: skip
-    answer = _load(results, "answer")
-    if answer:
-        q = answer["quality"]
-        lines += [
-            f"## Answers ({q['questions']} questions, tests/data/answer_questions.yaml)",
-            "",
-            "| metric | value |",
-            "| --- | --- |",
-            f"| expected fact in `answer().text` | {q['answer_accuracy']:.3f} |",
-            f"| naive baseline: first sentence of the top passage | {q['naive_first_sentence_accuracy']:.3f} |",
-            f"| no-answer precision | {q['no_answer_precision']:.3f} |",
-            f"| no-answer recall | {q['no_answer_recall']:.3f} |",
-            f"| citations verbatim | {q['citation_verbatim_rate']:.3f} |",
-            "",
-            f"- Warm `answer()`, sentence cache warm: p50 **{answer['latency_warm_cache']['p50_ms']} ms**, "
-            f"p95 {answer['latency_warm_cache']['p95_ms']} ms.",
-            f"- Warm model, sentence cache emptied before each question: p50 "
-            f"{answer['latency_cold_sentence_cache']['p50_ms']} ms, "
-            f"p95 {answer['latency_cold_sentence_cache']['p95_ms']} ms.",
-            "",
-        ]  # fmt: skip
-    if not retrieval and not answer:
+    found = False
+    for name, section in SECTIONS:
+        data = _load(results, name)
+        if data:
+            lines += section(data)
+            found = True
+    if not found:
         lines.append("No results yet: run `make bench`.")
     return "\n".join(lines).rstrip() + "\n"
 

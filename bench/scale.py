@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from bench.retrieval import QUESTIONS, RESULTS, ROOT, percentile
+from bench.startup import wall_seconds
 from bench.synthetic import CACHE, ComposedEmbedder, write_corpus
 
 ANSWER_QUESTIONS = ROOT / "tests" / "data" / "answer_questions.yaml"
@@ -98,17 +99,6 @@ def measure(index_dir: Path, limit: int) -> dict:
     }  # fmt: skip
 
 
-def first_retrieve_seconds(index_dir: Path, runs: int = 3) -> float:
-    """Wall time of a new process that imports qa and answers one retrieve (median of runs)."""
-    code = f"from qa import retrieve; retrieve('碳排放权交易', index_dir={str(index_dir)!r})"
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times), 2)
-
-
 def build_size(size: int, real, measured_rate: float | None) -> dict:
     from qa import build_index
 
@@ -172,7 +162,10 @@ def main(argv: list[str] | None = None) -> dict:
             env=os.environ | {"PYTHONWARNINGS": "ignore"},
         )  # fmt: skip
         row["serving"] = json.loads(child.stdout.strip().splitlines()[-1])
-        row["first_retrieve_new_process_seconds"] = first_retrieve_seconds(Path(row["index_dir"]))
+        code = f"from qa import retrieve; retrieve('碳排放权交易', index_dir={row['index_dir']!r})"
+        row["first_retrieve_new_process_seconds"] = wall_seconds([sys.executable, "-c", code], 3)[
+            "median"
+        ]
         print(json.dumps(row, ensure_ascii=False), flush=True)
         rows.append(row)
     result = {"sizes": rows}
