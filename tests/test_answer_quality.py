@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from qa import Index, answer
-from qa.answer import _LIST_ITEM as LIST_ITEM
+from qa.sentences import LIST_ITEM
 
 QUESTIONS = yaml.safe_load(
     (Path(__file__).parent / "data" / "answer_questions.yaml").read_text("utf-8")

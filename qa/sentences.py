@@ -1,0 +1,277 @@
+"""Sentence choice for extractive answers: which sentences of the retrieved passages to quote.
+
+Each candidate sentence is scored by its passage's rank, the question terms it holds, its cosine
+to the question (for the most promising few, whose vectors are cached) and whether it has the
+shape the question asks for (a date, a number, a list…); the best few that fit together are
+chosen, with the clause or list items that complete them. qa/answer.py decides whether to answer
+at all and composes the quotes; this module only picks them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.search import Index, Passage
+from qa.text import embedding_input, normalize, sentence_spans
+
+MAX_SENTENCES = 3
+MAX_CHARS = 200
+MAX_EMBEDDED = 8  # sentences embedded per question (~15 ms each); 16 scored the same, slower
+SCORE_MARGIN = 0.2  # further sentences must score within this of the best one
+LENGTH_PENALTY = 0.1  # per 100 characters beyond 80
+# sentence score = passage + lexical + dense (+ question-form bonus); tuned on the quality set
+WEIGHTS = (0.3, 0.4, 0.3)
+FORM_BONUS = 0.15
+
+_NUMBER = re.compile(
+    r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次)|[%％]"
+)
+_DATE = re.compile(r"\d{4}\s?年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{1,2}月(?:底|前)|之日|起施行")
+_WHO = re.compile(r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|陆新明")
+_WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
+_LIST = re.compile(
+    r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
+)
+# (form, question pattern, sentence pattern that answers it); the first match wins
+_FORMS = (
+    ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
+                        r"\bwhen\b|what (?:year|date)|take effect|deadline", re.I), _DATE),
+    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
+                          r"how (?:many|much|long)|what (?:percentage|share|proportion)", re.I), _NUMBER),
+    ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|\bwho\b|which (?:department|agency)", re.I), _WHO),
+    ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _WHY),
+    ("list", re.compile(r"哪些|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _LIST),
+    ("how", re.compile(r"如何|怎么|怎样|\bhow\b", re.I), None),
+)  # fmt: skip
+
+# Words of the asking itself; they never occur in the answer
+ASKING_WORDS = frozenset(
+    "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问".split()
+)
+
+
+def question_form(question: str) -> str | None:
+    for name, pattern, _ in _FORMS:
+        if pattern.search(question):
+            return name
+    return None
+
+
+@dataclass
+class Sentence:
+    rank: int  # passage rank
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+
+
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_vectors_lock = threading.Lock()
+_CACHE_SIZE = 4096
+
+
+def clear_vector_cache() -> None:
+    """Forget the cached sentence vectors (benchmarks measure cold-cache latency)."""
+    with _vectors_lock:
+        _vectors.clear()
+
+
+def _embed(index: Index, texts: list[str]) -> np.ndarray:
+    """Sentence vectors, cached: the same paragraphs come back for related questions."""
+    model = index.embedder.model_id
+    with _vectors_lock:
+        missing = [t for t in dict.fromkeys(texts) if (model, t) not in _vectors]
+    if missing:
+        fresh = index.embedder.embed_passages(missing)
+        with _vectors_lock:
+            for text, vector in zip(missing, fresh):
+                _vectors[(model, text)] = vector
+            while len(_vectors) > _CACHE_SIZE:
+                _vectors.popitem(last=False)
+    with _vectors_lock:
+        for text in texts:
+            if (model, text) in _vectors:
+                _vectors.move_to_end((model, text))
+        return np.vstack([_vectors[(model, t)] for t in texts])
+
+
+def sentence_similarity(index: Index):
+    """`similarity(a, b)`: cosine of `a` as a query to `b` as a (cached) sentence vector."""
+
+    def similarity(a: str, b: str) -> float:
+        va = index.embedder.embed_queries([a])[0]
+        return float(_embed(index, [b])[0] @ va)
+
+    return similarity
+
+
+def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list[str],
+            form: str | None) -> list[Sentence]:  # fmt: skip
+    scores = np.array([p.score for p in passages])
+    spread = float(scores.max() - scores.min()) or 1.0
+    answers = next((p for name, _, p in _FORMS if name == form), None)
+    candidates = [
+        Sentence(rank, start, end, passage.text[start:end])
+        for rank, passage in enumerate(passages)
+        for start, end in sentence_spans(passage.text)
+        if end - start >= 6
+    ]
+    if not candidates:
+        return []
+    # Terms every candidate shares (usually the topic) can't tell sentences apart: weight
+    # each term by its rarity among the candidates, and by its length.
+    # A sentence speaks within its document: 本办法自…起施行 answers a question that names the
+    # 办法, so the title and heading count as part of every sentence (and, shared by all the
+    # sentences of a document, weigh little against the terms that tell them apart).
+    contexts = [
+        embedding_input(passages[c.rank].title, passages[c.rank].heading, c.text)
+        for c in candidates
+    ]
+    texts = [normalize(context) for context in contexts]
+    terms = [t for t in dict.fromkeys(terms) if t not in ASKING_WORDS]
+    # A term absent as a word but present character by character (收费 in 收取任何费用)
+    # gets half credit: Chinese abbreviates compounds this way.
+    matches = [[1.0 if t in text else 0.5 * all(ch in text for ch in t) for t in terms]
+               for text in texts]  # fmt: skip
+    df = np.sum(np.array(matches, dtype=float).reshape(len(texts), len(terms)) > 0, axis=0)
+    weights = np.array([min(len(t), 4) for t in terms]) * np.log((len(texts) + 1) / (df + 0.5))
+    lexical = np.array([float(np.dot(m, weights)) if terms else 0.0 for m in matches])
+    lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
+    for sentence, overlap in zip(candidates, lexical):
+        prior = (passages[sentence.rank].score - scores.min()) / spread
+        bonus = FORM_BONUS if answers is not None and answers.search(sentence.text) else 0.0
+        if len(sentence.text) < 20 and not re.search(r"[。！？；!?;：:]$", sentence.text):
+            bonus -= 0.1  # headings and fragments rarely answer
+        # Long sentences match more terms by sheer size, and crowd out the rest of the answer.
+        bonus -= LENGTH_PENALTY * max(0, len(sentence.text) - 80) / 100
+        sentence.score = WEIGHTS[0] * prior + WEIGHTS[1] * overlap + bonus
+    # Embedding is the costly part: only the most promising sentences get a dense score.
+    candidates.sort(key=lambda s: -s.score)
+    head = candidates[:MAX_EMBEDDED]
+    cosines = _embed(index, [s.text for s in head]) @ vector
+    low, high = float(cosines.min()), float(cosines.max())
+    for sentence, cosine in zip(head, cosines):
+        sentence.score += WEIGHTS[2] * ((cosine - low) / (high - low) if high > low else 1.0)
+        if os.environ.get("QA_DEBUG"):
+            print(f"   {sentence.score:.3f} cos={cosine:.3f} P{sentence.rank} {sentence.text[:60]}")
+    head.sort(key=lambda s: -s.score)
+    best = head[0].score
+    chosen: list[Sentence] = []
+    for sentence in head:
+        if sentence.score >= best - SCORE_MARGIN and _fits(sentence, chosen):
+            chosen.append(sentence)
+            # A clause that ends in ；or ：is half a rule (操纵…的罚款；没有违法所得的…):
+            # quote the clause that completes it before anything else.
+            following = _next_clause(candidates, sentence, passages[sentence.rank].text)
+            if following is not None and following not in chosen and _fits(following, chosen):
+                chosen.append(following)
+    # Neighbours of a chosen sentence in its paragraph (the clause after a ；, the list
+    # after a ：) join with a looser margin: they read as one quote.
+    for sentence in head:
+        if sentence not in chosen and sentence.score >= best - 2 * SCORE_MARGIN and any(
+            c.rank == sentence.rank and (c.end <= sentence.start or sentence.end <= c.start)
+            and _adjacent(passages[c.rank].text, c, sentence) for c in chosen
+        ) and _fits(sentence, chosen):  # fmt: skip
+            chosen.append(sentence)
+    return chosen
+
+
+def _next_clause(candidates: list[Sentence], sentence: Sentence, text: str) -> Sentence | None:
+    if not re.search(r"[；;：:]$", sentence.text):
+        return None
+    return next(
+        (c for c in candidates if c.rank == sentence.rank and c.start >= sentence.end
+         and not text[sentence.end : c.start].strip()),
+        None,
+    )  # fmt: skip
+
+
+def _fits(sentence: Sentence, chosen: list[Sentence]) -> bool:
+    length = sum(len(c.text) for c in chosen)
+    return (
+        len(chosen) < MAX_SENTENCES
+        and (not chosen or length + len(sentence.text) <= MAX_CHARS)
+        and not any(_near_duplicate(sentence.text, c.text) for c in chosen)
+    )
+
+
+def _adjacent(text: str, a: Sentence, b: Sentence) -> bool:
+    first, second = (a, b) if a.start < b.start else (b, a)
+    return not text[first.end : second.start].strip()
+
+
+def _bigrams(text: str) -> set[str]:
+    text = re.sub(r"\W+", "", normalize(text))
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    x, y = _bigrams(a), _bigrams(b)
+    return bool(x and y) and len(x & y) / min(len(x), len(y)) >= 0.8
+
+
+LIST_ITEM = re.compile(
+    r"^\s*(?:[一二三四五六七八九十]+是|（[一二三四五六七八九十\d]+）|[一二三四五六七八九十]+、|\d{1,2}[.．、]|第[一二三四五六七八九十]+[，,、])"
+)
+MAX_LIST_ITEMS = 8
+MAX_ITEM_CHARS = 60
+
+
+def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
+    """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
+    first sentence of each item paragraph that follows, each citing its own paragraph."""
+    for position, sentence in enumerate(picked):
+        passage = passages[sentence.rank]
+        if not re.search(r"[：:]$", sentence.text):
+            continue
+        rest = passage.text[sentence.end :]
+        if rest.strip():  # short items stay in the lead-in's passage, one per line
+            items = _items_in_passage(sentence, passage.text)
+            if len(items) >= 2:
+                return passages, [*picked[:position], sentence, *items]
+            continue
+        items = []
+        for item in index.following(passage, MAX_LIST_ITEMS):
+            spans = sentence_spans(item.text)
+            if not LIST_ITEM.match(item.text) or not spans:
+                break
+            start, end = spans[0]
+            if end - start > MAX_ITEM_CHARS:
+                break
+            rank = next((i for i, p in enumerate(passages) if p.passage_id == item.passage_id),
+                        None)  # fmt: skip
+            if rank is None:
+                passages.append(item)
+                rank = len(passages) - 1
+            items.append(Sentence(rank, start, end, item.text[start:end]))
+        if len(items) >= 2:
+            # The list is the answer: what was picked after the lead-in would only dilute it.
+            return passages, [*picked[:position], sentence, *items]
+    return passages, picked
+
+
+def _items_in_passage(lead_in: Sentence, text: str) -> list[Sentence]:
+    items = []
+    offset = lead_in.end
+    for line in text[lead_in.end :].splitlines(keepends=True):
+        start = offset + len(line) - len(line.lstrip())
+        offset += len(line)
+        if not line.strip():
+            continue
+        spans = sentence_spans(text[start:offset])
+        if not LIST_ITEM.match(line) or not spans or len(items) == MAX_LIST_ITEMS:
+            break
+        first_start, first_end = spans[0]
+        if first_end - first_start > MAX_ITEM_CHARS:
+            break
+        items.append(Sentence(lead_in.rank, start + first_start, start + first_end,
+                               text[start + first_start : start + first_end]))  # fmt: skip
+    return items
