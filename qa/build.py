@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ def build_index(
             raise QAError(
                 f"corpus folder {root} does not exist; pass an existing folder to --corpus"
             )
-    embedder = embedder or load_embedder(model)
+    embedder = embedder or load_embedder(model_for(index_dir, model, rebuild))
     report = BuildReport()
     with Writer(index_dir, embedder.model_id, embedder.dim, rebuild, vector_index) as writer:
         known = writer.documents()
@@ -188,6 +189,26 @@ def build_index(
         writer.commit(pipeline_version=PIPELINE_VERSION)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def model_for(index_dir: Path, model: str | None = None, rebuild: bool = False) -> str | None:
+    """The model to build with: the one asked for (argument or QA_EMBED_MODEL), else the one the
+    index was built with, so that a new default never forces a rebuild; `rebuild` takes the
+    default. None means the default."""
+    if model or os.environ.get("QA_EMBED_MODEL") or rebuild:
+        return model
+    from qa.store import DB_NAME, connect, read_meta
+
+    if not (Path(index_dir) / DB_NAME).exists():
+        return None
+    try:
+        conn = connect(Path(index_dir) / DB_NAME, readonly=True)
+        try:
+            return read_meta(conn).get("model_id")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None  # the writer reports the damage with advice
 
 
 def remove_documents(doc_ids: Sequence[str], index_dir: str | Path | None = None) -> BuildReport:

@@ -70,7 +70,13 @@ def build_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build(args):
-    from qa.build import DEFAULT_CORPUS, build_index, default_index_dir, managed_corpora
+    from qa.build import (
+        DEFAULT_CORPUS,
+        build_index,
+        default_index_dir,
+        managed_corpora,
+        model_for,
+    )
     from qa.embedding import load_embedder
     from qa.vectors import check_kind
 
@@ -86,7 +92,7 @@ def _build(args):
     # Fetched pages and uploads live in folders of the index; a plain run keeps them in sync too.
     corpora = [] if urls and not args.corpus else list(args.corpus or [DEFAULT_CORPUS])
     corpora += [d for d in managed_corpora(index_dir) if d not in corpora]
-    embedder = load_embedder(args.model)
+    embedder = load_embedder(model_for(index_dir, args.model, args.rebuild))
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -96,6 +102,7 @@ def _build(args):
         if bar is None:
             from tqdm import tqdm
 
+            tqdm.monitor_interval = 0  # its monitor thread would outlive the bar in the app
             bar = tqdm(total=total, desc="embedding", unit="para", file=sys.stderr)
         bar.update(done - bar.n)
 

