@@ -33,11 +33,18 @@ test: setup browser
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
-# Benchmarks on this machine (minutes; not part of the tests): results in bench/results/,
-# tables in docs/benchmarks.md.
+# Benchmarks on this machine (about 30 minutes; not part of the tests): results in
+# bench/results/, tables in docs/benchmarks.md. Run it with nothing else busy.
 bench: setup
 	$(BIN)/python -m bench.retrieval
 	$(BIN)/python -m bench.answer
+	$(BIN)/python -m bench.cmrc
+	$(BIN)/python -m bench.embedders
+	$(BIN)/python -m bench.build_speed
+	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.faiss_types
+	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.report
 
 PY_SOURCES := qa tests bench app.py index_build.py

@@ -151,6 +151,50 @@ def _build(b: dict) -> list[str]:
     ]  # fmt: skip
 
 
+def _embedders(e: dict) -> list[str]:
+    names = list(e["passages_per_second"])
+    sets = list(e["passages_per_second"][names[0]])
+    quality = e["quality"]
+
+    def retrieval(name: str, mode: str) -> str:
+        q = quality[name][mode]
+        return f"{q['hit@1']:.3f} / {q['hit@5']:.3f} / {q['mrr@10']:.3f}"
+
+    rows = [
+        *(
+            [f"embedding speed, {s} (passages/s)", *(e["passages_per_second"][n][s] for n in names)]
+            for s in sets
+        ),
+        ["dense recall@1 / @5 / MRR@10", *(retrieval(n, "dense") for n in names)],
+        ["hybrid recall@1 / @5 / MRR@10", *(retrieval(n, "hybrid") for n in names)],
+        *(
+            [f"answers: {label}", *(f"{quality[n]['answers'][key]:.3f}" for n in names)]
+            for label, key in (
+                ("expected fact", "answer_accuracy"),
+                ("no-answer precision", "no_answer_precision"),
+                ("no-answer recall", "no_answer_recall"),
+                ("citations verbatim", "citation_verbatim_rate"),
+            )
+        ),
+        ["RSS after loading (MB)", *(e["memory"][n]["rss_loaded_mb"] for n in names)],
+        [
+            "RSS after embedding the corpus (MB)",
+            *(e["memory"][n]["rss_after_embedding_mb"] for n in names),
+        ],
+        ["imports torch", *("yes" if e["memory"][n]["torch_imported"] else "no" for n in names)],
+    ]
+    cosine = e["cosine_int8_vs_fp32"]
+    return [
+        "## Embedding backends: the bundled model as int8 ONNX against fp32 torch",
+        "",
+        *_table(["", *names], rows),
+        f"- Cosine of int8 to fp32 vectors: passages mean {cosine['passages']['mean']} (min "
+        f"{cosine['passages']['min']}), queries mean {cosine['queries']['mean']} (min "
+        f"{cosine['queries']['min']}).",
+        "",
+    ]  # fmt: skip
+
+
 def _startup(s: dict) -> list[str]:
     return [
         "## Start-up (new process, wall time)",
@@ -187,6 +231,7 @@ SECTIONS = [
     ("cmrc", _cmrc),
     ("scale", _scale),
     ("faiss", _faiss),
+    ("embedders", _embedders),
     ("build", _build),
     ("startup", _startup),
     ("soak", _soak),
