@@ -1,10 +1,12 @@
 """Soak test of the served app: many concurrent `ask` clients, the server's RSS and threads.
 
     .venv/bin/python -m bench.soak [--clients 20] [--questions 2000] [--index-dir DIR]
+                                   [--client http|gradio_client]
 
 Starts `app.py` as a subprocess on a free loopback port (OMP/MKL threads = 2), over a copy of the
 index (built from corpus/ + ../shared/policy-corpus when no --index-dir is given, or when it
-holds no index yet). Each client is a thread with its own gradio_client Client, as README shows.
+holds no index yet). Each client is a thread that calls the `ask` API over plain HTTP (or, with
+--client gradio_client, through its own gradio_client Client as README shows).
 Questions are the `q` fields of tests/data/answer_questions.yaml and retrieval_questions.yaml,
 round-robin; a repeat gets a suffix (" 2", " 3" …) so that no answer is served twice from a cache.
 The server process is sampled every second (VmRSS, Threads from /proc/<pid>/status).
@@ -37,6 +39,10 @@ QUESTION_FILES = [
     ROOT / "tests" / "data" / "answer_questions.yaml",
     ROOT / "tests" / "data" / "retrieval_questions.yaml",
 ]
+CLIENTS = {
+    "http": "one thread per client, plain HTTP to Gradio's REST API (/gradio_api/call/ask), loopback",
+    "gradio_client": "one thread per client, each with a gradio_client.Client, loopback",
+}
 THREADS = "2"  # OMP/MKL threads for the server: the machine's two cores
 MILESTONES = (0.25, 0.5, 0.75, 1.0)
 PLATEAU_GROWTH = 0.05  # RSS growth over the second half below this: a plateau
@@ -170,6 +176,41 @@ def stop_server(process: subprocess.Popen) -> dict:
     return {"clean": clean, "exit_code": code, "seconds": round(time.monotonic() - started, 1)}
 
 
+class HttpClient:
+    """Gradio's REST API with plain HTTP: POST the call, then read its event stream.
+
+    gradio_client costs the client process more CPU than the server spends answering (it was
+    the bottleneck with 20 clients in one process), so the soak speaks the protocol directly.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def predict(self, question: str, k: int, api_name: str) -> dict:
+        endpoint = f"{self.url}/gradio_api/call{api_name}"
+        body = json.dumps({"data": [question, k]}).encode()
+        request = urllib.request.Request(
+            endpoint, body, {"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            event_id = json.loads(response.read())["event_id"]
+        event = None
+        with urllib.request.urlopen(f"{endpoint}/{event_id}", timeout=120) as stream:
+            for raw in stream:
+                line = raw.decode().strip()
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line.split(":", 1)[1])
+                    if event == "error":
+                        raise RuntimeError(f"the app answered with an error: {data}")
+                    return data[0]
+        raise RuntimeError(f"the event stream ended without a result (last event {event})")
+
+    def close(self) -> None:
+        pass
+
+
 class Run:
     """Shared state of the clients: the next question, latencies, errors, RSS at milestones."""
 
@@ -248,6 +289,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--warm-up", type=int, default=10, help="untimed questions first (default 10)"
     )
+    parser.add_argument("--client", choices=("http", "gradio_client"), default="http",
+                        help="plain HTTP (default) or one gradio_client per client thread")  # fmt: skip
     args = parser.parse_args(argv)
     if args.clients < 1 or args.questions < 1:
         parser.error("--clients and --questions must be at least 1")
@@ -273,7 +316,10 @@ def main(argv: list[str] | None = None) -> dict:
         run = Run(pool, args.questions, process.pid)
         sampler = Sampler(process.pid, lambda: run.completed)
         sampler.start()
-        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        clients = [
+            Client(url, verbose=False) if args.client == "gradio_client" else HttpClient(url)
+            for _ in range(args.clients)
+        ]
         for i in range(args.warm_up):  # untimed; the first answers fill the sentence-vector cache
             clients[i % len(clients)].predict(pool[i % len(pool)], 5, api_name="/ask")
         time.sleep(1.5)
@@ -307,7 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
             "clients": args.clients,
             "questions": args.questions,
             "distinct_questions": len(pool),
-            "client": "gradio_client.Client per client thread (README's ask API), loopback",
+            "client": CLIENTS[args.client],
             "repeat_suffix": "a repeat of a question gets ' 2', ' 3' … appended",
             "index": index_how,
             "server_threads_env": {"OMP_NUM_THREADS": THREADS, "MKL_NUM_THREADS": THREADS},

@@ -132,6 +132,9 @@ class OnnxEmbedder(BatchedEmbedder):
         options.intra_op_num_threads = os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle pool threads would spin for a while after each run, taking the cores from the
+        # FAISS search that follows: 34 ms instead of 15 ms at 100k passages.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )

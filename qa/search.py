@@ -186,7 +186,7 @@ class Index:
             faiss_index = self._reader.faiss_index
             allowed = self._reader.allowed_ids(where) if where.active else None
             dense_ids, dense_scores = vectors.search(faiss_index, vector, n, allowed)
-            lexical = self._reader.lexical(terms or [], n, where)
+            lexical = self._reader.lexical(terms or [], n, allowed)
             ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
             rows = self._reader.passages([pid for pid, *_ in ranked])
             copies = self._reader.republications([pid for pid, *_ in ranked])

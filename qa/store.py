@@ -1,14 +1,17 @@
-"""The index on disk: SQLite is the one source of truth, FAISS a derived file tied to it.
+"""The index on disk: SQLite is the one source of truth; FAISS and BM25 files are derived from it.
 
 Layout of an index folder:
     index.sqlite          documents, passages (with their vectors), FTS5 lexical terms, meta
     vectors-<gen>.faiss   the vector index of generation <gen>, named in meta
+    terms-<gen>.npz       its BM25 postings (qa.lexical), built from the FTS5 terms
     write.lock            held by the one process allowed to write
     web/, uploads/        corpus folders of fetched pages and uploaded files
 
-This module holds the schema and the read side; qa.writer the write side. A write happens inside one SQLite transaction. The new FAISS file is written atomically
-under a new generation name *before* the transaction commits, and the old one is deleted
-only after. A crash at any point leaves the last committed generation intact and loadable.
+This module holds the schema and the read side; qa.writer the write side. A write happens
+inside one SQLite transaction. The new FAISS and BM25 files are written atomically under a new
+generation name *before* the transaction commits, and the old ones are deleted only after. A
+crash at any point leaves the last committed generation intact and loadable; a damaged derived
+file is rebuilt from SQLite.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import vectors
+from qa import lexical, vectors
 from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -110,6 +113,10 @@ def vector_file(generation: int) -> str:
     return f"vectors-{generation:06d}.faiss"
 
 
+def terms_file(generation: int) -> str:
+    return f"terms-{generation:06d}.npz"
+
+
 class Reader:
     """A read-only view of an index folder, reloaded when a writer commits a new generation."""
 
@@ -131,6 +138,7 @@ class Reader:
         self.dim = int(self.meta["dim"])
         self.generation = -1
         self.faiss_index = None
+        self.terms = None
         self.repaired = False
         self.refresh()
 
@@ -157,6 +165,13 @@ class Reader:
                         continue
                     # The vectors are in SQLite too: serve from a rebuilt copy, and say so.
                     self.faiss_index = self._rebuild_vectors()
+                    self.repaired = True
+                try:
+                    self.terms = lexical.load(self.index_dir / terms_file(generation), count)
+                except IndexCorruptError:
+                    if self.current_generation() != generation:
+                        continue
+                    self.terms = lexical.build(self.conn)  # from the FTS5 table, and say so
                     self.repaired = True
                 self.generation = generation
                 return True
@@ -204,19 +219,9 @@ class Reader:
                 found.setdefault(row["original_id"], []).append(row)
         return found
 
-    def lexical(self, terms: list[str], n: int, where: Filter) -> list[tuple[int, float]]:
-        """BM25 over the FTS5 terms; higher is better."""
-        if not terms:
-            return []
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in dict.fromkeys(terms))
-        clause, args = where.sql()
-        rows = self.conn.execute(
-            "SELECT t.rowid AS id, -bm25(passage_terms) AS score FROM passage_terms t "
-            "JOIN passages p ON p.id = t.rowid JOIN documents d USING (doc_id) "
-            f"WHERE passage_terms MATCH ? AND {clause} ORDER BY bm25(passage_terms) LIMIT ?",
-            [match, *args, n],
-        )
-        return [(row["id"], row["score"]) for row in rows]
+    def lexical(self, terms: list[str], n: int, allowed_ids: np.ndarray | None):
+        """[(passage id, BM25 score)] best first, among `allowed_ids` when given."""
+        return self.terms.search(terms, n, allowed_ids)
 
     def allowed_ids(self, where: Filter) -> np.ndarray:
         clause, args = where.sql()

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from qa import vectors
+from qa import lexical, vectors
 from qa.errors import IndexBusyError, IndexWriteError, ModelMismatchError
 from qa.faults import kill_point
 from qa.store import (
@@ -25,6 +25,7 @@ from qa.store import (
     corrupt_error,
     load_all_vectors,
     read_meta,
+    terms_file,
     vector_file,
 )
 from qa.text import embedding_input, tokenize
@@ -234,6 +235,7 @@ class Writer:
         """Write the vectors of the new generation, then commit it; returns the generation."""
         generation = int(self.meta.get("generation", "0")) + 1
         ids, matrix = load_all_vectors(self.conn, self.dim)
+        lexical.write_atomic(lexical.build(self.conn), self.index_dir / terms_file(generation))
         vectors.write_atomic(
             vectors.build(ids, matrix, self.dim, self.vector_index),
             self.index_dir / vector_file(generation),
@@ -256,13 +258,18 @@ class Writer:
         except sqlite3.OperationalError as error:  # e.g. "database or disk is full"
             self.rollback()
             (self.index_dir / vector_file(generation)).unlink(missing_ok=True)
+            (self.index_dir / terms_file(generation)).unlink(missing_ok=True)
             raise IndexWriteError(
                 f"could not save the index in {self.index_dir} ({error}); the previous index is "
                 "intact: free some disk space and run the build again"
             ) from None
         self.meta = {key: str(value) for key, value in manifest.items()}
-        for stale in self.index_dir.glob("vectors-*.faiss*"):
-            if stale.name != vector_file(generation):
+        current = {vector_file(generation), terms_file(generation)}
+        for stale in [
+            *self.index_dir.glob("vectors-*.faiss*"),
+            *self.index_dir.glob("terms-*.npz*"),
+        ]:
+            if stale.name not in current:
                 stale.unlink(missing_ok=True)
         return generation
 
