@@ -45,12 +45,14 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 def folder_bytes(folder: Path) -> dict[str, int]:
-    sizes = {"sqlite": 0, "faiss": 0}
+    sizes = {"sqlite": 0, "faiss": 0, "bm25": 0}
     for path in folder.iterdir():
         if path.name.startswith("index.sqlite"):
             sizes["sqlite"] += path.stat().st_size
         elif path.suffix == ".faiss":
             sizes["faiss"] += path.stat().st_size
+        elif path.suffix == ".npz":
+            sizes["bm25"] += path.stat().st_size
     return sizes
 
 

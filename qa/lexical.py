@@ -110,6 +110,7 @@ def write_atomic(lexical: LexicalIndex, path: Path) -> None:
                      positions=lexical.positions, weights=lexical.weights)  # fmt: skip
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp makes it private; readers may be other users
         os.replace(temp_name, path)
         fsync_dir(path.parent)
     except OSError as error:

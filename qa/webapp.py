@@ -31,6 +31,9 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 32)  # beyond it: an immediate "queue full"
 CONCURRENCY = 2  # two cores: more parallel answers only queue inside the model
 WORKER_THREADS = 4  # answers, a library write and the odd blocking call
+# Gradio keeps a copy of the page's state per session (each API call without a session is one):
+# about 75 KB each, 10,000 by default. The least recently used go first.
+SESSION_CAPACITY = 1000
 GENERIC_ERROR = "出错了，请稍后再试。/ Something went wrong; please try again."
 BUSY = "正在更新资料库，请稍后再试。/ The library is being updated; try again in a moment."
 
@@ -320,6 +323,7 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
     blocks = create_app(index)
     blocks.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     blocks.max_threads = WORKER_THREADS  # Gradio's default pool is 40 threads
+    blocks.state_session_capacity = SESSION_CAPACITY
     server = FastAPI()
     server.add_middleware(SameOriginWrites)
     blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]
