@@ -310,6 +310,13 @@ class SameOriginWrites:
         await self.app(scope, receive, send)
 
 
+async def _cap_worker_threads() -> None:
+    """Starlette runs blocking calls outside Gradio's queue on AnyIO's pool of 40 threads."""
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+
+
 def serve(index_dir: Path | None, host: str, port: int) -> None:
     import gradio as gr
     import uvicorn
@@ -324,7 +331,7 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
     blocks.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     blocks.max_threads = WORKER_THREADS  # Gradio's default pool is 40 threads
     blocks.state_session_capacity = SESSION_CAPACITY
-    server = FastAPI()
+    server = FastAPI(on_startup=[_cap_worker_threads])
     server.add_middleware(SameOriginWrites)
     blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]
     gr.mount_gradio_app(server, blocks, path="/", auth=_auth(), blocked_paths=blocked,
