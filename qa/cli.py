@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,11 +77,9 @@ def _build(args):
         model_for,
     )
     from qa.embedding import load_embedder
-    from qa.vectors import check_kind
+    from qa.vectors import chosen_kind
 
-    chosen_index = args.vector_index or os.environ.get("QA_VECTOR_INDEX")
-    if chosen_index:
-        check_kind(chosen_index)  # before the model takes seconds to load
+    chosen_kind(args.vector_index)  # a bad setting fails before the model takes seconds to load
     index_dir = args.index_dir or default_index_dir()
     urls = [
         *getattr(args, "url", []),

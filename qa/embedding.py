@@ -20,10 +20,7 @@ from qa.e5_convert import DEFAULT_MODEL_ID
 from qa.errors import QAError
 from qa.text import for_embedding
 
-# Sorted by length, batches of 4 embedded 15-23 % faster than 32 in two runs, 64 was slower
-# (bench/results/build.json). Int8 activations are quantised per batch, so the size nudges the
-# vectors too: a run at 8 lost one hit@5 of 33, so 32, the size the quality was measured at, stays.
-BATCH_SIZE = 32
+BATCH_SIZE = 32  # the int8 ONNX embedder measured its own (qa.onnx_model)
 ONNX_MODEL_ID = f"{DEFAULT_MODEL_ID}@onnx-int8"
 # The bundled model as int8 ONNX (default: faster, no torch at run time) or as fp32 torch.
 DEFAULT_EMBEDDER_ID = ONNX_MODEL_ID

@@ -40,6 +40,12 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def chosen_kind(explicit: str | None = None) -> str | None:
+    """The index type asked for (argument, else QA_VECTOR_INDEX), checked; None if neither."""
+    kind = explicit or os.environ.get("QA_VECTOR_INDEX")
+    return check_kind(kind) if kind else None
+
+
 def build(ids: np.ndarray, vectors: np.ndarray, dim: int, kind: str = DEFAULT_VECTOR_INDEX):
     """Inner-product index over unit vectors (= cosine), keyed by our passage ids.
 

@@ -42,9 +42,7 @@ class Writer:
         rebuild: bool = False,
         vector_index: str | None = None,
     ) -> None:
-        chosen_index = vector_index or os.environ.get("QA_VECTOR_INDEX")
-        if chosen_index:
-            vectors.check_kind(chosen_index)  # before anything is created or locked
+        chosen_index = vectors.chosen_kind(vector_index)  # before anything is created or locked
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.index_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for life
