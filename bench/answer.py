@@ -11,13 +11,12 @@ question. Writes bench/results/answer.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import POLICY_CORPUS, RESULTS, ROOT, percentile
+from bench.retrieval import POLICY_CORPUS, ROOT, percentile, save
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -93,10 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
             "latency_warm_cache": latency(index, cold_cache=False),
             "latency_cold_sentence_cache": latency(index, cold_cache=True),
         }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "answer.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
-    return report
+    return save("answer", report)
 
 
 if __name__ == "__main__":

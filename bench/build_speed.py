@@ -9,13 +9,12 @@ alike; the best run counts. Writes bench/results/build.json.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import POLICY_CORPUS, RESULTS, ROOT
+from bench.retrieval import POLICY_CORPUS, ROOT, save
 
 SETTINGS = [(4, True), (8, True), (16, True), (32, True), (64, True), (8, False), (32, False)]
 
@@ -86,10 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
         "embedding": embedding_settings(embedder, texts),
         "builds": incremental(embedder),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "build.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return save("build", result)
 
 
 if __name__ == "__main__":

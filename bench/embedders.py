@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from bench.build_speed import passage_texts
-from bench.retrieval import POLICY_CORPUS, QUESTIONS, RESULTS, ROOT, hit_rates
+from bench.retrieval import POLICY_CORPUS, QUESTIONS, ROOT, hit_rates, save
 from bench.scale import rss_mb
 
 WINDOW_CHARS, WINDOWS = 150, 128
@@ -129,10 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
             for name, model_id in backends().items()
         },
     }  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "embedders.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return save("embedders", result)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ the hybrid search takes the dense top 50 before fusion. Writes bench/results/fai
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.retrieval import RESULTS, percentile
+from bench.retrieval import percentile, save
 from bench.scale import questions
 from bench.synthetic import CACHE
 
@@ -94,10 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         found, times = timed_search(ivf, queries, CANDIDATES)
         rows.append(row(f"ivf nlist={nlist} nprobe={nprobe}", built, ivf, times, found))
     result = {"passages": len(matrix), "dim": dim, "queries": len(queries), "rows": rows}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "faiss.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return save("faiss", result)
 
 
 if __name__ == "__main__":

@@ -28,15 +28,29 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     ]
 
 
+def _recall_table(by_mode: dict, at_1: str, at_5: str) -> list[str]:
+    return _table(["mode", "recall@1", "recall@5", "MRR@10"],
+                  [[mode, f"{q[at_1]:.3f}", f"{q[at_5]:.3f}", f"{q['mrr@10']:.3f}"]
+                   for mode, q in by_mode.items()])  # fmt: skip
+
+
+def _answer_table(q: dict, expected: str) -> list[str]:
+    return _table(["metric", "value"], [
+        [expected, f"{q['answer_accuracy']:.3f}"],
+        ["naive baseline: first sentence of the top passage", f"{q['naive_first_sentence_accuracy']:.3f}"],
+        ["no-answer precision", f"{q['no_answer_precision']:.3f}"],
+        ["no-answer recall", f"{q['no_answer_recall']:.3f}"],
+        ["citations verbatim", f"{q['citation_verbatim_rate']:.3f}"],
+    ])  # fmt: skip
+
+
 def _retrieval(r: dict) -> list[str]:
     build = r["build"]
     return [
         f"## Retrieval: our policy set ({r['questions']} questions, {r['documents']} documents, "
         f"{r['passages']} passages)",
         "",
-        *_table(["mode", "recall@1", "recall@5", "MRR@10"],
-                [[mode, f"{q['hit@1']:.3f}", f"{q['hit@5']:.3f}", f"{q['mrr@10']:.3f}"]
-                 for mode, q in r["quality"].items()]),
+        *_recall_table(r["quality"], "hit@1", "hit@5"),
         f"- Cold build: {build['embedded']} passages embedded in {build['embed_seconds']} s "
         f"(**{build['passages_per_second']} passages/s**), {build['total_seconds']} s in all.",
         f"- Warm `retrieve`: p50 **{r['retrieve_ms']['p50']} ms**, "
@@ -50,13 +64,7 @@ def _answers(a: dict) -> list[str]:
     return [
         f"## Answers: our policy set ({q['questions']} questions, tests/data/answer_questions.yaml)",
         "",
-        *_table(["metric", "value"], [
-            ["expected fact in `answer().text`", f"{q['answer_accuracy']:.3f}"],
-            ["naive baseline: first sentence of the top passage", f"{q['naive_first_sentence_accuracy']:.3f}"],
-            ["no-answer precision", f"{q['no_answer_precision']:.3f}"],
-            ["no-answer recall", f"{q['no_answer_recall']:.3f}"],
-            ["citations verbatim", f"{q['citation_verbatim_rate']:.3f}"],
-        ]),
+        *_answer_table(q, "expected fact in `answer().text`"),
         f"- Warm `answer()`, sentence cache warm: p50 **{a['latency_warm_cache']['p50_ms']} ms**, "
         f"p95 {a['latency_warm_cache']['p95_ms']} ms.",
         f"- Warm model, sentence cache emptied before each question: p50 "
@@ -77,16 +85,8 @@ def _cmrc(c: dict) -> list[str]:
         "questions of the other half are the no-answer probes. With so few passages, retrieval is "
         "easy here; answer extraction is the informative part.",
         "",
-        *_table(["mode", "recall@1", "recall@5", "MRR@10"],
-                [[mode, f"{q['recall@1']:.3f}", f"{q['recall@5']:.3f}", f"{q['mrr@10']:.3f}"]
-                 for mode, q in c["retrieval"].items()]),
-        *_table(["metric", "value"], [
-            ["expected answer span in `answer().text`", f"{a['answer_accuracy']:.3f}"],
-            ["naive baseline: first sentence of the top passage", f"{a['naive_first_sentence_accuracy']:.3f}"],
-            ["no-answer precision", f"{a['no_answer_precision']:.3f}"],
-            ["no-answer recall", f"{a['no_answer_recall']:.3f}"],
-            ["citations verbatim", f"{a['citation_verbatim_rate']:.3f}"],
-        ]),
+        *_recall_table(c["retrieval"], "recall@1", "recall@5"),
+        *_answer_table(a, "expected answer span in `answer().text`"),
     ]  # fmt: skip
 
 

@@ -41,6 +41,15 @@ def hit_rates(index, questions: list[dict], mode: str) -> dict:
     }
 
 
+def save(name: str, result: dict) -> dict:
+    """Write bench/results/<name>.json and print it."""
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(text, encoding="utf-8")
+    print(text, end="")
+    return result
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
@@ -90,10 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
             "p95": round(percentile(latencies, 0.95), 1),
         },
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    return result
+    return save("retrieval", result)
 
 
 if __name__ == "__main__":

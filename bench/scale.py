@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.retrieval import QUESTIONS, RESULTS, ROOT, percentile
+from bench.retrieval import QUESTIONS, ROOT, percentile, save
 from bench.startup import wall_seconds
 from bench.synthetic import CACHE, ComposedEmbedder, write_corpus
 
@@ -191,10 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["ram_bytes_per_passage"] = round(
             ram / (large["serving"]["passages"] - small["serving"]["passages"])
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    return result
+    return save("scale", result)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.retrieval import POLICY_CORPUS, RESULTS, ROOT, percentile
+from bench.retrieval import POLICY_CORPUS, RESULTS, ROOT, percentile, save
 
 QUESTION_FILES = [
     ROOT / "tests" / "data" / "answer_questions.yaml",
@@ -389,10 +389,8 @@ def main(argv: list[str] | None = None) -> dict:
         "error_lines": sum("ERROR" in line for line in log_text.splitlines()),
     }
     result["wall_seconds"] = round(time.monotonic() - wall, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    save("soak", result)
     (RESULTS / "soak-samples.json").write_text(json.dumps(sampler.samples) + "\n")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
     if stopped["clean"]:
         shutil.rmtree(workdir, ignore_errors=True)
     else:

@@ -9,7 +9,6 @@ the shared policy corpus. Writes bench/results/startup.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import RESULTS, ROOT
+from bench.retrieval import ROOT, save
 from bench.soak import free_port, prepare_index, start_server, stop_server, wait_until_serving
 
 
@@ -57,10 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
             "first retrieve in a new process": wall_seconds([sys.executable, "-c", retrieve], 3),
             "app ready to serve": app_ready_seconds(index_dir, 2),
         }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return save("startup", result)
 
 
 if __name__ == "__main__":
