@@ -11,18 +11,16 @@ as a phrase. The terms themselves stay in the FTS5 table, the source this file i
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from qa.errors import IndexCorruptError, IndexWriteError
-from qa.vectors import fsync_dir
+from qa.errors import IndexCorruptError
+from qa.vectors import write_file_atomically
 
 K1, B = 1.2, 0.75
 # FTS5's unicode61 tokenizer splits on everything but letters and digits ("13.5%" → 13, 5).
@@ -102,26 +100,14 @@ def build(conn: sqlite3.Connection) -> LexicalIndex:
 
 
 def write_atomic(lexical: LexicalIndex, path: Path) -> None:
-    """Temp file in the same folder, fsync, rename, fsync the folder."""
-    fd, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    """Save the postings atomically (qa.vectors.write_file_atomically)."""
+
+    def write(temp_name: str) -> None:
+        with open(temp_name, "wb") as handle:  # a name would get ".npz" appended
             np.savez(handle, ids=lexical.ids, terms=lexical.terms, offsets=lexical.offsets,
                      positions=lexical.positions, weights=lexical.weights)  # fmt: skip
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it private; readers may be other users
-        os.replace(temp_name, path)
-        fsync_dir(path.parent)
-    except OSError as error:
-        Path(temp_name).unlink(missing_ok=True)
-        raise IndexWriteError(
-            f"could not save {path.name} in {path.parent} ({error.strerror or error}); the "
-            "previous index is intact: free some disk space and run the build again"
-        ) from None
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+
+    write_file_atomically(path, write)
 
 
 def load(path: Path, count: int) -> LexicalIndex:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +73,31 @@ def kind_of(index) -> str:
 
 
 def write_atomic(index, path: Path) -> None:
-    """Write to a temp file in the same folder, fsync, rename, fsync the folder."""
+    """Save a FAISS index atomically (see write_file_atomically)."""
     faiss = _faiss()
+    write_file_atomically(
+        path, lambda temp: faiss.write_index(index, temp), fault="during_vector_write"
+    )
+
+
+def write_file_atomically(path: Path, write: Callable[[str], None], fault: str | None = None):
+    """`write(temp)` into a temp file in the same folder, fsync, rename, fsync the folder.
+
+    A failure (a full disk: OSError, or RuntimeError from FAISS) leaves the old file intact and
+    becomes an IndexWriteError that says so.
+    """
     fd, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        faiss.write_index(index, temp_name)
-        kill_point("during_vector_write")
+        write(temp_name)
+        if fault:
+            kill_point(fault)
         with open(temp_name, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp makes it private; readers may be other users
         os.replace(temp_name, path)
         fsync_dir(path.parent)
-    except (OSError, RuntimeError) as error:  # faiss reports a full disk as RuntimeError
+    except (OSError, RuntimeError) as error:
         Path(temp_name).unlink(missing_ok=True)
         reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1]
         raise IndexWriteError(
