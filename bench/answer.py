@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import POLICY_CORPUS, ROOT, percentile, save
+from bench.retrieval import CORPUS, ROOT, percentile, save
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
         index_dir = args.index_dir
         if index_dir is None:
             index_dir = Path(scratch) / "index"
-            build_index([ROOT / "corpus", POLICY_CORPUS], index_dir)
+            build_index([CORPUS], index_dir)
         index = Index(index_dir)
         report = {
             "quality": quality(index),

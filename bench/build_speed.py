@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.build_speed
 
-On the real corpus (corpus/ + the shared policy corpus), with the default embedder. Each
+On the real corpus (corpus/), with the default embedder. Each
 embedding setting runs twice, interleaved with the others so that machine load hits all
 alike; the best run counts. Writes bench/results/build.json.
 """
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import POLICY_CORPUS, ROOT, save
+from bench.retrieval import CORPUS, ROOT, save
 
 SETTINGS = [(4, True), (8, True), (16, True), (32, True), (64, True), (8, False), (32, False)]
 
@@ -25,7 +25,7 @@ def passage_texts() -> list[str]:
     from qa.text import embedding_input
 
     texts = []
-    for root in [ROOT / "corpus"] + ([POLICY_CORPUS] if POLICY_CORPUS.is_dir() else []):
+    for root in [CORPUS]:
         for path in iter_corpus_files(root):
             document = read_document(path, root)
             texts += [embedding_input(document.title, c.heading, c.text) for c in chunk_document(document)]  # fmt: skip
@@ -54,10 +54,7 @@ def incremental(embedder) -> dict:
 
     with tempfile.TemporaryDirectory() as scratch:
         corpus = Path(scratch) / "corpus"
-        shutil.copytree(ROOT / "corpus", corpus)
-        if POLICY_CORPUS.is_dir():
-            for path in POLICY_CORPUS.glob("*.md"):
-                shutil.copy(path, corpus / path.name)
+        shutil.copytree(CORPUS, corpus)
         index_dir = Path(scratch) / "index"
         runs = {"cold": build_index([corpus], index_dir, embedder=embedder)}
         runs["nothing changed"] = build_index([corpus], index_dir, embedder=embedder)

@@ -4,7 +4,7 @@
 
 Speed: the real passages (as the index embeds them: title, heading, paragraph) and 150-character
 windows, both backends alternating over rounds so that machine load hits both alike; best run.
-Quality: an index of corpus/ + the shared policy corpus built with each backend, scored with the
+Quality: an index of corpus/ built with each backend, scored with the
 retrieval and answer benchmarks. Memory: a fresh process per backend. Writes
 bench/results/embedders.json.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from bench.build_speed import passage_texts
-from bench.retrieval import POLICY_CORPUS, QUESTIONS, ROOT, hit_rates, save
+from bench.retrieval import CORPUS, QUESTIONS, ROOT, hit_rates, save
 from bench.scale import rss_mb
 
 WINDOW_CHARS, WINDOWS = 150, 128
@@ -76,7 +76,7 @@ def quality(embedder) -> dict:
     from qa import Index, build_index
 
     questions = yaml.safe_load(QUESTIONS.read_text("utf-8"))
-    corpora = [ROOT / "corpus"] + ([POLICY_CORPUS] if POLICY_CORPUS.is_dir() else [])
+    corpora = [CORPUS]
     with tempfile.TemporaryDirectory() as scratch:
         build_index(corpora, Path(scratch), embedder=embedder)
         index = Index(Path(scratch), embedder=embedder)

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "data" / "retrieval_questions.yaml"
-POLICY_CORPUS = ROOT.parent / "shared" / "policy-corpus"
+CORPUS = ROOT / "corpus"  # the seed plus the eight official texts
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     from qa import Index, build_index
     from qa.embedding import load_embedder
 
-    corpora = [ROOT / "corpus"] + ([POLICY_CORPUS] if POLICY_CORPUS.is_dir() else [])
+    corpora = [CORPUS]
     embedder = load_embedder()
     index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     report = build_index(corpora, index_dir, embedder=embedder, rebuild=args.index_dir is None)

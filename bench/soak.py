@@ -4,7 +4,7 @@
                                    [--client http|gradio_client]
 
 Starts `app.py` as a subprocess on a free loopback port (OMP/MKL threads = 2), over a copy of the
-index (built from corpus/ + ../shared/policy-corpus when no --index-dir is given, or when it
+index (built from corpus/ when no --index-dir is given, or when it
 holds no index yet). Each client is a thread that calls the `ask` API over plain HTTP (or, with
 --client gradio_client, through its own gradio_client Client as README shows).
 Questions are the `q` fields of tests/data/answer_questions.yaml and retrieval_questions.yaml,
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.retrieval import POLICY_CORPUS, RESULTS, ROOT, percentile, save
+from bench.retrieval import CORPUS, RESULTS, ROOT, percentile, save
 
 QUESTION_FILES = [
     ROOT / "tests" / "data" / "answer_questions.yaml",
@@ -71,7 +71,7 @@ def prepare_index(index_dir: Path | None, workdir: Path) -> tuple[Path, str]:
         from qa import build_index
 
         target = index_dir or workdir / "built"
-        corpora = [ROOT / "corpus"] + ([POLICY_CORPUS] if POLICY_CORPUS.is_dir() else [])
+        corpora = [CORPUS]
         print(f"building the index in {target} …", file=sys.stderr, flush=True)
         print(build_index(corpora, target).summary(), file=sys.stderr, flush=True)
         index_dir, how = target, "built"

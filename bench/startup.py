@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.startup [--index-dir DIR]
 
 Each is the wall time of a new process (median of several runs), on the index of corpus/ +
-the shared policy corpus. Writes bench/results/startup.json.
+the official texts in corpus/. Writes bench/results/startup.json.
 """
 
 from __future__ import annotations

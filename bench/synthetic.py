@@ -1,7 +1,7 @@
 """Large corpora for the scale benchmarks, made of real Chinese policy prose.
 
-Passages are recombined from the sentences of the real corpus (corpus/ + the shared policy
-corpus), so that jieba, FTS5 and the answer code see the same kind of text as in use.
+Passages are recombined from the sentences of the real corpus (corpus/: the seed and the
+official texts), so that jieba, FTS5 and the answer code see the same kind of text as in use.
 
 Embedding 100k passages with the real model takes about an hour on 2 cores, so the synthetic
 passages get *composed* vectors: every distinct sentence is embedded once with the real model
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.retrieval import POLICY_CORPUS, ROOT
+from bench.retrieval import CORPUS, ROOT
 
 CACHE = Path.home() / ".cache" / "policy-qa" / "bench"
 PASSAGES_PER_DOCUMENT = 20
@@ -32,7 +32,7 @@ def real_paragraphs() -> tuple[list[str], list[str]]:
     from qa.documents import iter_corpus_files, read_document
 
     titles, paragraphs = [], []
-    for root in [ROOT / "corpus"] + ([POLICY_CORPUS] if POLICY_CORPUS.is_dir() else []):
+    for root in [CORPUS]:
         for path in iter_corpus_files(root):
             document = read_document(path, root)
             titles.append(document.title)

@@ -12,7 +12,7 @@ from fakes import FakeEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus" / "000_431dc65471ed79db.txt"
-POLICY_CORPUS = REPO.parent / "shared" / "policy-corpus"
+CORPUS = REPO / "corpus"  # the starter library: the seed plus eight official texts
 
 
 @pytest.fixture
@@ -22,9 +22,7 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture
 def policy_corpus() -> Path:
-    if not POLICY_CORPUS.is_dir():
-        pytest.skip("../shared/policy-corpus is not present")
-    return POLICY_CORPUS
+    return CORPUS
 
 
 METHANE = """---
@@ -90,11 +88,9 @@ def seed_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory) -> Path:
-    """corpus/ plus the shared policy corpus, embedded with the real default model (built once)."""
-    if not POLICY_CORPUS.is_dir():
-        pytest.skip("../shared/policy-corpus is not present")
+    """corpus/ (the seed and the official texts), embedded with the real default model (built once)."""
     from qa.build import build_index
 
     index_dir = tmp_path_factory.mktemp("real-index")
-    build_index([REPO / "corpus", POLICY_CORPUS], index_dir)
+    build_index([CORPUS], index_dir)
     return index_dir

@@ -1,4 +1,4 @@
-"""Answer quality with the real default model over corpus/ plus the shared policy corpus.
+"""Answer quality with the real default model over corpus/ (the seed and the official texts).
 
 Floors from issue 3: the expected fact is in the answer for ≥ 85% of answerable questions,
 ≥ 80% of unanswerable ones are declined, and every quote is verbatim in its cited passage.

@@ -190,8 +190,8 @@ def test_unknown_corpus_folder(tmp_path, fake_embedder):
         build_index([tmp_path / "missing"], tmp_path / "index", embedder=fake_embedder)
 
 
-def test_policy_corpus_builds(policy_corpus, seed_corpus, tmp_path, fake_embedder):
-    report = build_index([seed_corpus, policy_corpus], tmp_path / "index", embedder=fake_embedder)
+def test_policy_corpus_builds(policy_corpus, tmp_path, fake_embedder):
+    report = build_index([policy_corpus], tmp_path / "index", embedder=fake_embedder)
     assert (report.documents, report.warnings) == (9, [])
     assert report.passages > 400
 

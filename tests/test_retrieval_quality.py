@@ -1,4 +1,4 @@
-"""Retrieval quality with the real default model over corpus/ plus the shared policy corpus."""
+"""Retrieval quality with the real default model over corpus/ (the seed and the official texts)."""
 
 from __future__ import annotations
 
