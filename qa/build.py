@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import authority
 from qa.chunking import Chunk, chunk_document
 from qa.documents import Document, iter_corpus_files, read_document
 from qa.embedding import Embedder, Progress, load_embedder
@@ -32,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
 # Bump when parsing or chunking changes: files are then re-read even if their bytes did not
 # change (their unchanged passages still keep their vectors).
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 
 
 def web_folder(index_dir: Path) -> Path:
@@ -258,7 +259,7 @@ def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list
             "title": document.title, "date": document.date, "source": document.source,
             "issuer": document.issuer, "doc_number": document.doc_number,
             "file_sha256": document.file_sha256, "text_sha256": document.text_sha256,
-            "text": document.text,
+            "text": document.text, "authority": authority.infer(document).to_json(),
         })  # fmt: skip
         for chunk in chunk_document(document):
             embed_text = embedding_input(document.title, chunk.heading, chunk.text)
@@ -307,6 +308,9 @@ def _passage_row(chunk: Chunk, hash_: str, content: str) -> dict:
         "seq": chunk.seq, "paragraph": chunk.paragraph, "paragraph_end": chunk.paragraph_end,
         "heading": chunk.heading, "text": chunk.text, "char_start": chunk.start,
         "char_end": chunk.end, "hash": hash_, "page": chunk.page, "content_hash": content,
+        "locator": chunk.locator.to_json() if chunk.locator else None,
+        "article": chunk.locator.article if chunk.locator else None,
+        "section": " › ".join(chunk.locator.sections) if chunk.locator else None,
     }  # fmt: skip
 
 

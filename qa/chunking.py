@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from qa.documents import Document
+from qa.structure import Locator, common, locate
 from qa.text import sentence_spans
 
 WINDOW_CHARS = 300  # target size of a window cut from a long paragraph
@@ -34,6 +35,7 @@ class Chunk:
     start: int  # character offsets into Document.text
     end: int
     page: int | None = None  # PDFs: page of the first paragraph
+    locator: Locator | None = None  # article/款/项 or outline section (qa.structure)
 
 
 @dataclass
@@ -98,12 +100,14 @@ def chunk_document(document: Document) -> list[Chunk]:
         unit_headings.append(heading)
     flush_pending()
 
+    locators = locate(document.blocks)
     chunks: list[Chunk] = []
     for unit, unit_heading in zip(units, unit_headings):
+        locator = common(locators[unit.first - 1 : unit.last])
         for start, end in _windows(text, unit.start, unit.end):
             page = document.blocks[unit.first - 1].page
             chunks.append(Chunk(len(chunks), unit.first, unit.last, unit_heading,
-                                text[start:end], start, end, page))  # fmt: skip
+                                text[start:end], start, end, page, locator))  # fmt: skip
     return chunks
 
 

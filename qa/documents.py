@@ -132,6 +132,7 @@ def read_document(
         issuer=_text_field(front, "issuer"),
         doc_number=_text_field(front, "doc_number"),
         file_sha256=hashlib.sha256(raw).hexdigest(),
+        extra=front,  # level, status, effective, supersedes… (qa.authority)
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from qa import vectors
+from qa.authority import Authority
 from qa.embedding import Embedder, load_embedder
 from qa.errors import ModelMismatchError
 from qa.store import Filter, Reader
+from qa.structure import Locator
 from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
 
 # (dense, lexical) weights of the z-score fusion. On tests/data/retrieval_questions.yaml
@@ -60,6 +63,17 @@ class Passage:
     also_published_by: tuple[Republication, ...] = ()
     dense_score: float = 0.0  # cosine similarity to the query
     lexical_score: float = 0.0  # BM25; 0 when no query term occurs
+    locator: Locator | None = None  # article/款/项 or outline section (qa.structure)
+    authority: Authority | None = None  # level, status, effective date, relations
+
+    @property
+    def provision(self) -> str:
+        """第二十二条第一款第（二）项, or the section heading; empty when the text has neither."""
+        return self.locator.cite() if self.locator else ""
+
+    @property
+    def in_force(self) -> bool:
+        return self.authority is None or self.authority.in_force
 
     @property
     def paragraphs(self) -> str:
@@ -71,8 +85,9 @@ class Passage:
 
     @property
     def citation(self) -> str:
-        """《title》, date, paragraph N — the form readers cite."""
-        parts = [f"《{self.title}》"]
+        """《title》第二十二条第一款第（二）项, date, paragraph N — the form readers cite; the
+        paragraph number is a secondary anchor."""
+        parts = [f"《{self.title}》{self.provision}"]
         if self.date:
             parts.append(self.date)
         if self.page:
@@ -81,11 +96,17 @@ class Passage:
         return "，".join(parts)
 
 
-def _validate(query: object, k: object) -> None:
+def check_k(k: object) -> int:
+    """k as an int: Python and numpy integers are accepted; anything else is a ValueError."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
+        raise ValueError(f"k must be a positive integer, not {k!r}")
+    return int(k)
+
+
+def _validate(query: object, k: object) -> int:
     if not isinstance(query, str):
         raise ValueError(f"query must be a string, not {type(query).__name__}")
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, not {k!r}")
+    return check_k(k)
 
 
 def _as_date(value: object, name: str) -> str | None:
@@ -103,13 +124,19 @@ def _as_date(value: object, name: str) -> str | None:
     raise ValueError(f"{name} must be a date or an ISO date string like 2024-05-01, not {value!r}")
 
 
-def make_filter(docs: Iterable[str] | None, date_from: object, date_to: object) -> Filter:
+def make_filter(docs: Iterable[str] | None, date_from: object, date_to: object,
+                in_force: bool = False) -> Filter:  # fmt: skip
     if isinstance(docs, str):
         docs = [docs]
+    if docs is not None:
+        if not isinstance(docs, Iterable) or not all(isinstance(d, str) for d in docs):
+            raise ValueError(f"docs must be a list of document ids, not {docs!r}")
+        docs = tuple(docs)
     return Filter(
-        docs=tuple(docs) if docs is not None else None,
+        docs=docs,
         date_from=_as_date(date_from, "date_from"),
         date_to=_as_date(date_to, "date_to"),
+        in_force=bool(in_force),
     )
 
 
@@ -152,14 +179,15 @@ class Index:
             return [dict(row) for row in self._reader.documents()]
 
     def search(self, query: str, k: int = 5, *, docs: Iterable[str] | None = None,
-               date_from: object = None, date_to: object = None,
+               date_from: object = None, date_to: object = None, in_force: bool = False,
                mode: str = "hybrid") -> list[Passage]:  # fmt: skip
         """The k passages that best match `query`, best first. Empty for a query with no words.
 
-        `mode` is "hybrid" (default), "dense" or "lexical", for comparisons.
+        `in_force` keeps only documents in force (现行有效). `mode` is "hybrid" (default),
+        "dense" or "lexical", for comparisons.
         """
-        _validate(query, k)
-        where = make_filter(docs, date_from, date_to)
+        k = _validate(query, k)
+        where = make_filter(docs, date_from, date_to, in_force)
         query = query.strip()[:MAX_QUERY_CHARS]
         if not has_substance(query):
             return []
@@ -170,8 +198,7 @@ class Index:
     def search_vector(self, vector: np.ndarray, k: int = 5, *, terms: list[str] | None = None,
                       where: Filter | None = None, mode: str = "hybrid") -> list[Passage]:  # fmt: skip
         """Search with a precomputed query vector (and optional lexical terms)."""
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise ValueError(f"k must be a positive integer, not {k!r}")
+        k = check_k(k)
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self.dim:
             raise ValueError(
@@ -190,19 +217,51 @@ class Index:
             ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
             rows = self._reader.passages([pid for pid, *_ in ranked])
             copies = self._reader.republications([pid for pid, *_ in ranked])
+            authorities = self._reader.authorities()
         return [
-            _passage(rows[pid], score, dense, lex, copies.get(pid, ()))
+            _passage(rows[pid], score, dense, lex, copies.get(pid, ()), authorities)
             for pid, score, dense, lex in ranked
             if pid in rows
         ]
 
-    def following(self, passage: Passage, limit: int = 8) -> list[Passage]:
-        """The passages that come after `passage` in its document (e.g. the items of a list)."""
+    def _rows(self, fetch) -> list[Passage]:
+        """Passages (unscored) of the rows `fetch(reader)` returns, on the current generation."""
         with self._lock:
             self._reader.refresh()
-            rows = self._reader.following(passage.doc_id, passage.paragraph_end, limit)
+            rows = fetch(self._reader)
             copies = self._reader.republications([row["id"] for row in rows])
-        return [_passage(row, 0.0, 0.0, 0.0, copies.get(row["id"], ())) for row in rows]
+            authorities = self._reader.authorities()
+        return [_passage(r, 0.0, 0.0, 0.0, copies.get(r["id"], ()), authorities) for r in rows]
+
+    def following(self, passage: Passage, limit: int = 8) -> list[Passage]:
+        """The passages that come after `passage` in its document (e.g. the items of a list)."""
+        return self._rows(lambda r: r.following(passage.doc_id, passage.paragraph_end, limit))
+
+    def provision(self, doc_id: str, article: str) -> list[Passage]:
+        """The passages of one article of a document (第二十二条), in reading order."""
+        return self._rows(lambda r: r.provision(doc_id, article))
+
+    def section(self, doc_id: str, section: str, limit: int = 40) -> list[Passage]:
+        """The passages under an outline heading of a document, in reading order."""
+        return self._rows(lambda r: r.section(doc_id, section, limit))
+
+    def sections(self) -> list[tuple[str, str]]:
+        """(doc_id, section path) of every outline section in the library."""
+        with self._lock:
+            self._reader.refresh()
+            return self._reader.sections()
+
+    def with_article(self, article: str) -> list[str]:
+        """Ids of the documents that have this article (第二十二条)."""
+        with self._lock:
+            self._reader.refresh()
+            return self._reader.with_article(article)
+
+    def authorities(self) -> dict[str, Authority]:
+        """Level, status, effective date and relations of every document, by doc id."""
+        with self._lock:
+            self._reader.refresh()
+            return dict(self._reader.authorities())
 
     def close(self) -> None:
         self._reader.close()
@@ -236,7 +295,8 @@ def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, weights):
     return [(ids[i], float(fused[i]), float(cosine[i]), float(lexical_scores[i])) for i in order]
 
 
-def _passage(row, score: float, dense: float, lexical: float, copies=()) -> Passage:
+def _passage(row, score: float, dense: float, lexical: float, copies=(),
+             authorities: dict | None = None) -> Passage:  # fmt: skip
     return Passage(
         text=row["text"], doc_id=row["doc_id"], title=row["title"], source=row["source"],
         date=row["date"], paragraph=row["paragraph"], score=score,
@@ -245,6 +305,8 @@ def _passage(row, score: float, dense: float, lexical: float, copies=()) -> Pass
         passage_id=row["id"], page=row["page"], dense_score=dense, lexical_score=lexical,
         also_published_by=tuple(Republication(c["doc_id"], c["title"], c["source"], c["date"],
                                               c["paragraph"]) for c in copies),
+        locator=Locator.from_json(row["locator"]),
+        authority=(authorities or {}).get(row["doc_id"]),
     )  # fmt: skip
 
 
@@ -265,12 +327,13 @@ def open_index(index_dir: str | Path | None = None) -> Index:
 
 def retrieve(query: str, k: int = 5, *, index_dir: str | Path | None = None,
              docs: Iterable[str] | None = None, date_from: object = None,
-             date_to: object = None) -> list[Passage]:  # fmt: skip
+             date_to: object = None, in_force: bool = False) -> list[Passage]:  # fmt: skip
     """The k best passages for `query` from the index at `index_dir` (default: QA_INDEX_DIR or .index/).
 
     >>> from qa import retrieve
     >>> for p in retrieve("甲烷排放控制有哪些安排", k=3):
     ...     print(p.citation, p.text[:40])
     """
-    _validate(query, k)
-    return open_index(index_dir).search(query, k, docs=docs, date_from=date_from, date_to=date_to)
+    k = _validate(query, k)
+    return open_index(index_dir).search(query, k, docs=docs, date_from=date_from,
+                                        date_to=date_to, in_force=in_force)  # fmt: skip

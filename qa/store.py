@@ -22,14 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import lexical, vectors
+from qa import authority, lexical, vectors
+from qa.authority import Authority
 from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
 )
 
-FORMAT_VERSION = 1
+# 2: passages carry their place in the document (locator, article, section) and documents
+# their authority (level, status, effective date, relations); a writer migrates 1 in place.
+FORMAT_VERSION = 2
 DB_NAME = "index.sqlite"
 LOCK_NAME = "write.lock"
 
@@ -38,13 +41,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, root TEXT, path TEXT, title TEXT NOT NULL, date TEXT,
     source TEXT, issuer TEXT, doc_number TEXT, file_sha256 TEXT, text_sha256 TEXT,
-    text TEXT NOT NULL, updated_at REAL NOT NULL
+    text TEXT NOT NULL, updated_at REAL NOT NULL, authority TEXT
 );
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, paragraph INTEGER NOT NULL, paragraph_end INTEGER NOT NULL,
     heading TEXT, text TEXT NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    hash TEXT NOT NULL, vector BLOB, page INTEGER, content_hash TEXT NOT NULL
+    hash TEXT NOT NULL, vector BLOB, page INTEGER, content_hash TEXT NOT NULL,
+    locator TEXT, article TEXT, section TEXT
 );
 -- Paragraphs that repeat a passage of another document (syndicated news): stored once,
 -- cited as "also published by". No foreign key on original_id: deleting an original
@@ -53,7 +57,8 @@ CREATE TABLE IF NOT EXISTS duplicates (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     original_id INTEGER NOT NULL, seq INTEGER NOT NULL, paragraph INTEGER NOT NULL,
     paragraph_end INTEGER NOT NULL, heading TEXT, text TEXT NOT NULL,
-    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, page INTEGER
+    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, page INTEGER,
+    locator TEXT, article TEXT, section TEXT
 );
 CREATE INDEX IF NOT EXISTS duplicates_original ON duplicates(original_id);
 CREATE INDEX IF NOT EXISTS duplicates_doc ON duplicates(doc_id);
@@ -64,9 +69,25 @@ CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize = 'unicode61');
 """
 
+# Format 1 → 2, in place: the columns a format 1 index lacks (its files are re-read, as the
+# pipeline version changed too, which fills them).
+MIGRATIONS = {
+    1: (
+        "ALTER TABLE documents ADD COLUMN authority TEXT",
+        "ALTER TABLE passages ADD COLUMN locator TEXT",
+        "ALTER TABLE passages ADD COLUMN article TEXT",
+        "ALTER TABLE passages ADD COLUMN section TEXT",
+        "ALTER TABLE duplicates ADD COLUMN locator TEXT",
+        "ALTER TABLE duplicates ADD COLUMN article TEXT",
+        "ALTER TABLE duplicates ADD COLUMN section TEXT",
+    ),
+}
+# After SCHEMA and any migration: indexes on columns a format 1 index gains only then.
+LATE_SCHEMA = "CREATE INDEX IF NOT EXISTS passages_article ON passages(doc_id, article);"
+
 PASSAGE_COLUMNS = (
     "p.id, p.doc_id, p.paragraph, p.paragraph_end, p.heading, p.text, p.char_start, p.char_end, p.page, "
-    "d.title, d.date, d.source, d.issuer, d.doc_number, d.path"
+    "p.locator, p.article, p.section, d.title, d.date, d.source, d.issuer, d.doc_number, d.path"
 )
 
 
@@ -77,9 +98,13 @@ class Filter:
     docs: tuple[str, ...] | None = None
     date_from: str | None = None
     date_to: str | None = None
+    in_force: bool = False  # only documents in force (现行有效); the reader knows which
 
-    def sql(self) -> tuple[str, list]:
+    def sql(self, not_in_force: tuple[str, ...] = ()) -> tuple[str, list]:
         clauses, args = [], []
+        if self.in_force and not_in_force:
+            clauses.append(f"d.doc_id NOT IN ({','.join('?' * len(not_in_force))})")
+            args.extend(not_in_force)
         if self.docs is not None:
             clauses.append(f"d.doc_id IN ({','.join('?' * len(self.docs))})")
             args.extend(self.docs)
@@ -93,7 +118,7 @@ class Filter:
 
     @property
     def active(self) -> bool:
-        return self.docs is not None or bool(self.date_from or self.date_to)
+        return self.docs is not None or bool(self.date_from or self.date_to) or self.in_force
 
 
 def connect(path: Path, readonly: bool) -> sqlite3.Connection:
@@ -224,11 +249,53 @@ class Reader:
         return self.terms.search(terms, n, allowed_ids)
 
     def allowed_ids(self, where: Filter) -> np.ndarray:
-        clause, args = where.sql()
+        not_in_force = tuple(d for d, a in self.authorities().items() if not a.in_force)
+        clause, args = where.sql(not_in_force)
         rows = self.conn.execute(
             f"SELECT p.id FROM passages p JOIN documents d USING (doc_id) WHERE {clause}", args
         )
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def authorities(self) -> dict[str, Authority]:
+        """Each document's authority with the library's relations joined (qa.authority.resolve);
+        computed once per generation."""
+        cached = getattr(self, "_authorities", None)
+        if cached is None or cached[0] != self.generation:
+            rows = self.conn.execute("SELECT doc_id, title, authority FROM documents")
+            found = {r["doc_id"]: (r["title"], Authority.from_json(r["authority"])) for r in rows}
+            cached = self._authorities = (self.generation, authority.resolve(found))
+        return cached[1]
+
+    def provision(self, doc_id: str, article: str) -> list[sqlite3.Row]:
+        """The passages of one article (第二十二条) of a document, in reading order."""
+        return self.conn.execute(
+            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d USING (doc_id) "
+            "WHERE p.doc_id = ? AND p.article = ? ORDER BY p.paragraph, p.seq",
+            (doc_id, article),
+        ).fetchall()
+
+    def section(self, doc_id: str, section: str, limit: int = 40) -> list[sqlite3.Row]:
+        """The passages under an outline heading (and its sub-headings), in reading order."""
+        return self.conn.execute(
+            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d USING (doc_id) "
+            "WHERE p.doc_id = ? AND (p.section = ? OR p.section LIKE ?) "
+            "ORDER BY p.paragraph, p.seq LIMIT ?",
+            (doc_id, section, section.replace("%", "") + " › %", int(limit)),
+        ).fetchall()
+
+    def sections(self, doc_ids: list[str] | None = None) -> list[tuple[str, str]]:
+        """(doc_id, section) pairs of the library's outline headings."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT doc_id, section FROM passages WHERE section IS NOT NULL AND section != ''"
+        )
+        return [(r[0], r[1]) for r in rows if doc_ids is None or r[0] in doc_ids]
+
+    def with_article(self, article: str) -> list[str]:
+        """Ids of the documents that have this article."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT doc_id FROM passages WHERE article = ?", (article,)
+        )
+        return [r[0] for r in rows]
 
     def documents(self) -> list[sqlite3.Row]:
         return list(self.conn.execute(

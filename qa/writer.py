@@ -19,7 +19,9 @@ from qa.faults import kill_point
 from qa.store import (
     DB_NAME,
     FORMAT_VERSION,
+    LATE_SCHEMA,
     LOCK_NAME,
+    MIGRATIONS,
     SCHEMA,
     connect,
     corrupt_error,
@@ -95,8 +97,13 @@ class Writer:
             and int(self.meta.get("format_version", FORMAT_VERSION)) != FORMAT_VERSION
             and not rebuild
         ):
-            self.release()
-            raise corrupt_error(self.index_dir, f"it has format {self.meta['format_version']}")
+            old_format = int(self.meta["format_version"])
+            if old_format not in MIGRATIONS:
+                self.release()
+                raise corrupt_error(self.index_dir, f"it has format {old_format}")
+            for statement in MIGRATIONS[old_format]:  # in this transaction: all or nothing
+                self.conn.execute(statement)
+        self.conn.execute(LATE_SCHEMA)
 
     # -- reads inside the transaction
     def documents(self) -> dict[str, sqlite3.Row]:
@@ -128,7 +135,7 @@ class Writer:
     # -- writes inside the transaction
     def put_document(self, doc: dict) -> None:
         columns = ("doc_id", "root", "path", "title", "date", "source", "issuer", "doc_number",
-                   "file_sha256", "text_sha256", "text")  # fmt: skip
+                   "file_sha256", "text_sha256", "text", "authority")  # fmt: skip
         # An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete
         # would cascade to the passages we are about to keep.
         updates = ", ".join(
@@ -182,6 +189,9 @@ class Writer:
         "char_end",
         "text",
         "page",
+        "locator",
+        "article",
+        "section",
     )
 
     def move_passage(self, passage_id: int, row: dict) -> None:
