@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa import crosslingual
+from qa import crosslingual, provisions
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
-from qa.search import Index, Passage, make_filter, open_index
+from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import (
     ASKING_WORDS,
     Sentence,
@@ -28,6 +28,12 @@ from qa.text import has_substance, normalize, tokenize
 
 NOT_FOUND = "资料中没有找到相关内容。"
 NOT_FOUND_EN = "No relevant content was found in the documents."
+INCOMPLETE = "请把问题问完整，例如：碳排放权交易管理暂行条例什么时候开始施行？"
+INCOMPLETE_EN = "Please ask a complete question, e.g. When do the carbon emissions trading regulations take effect?"
+# Words that carry no topic of their own: a question made only of these is not a question yet.
+FILLER = frozenset(
+    "ok okay hi hello hey thanks test 你好 您好 谢谢 好的 嗯 哦 呢 吗 啊 在吗 问 请".split()
+)
 
 # No-answer evidence, calibrated with multilingual-e5-small over corpus/ + the policy corpus
 # on tests/data/answer_questions.yaml (see scripts in the closing note of issue 3):
@@ -94,12 +100,13 @@ StreamEvent = ResolvedQuery | str | Answer
 def answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
            history: Sequence | None = None, docs: Iterable[str] | None = None,
            date_from: object = None, date_to: object = None, index: Index | None = None,
-           use_llm: bool | None = None) -> Answer:  # fmt: skip
+           use_llm: bool | None = None, in_force: bool = False) -> Answer:  # fmt: skip
     """Answer `question` from the index, quoting and citing the source paragraphs.
 
     `history` holds earlier turns, as `[(user, assistant), ...]` or as chat messages
     `[{"role": "user", "content": ...}, ...]`; it resolves follow-ups like 那2030年的目标呢？.
-    `use_llm` None means: use the LLM when QA_LLM_BASE_URL is set.
+    `use_llm` None means: use the LLM when QA_LLM_BASE_URL is set. `in_force` answers from
+    documents in force (现行有效) only.
 
     >>> from qa import answer
     >>> a = answer("中国控制甲烷排放有哪些安排？")
@@ -108,7 +115,7 @@ def answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
     result = None
     for event in stream_answer(question, k, index_dir=index_dir, history=history, docs=docs,
                                date_from=date_from, date_to=date_to, index=index,
-                               use_llm=use_llm):  # fmt: skip
+                               use_llm=use_llm, in_force=in_force):  # fmt: skip
         result = event
     assert isinstance(result, Answer)
     return result
@@ -117,19 +124,18 @@ def answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
 def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
                   history: Sequence | None = None, docs: Iterable[str] | None = None,
                   date_from: object = None, date_to: object = None, index: Index | None = None,
-                  use_llm: bool | None = None) -> Iterator[StreamEvent]:  # fmt: skip
+                  use_llm: bool | None = None, in_force: bool = False) -> Iterator[StreamEvent]:  # fmt: skip
     """Like `answer()`, as events: `ResolvedQuery`, then `str` deltas, then the `Answer`."""
     if not isinstance(question, str):
         raise ValueError(f"question must be a string, not {type(question).__name__}")
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, not {k!r}")
-    where = make_filter(docs, date_from, date_to)  # bad dates fail before any work
+    k = check_k(k)
+    where = make_filter(docs, date_from, date_to, in_force)  # bad input fails before any work
     resolved = resolve_query(question, history)
     yield resolved
     query = resolved.query
     english = not has_cjk(question)
-    if not has_substance(query):
-        yield from emit_events(_declined(question, query, (), english))
+    if not has_substance(query) or (not resolved.follow_up and _contentless(question)):
+        yield from emit_events(_declined(question, query, (), english, incomplete=True))
         return
     index = index or open_index(index_dir)
     vector = index.embedder.embed_queries([query])[0]
@@ -138,19 +144,64 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         # An English follow-up carries the Chinese topic of the chat: keep its words too.
         terms = crosslingual.lexical_terms(translated) + [t for t in tokenize(query) if has_cjk(t)]
     else:
-        terms = tokenize(query)
+        terms = provisions.expand_terms(tokenize(query))
     passages = index.search_vector(vector, k, terms=terms[:64], where=where)
+    passages = provisions.governing_rules(index, vector, terms[:64], passages, where)
+    named = provisions.named_documents(query, index.titles(where))
+    exact = provisions.lookup_article(index, query, named)
+    if exact and _allowed(exact[0], where):
+        yield from _finish(_quote_whole(question, query, exact), question, query, use_llm)
+        return
     evidence = translated if english else tokenize(own_part(question, resolved))
     if not _relevant(passages, evidence, english):
         yield from emit_events(_declined(question, query, passages, english))
         return
+    section = provisions.lookup_section(index, query, named, passages)
+    if section and _allowed(section[0], where):
+        yield from _finish(_quote_whole(question, query, section, provisions.MAX_SECTION_CHARS),
+                           question, query, use_llm)  # fmt: skip
+        return
+    passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
     picked = select_sentences(index, vector, passages, terms, form)
     if not picked:
         yield from emit_events(_declined(question, query, passages, english))
         return
     passages, picked = with_list_items(index, list(passages), picked)
-    extractive = _compose(question, query, passages, picked)
+    extractive = _compose(question, query, passages, picked, named)
+    if provisions.fact_shape_missing(
+        question, form, [q for c in extractive.citations for q in c.quotes]
+    ):
+        yield from emit_events(_declined(question, query, passages, english))
+        return
+    yield from _finish(extractive, question, query, use_llm, passages, index)
+
+
+def _contentless(question: str) -> bool:
+    """是什么？ 为什么？ 请问 ok 那它呢？: no word that could say what the question is about."""
+    words = [w for w in tokenize(question) if w not in ASKING_WORDS and w not in FILLER]
+    return not words
+
+
+def _allowed(passage: Passage, where) -> bool:
+    """Exact look-ups go around the search: they must still respect its document filter."""
+    return where.docs is None or passage.doc_id in where.docs
+
+
+def _with_governing_order(passages: list[Passage]) -> list[Passage]:
+    """The governing document's passages first, scores passed down so the sentence choice
+    (which weighs the passage score) follows the new order."""
+    from dataclasses import replace
+
+    ordered = provisions.governing_first(passages)
+    if ordered == list(passages):
+        return list(passages)
+    scores = sorted((p.score for p in passages), reverse=True)
+    return [replace(p, score=s) for p, s in zip(ordered, scores)]
+
+
+def _finish(extractive: Answer, question: str, query: str, use_llm, passages=None,
+            index: Index | None = None) -> Iterator[StreamEvent]:  # fmt: skip
     from qa import llm
 
     config = llm.LLMConfig.from_env() if use_llm is not False else None
@@ -161,6 +212,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             )
         yield from emit_events(extractive)
         return
+    passages = passages or [c.passage for c in extractive.citations]
+    index = index or open_index(None)
     yield from llm.stream_llm_answer(config, question, query, passages, extractive,
                                      similarity=sentence_similarity(index))  # fmt: skip
 
@@ -177,9 +230,27 @@ def _with_notice(result: Answer, notice: str) -> Answer:
     return replace(result, notice=notice)
 
 
-def _declined(question: str, query: str, passages: Sequence[Passage], english: bool) -> Answer:
-    return Answer(question=question, text=NOT_FOUND_EN if english else NOT_FOUND,
-                  citations=(), found=False, query=query, related=tuple(passages[:3]))  # fmt: skip
+def _declined(question: str, query: str, passages: Sequence[Passage], english: bool,
+              incomplete: bool = False) -> Answer:  # fmt: skip
+    if incomplete:
+        text = INCOMPLETE_EN if english else INCOMPLETE
+    else:
+        text = NOT_FOUND_EN if english else NOT_FOUND
+    return Answer(question=question, text=text, citations=(), found=False, query=query,
+                  related=tuple(passages[:3]))  # fmt: skip
+
+
+def _quote_whole(question: str, query: str, provision: list[Passage],
+                 budget: int = provisions.MAX_PROVISION_CHARS) -> Answer:  # fmt: skip
+    """An article asked by number, or a section by name: quoted whole up to the budget, then "…"."""
+    kept = provisions.whole(provision, budget)
+    pieces = [f"{p.text}[{n}]" for n, p in enumerate(kept, 1)]
+    if len(kept) < len(provision):
+        pieces.append("…")
+    citations = tuple(Citation(n, p, ((0, len(p.text)),)) for n, p in enumerate(kept, 1))
+    note = provisions.authority_note(kept)
+    return Answer(question=question, text="".join(pieces) + (f"\n{note}" if note else ""),
+                  citations=citations, found=True, query=query)  # fmt: skip
 
 
 # --- evidence, and the answer from the chosen sentences ------------------------------------
@@ -215,29 +286,51 @@ def _relevant(passages: Sequence[Passage], terms: list, english: bool) -> bool:
 
 
 def _compose(question: str, query: str, passages: Sequence[Passage],
-             picked: list[Sentence]) -> Answer:  # fmt: skip
-    """Quotes in reading order per passage (best passage first), one marker per passage run."""
+             picked: list[Sentence], named: Sequence[str] = ()) -> Answer:  # fmt: skip
+    """Quotes in reading order per passage (best passage first), one marker per passage run.
+
+    Quotes of one document stay together; when rules of several documents answer, the
+    governing one leads (or the one the question names) and the others follow as 另见."""
     best_rank = {}
     for order, sentence in enumerate(picked):
         best_rank.setdefault(sentence.rank, order)
-    picked = sorted(picked, key=lambda s: (best_rank[s.rank], s.start))
+    doc_order = provisions.lead_documents(
+        [passages[s.rank] for s in sorted(picked, key=lambda s: best_rank[s.rank])], named
+    )
+    picked = sorted(picked, key=lambda s: (doc_order[passages[s.rank].doc_id], best_rank[s.rank],
+                                           s.start))  # fmt: skip
     numbers: dict[int, int] = {}
     spans: dict[int, list[tuple[int, int]]] = {}
-    pieces: list[str] = []
+    quotes: list[tuple[int, int]] = []  # (passage rank, index of the run in spans[rank])
     for sentence in picked:
-        n = numbers.setdefault(sentence.rank, len(numbers) + 1)
+        numbers.setdefault(sentence.rank, len(numbers) + 1)
         runs = spans.setdefault(sentence.rank, [])
         text = passages[sentence.rank].text
         if runs and not text[runs[-1][1] : sentence.start].strip():
             # The next sentence of the same paragraph: quote both as one, one marker.
             runs[-1] = (runs[-1][0], sentence.end)
-            pieces[-1] = f"{text[runs[-1][0] : sentence.end]}[{n}]"
         else:
             runs.append((sentence.start, sentence.end))
-            pieces.append(f"{sentence.text}[{n}]")
+            quotes.append((sentence.rank, len(runs) - 1))
     citations = tuple(
         Citation(n, passages[rank], tuple(spans[rank]))
         for rank, n in sorted(numbers.items(), key=lambda item: item[1])
     )
-    return Answer(question=question, text="".join(pieces), citations=citations, found=True,
+    lead = citations[0].passage if citations else None
+    pieces, seen_docs = [], set()
+    for rank, run in quotes:
+        passage, (start, end) = passages[rank], spans[rank][run]
+        piece = passage.text[start:end]
+        # A quote that stops inside an enumeration (at ；or ：) says so; the card has the rest.
+        if re.search(r"[；;：:，,]$", piece) and passage.text[end:].strip():
+            piece += "…"
+        if (pieces and passage.doc_id not in seen_docs and lead is not None
+                and passage.doc_id != lead.doc_id and provisions.is_rule(lead)
+                and provisions.is_rule(passage)):  # fmt: skip
+            piece = f"\n另见：{piece}"
+        seen_docs.add(passage.doc_id)
+        pieces.append(f"{piece}[{numbers[rank]}]")
+    note = provisions.authority_note([c.passage for c in citations])
+    text = "".join(pieces) + (f"\n{note}" if note else "")
+    return Answer(question=question, text=text, citations=citations, found=True,
                   query=query)  # fmt: skip

@@ -251,6 +251,18 @@ class Index:
             self._reader.refresh()
             return self._reader.sections()
 
+    def titles(self, where: Filter | None = None) -> list[dict]:
+        """[{doc_id, title}] of the documents a search with `where` may return."""
+        with self._lock:
+            self._reader.refresh()
+            rows = self._reader.titles()
+            hidden = {d for d, a in self._reader.authorities().items() if not a.in_force}
+        if where is not None and where.docs is not None:
+            rows = [r for r in rows if r["doc_id"] in where.docs]
+        if where is not None and where.in_force:
+            rows = [r for r in rows if r["doc_id"] not in hidden]
+        return rows
+
     def with_article(self, article: str) -> list[str]:
         """Ids of the documents that have this article (第二十二条)."""
         with self._lock:

@@ -23,18 +23,32 @@ from qa.text import embedding_input, normalize, sentence_spans
 
 MAX_SENTENCES = 3
 MAX_CHARS = 200
+# A clause that ends in ；or ：is half a rule or the start of a list: its sentence is completed
+# (up to its 。) within this budget; past it the answer ends with "…" and the card has the rest.
+MAX_ENUMERATION_CHARS = 420
 MAX_EMBEDDED = 8  # sentences embedded per question (~15 ms each); 16 scored the same, slower
 SCORE_MARGIN = 0.2  # further sentences must score within this of the best one
 LENGTH_PENALTY = 0.1  # per 100 characters beyond 80
 # sentence score = passage + lexical + dense (+ question-form bonus); tuned on the quality set
 WEIGHTS = (0.3, 0.4, 0.3)
 FORM_BONUS = 0.15
+# A title question (职务) is answered only by a sentence that names one: a strong bonus.
+FORM_BONUSES = {"title": 0.4}
+# Who a provision binds. A question about 重点排放单位 is not answered by the rule for
+# 技术服务机构, however alike their words: sentences that name another actor and not the
+# asked one lose this much.
+ACTORS = ("重点排放单位", "技术服务机构", "项目业主", "审定与核查机构", "注册登记机构", "交易机构",
+          "交易主体", "生态环境主管部门", "市场监管部门", "节能审查机关", "建设单位")  # fmt: skip
+OTHER_ACTOR_PENALTY = 0.2
 
 _NUMBER = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次)|[%％]"
 )
 _DATE = re.compile(r"\d{4}\s?年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{1,2}月(?:底|前)|之日|起施行")
-_WHO = re.compile(r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|陆新明")
+_WHO = re.compile(
+    r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|司长|部长|主任|局长|陆新明"
+)
+_TITLE = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
 _LIST = re.compile(
     r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
@@ -43,9 +57,10 @@ _LIST = re.compile(
 _FORMS = (
     ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
                         r"\bwhen\b|what (?:year|date)|take effect|deadline", re.I), _DATE),
-    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
-                          r"how (?:many|much|long)|what (?:percentage|share|proportion)", re.I), _NUMBER),
-    ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|\bwho\b|which (?:department|agency)", re.I), _WHO),
+    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|目标|指标|"
+                          r"how (?:many|much|long)|what (?:percentage|share|proportion)|targets?\b", re.I), _NUMBER),
+    ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), _TITLE),
+    ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _WHY),
     ("list", re.compile(r"哪些|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _LIST),
     ("how", re.compile(r"如何|怎么|怎样|\bhow\b", re.I), None),
@@ -53,7 +68,9 @@ _FORMS = (
 
 # Words of the asking itself; they never occur in the answer
 ASKING_WORDS = frozenset(
-    "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问".split()
+    "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问 "
+    "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 主要 有关 "
+    "相关 提出 包括 处罚 多长时间".split()
 )
 
 
@@ -131,10 +148,14 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     # A sentence speaks within its document: 本办法自…起施行 answers a question that names the
     # 办法, so the title and heading count as part of every sentence (and, shared by all the
     # sentences of a document, weigh little against the terms that tell them apart).
+    # An item of a list (（二）篡改、伪造数据…；) is read with its lead-in (重点排放单位有下列
+    # 情形之一的…), which says who is concerned and what follows.
     contexts = [
-        embedding_input(passages[c.rank].title, passages[c.rank].heading, c.text)
+        embedding_input(passages[c.rank].title, passages[c.rank].heading,
+                        " ".join([*(x.text for x in _lead_in(candidates, c, passages[c.rank].text)),
+                                  c.text]))
         for c in candidates
-    ]
+    ]  # fmt: skip
     texts = [normalize(context) for context in contexts]
     terms = [t for t in dict.fromkeys(terms) if t not in ASKING_WORDS]
     # A term absent as a word but present character by character (收费 in 收取任何费用)
@@ -145,9 +166,20 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     weights = np.array([min(len(t), 4) for t in terms]) * np.log((len(texts) + 1) / (df + 0.5))
     lexical = np.array([float(np.dot(m, weights)) if terms else 0.0 for m in matches])
     lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-    for sentence, overlap in zip(candidates, lexical):
+    asked_actors = [a for a in ACTORS if a in "".join(terms)] if terms else []
+    for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
-        bonus = FORM_BONUS if answers is not None and answers.search(sentence.text) else 0.0
+        bonus = (
+            FORM_BONUSES.get(form, FORM_BONUS)
+            if answers is not None and answers.search(sentence.text)
+            else 0.0
+        )
+        if (
+            asked_actors
+            and not any(a in context for a in asked_actors)
+            and any(a in context for a in ACTORS)
+        ):
+            bonus -= OTHER_ACTOR_PENALTY
         if len(sentence.text) < 20 and not re.search(r"[。！？；!?;：:]$", sentence.text):
             bonus -= 0.1  # headings and fragments rarely answer
         # Long sentences match more terms by sheer size, and crowd out the rest of the answer.
@@ -168,11 +200,18 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     for sentence in head:
         if sentence.score >= best - SCORE_MARGIN and _fits(sentence, chosen):
             chosen.append(sentence)
-            # A clause that ends in ；or ：is half a rule (操纵…的罚款；没有违法所得的…):
-            # quote the clause that completes it before anything else.
-            following = _next_clause(candidates, sentence, passages[sentence.rank].text)
-            if following is not None and following not in chosen and _fits(following, chosen):
-                chosen.append(following)
+            # A clause that ends in ；or ：is half a rule (操纵…的罚款；没有违法所得的…) or the
+            # start of a list: complete its sentence before anything else.
+            text = passages[sentence.rank].text
+            for part in [
+                *_lead_in(candidates, sentence, text),
+                *_completion(candidates, sentence, text),
+            ]:
+                if part in chosen:
+                    continue
+                if sum(len(c.text) for c in chosen) + len(part.text) > MAX_ENUMERATION_CHARS:
+                    break
+                chosen.append(part)
     # Neighbours of a chosen sentence in its paragraph (the clause after a ；, the list
     # after a ：) join with a looser margin: they read as one quote.
     for sentence in head:
@@ -181,17 +220,75 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             and _adjacent(passages[c.rank].text, c, sentence) for c in chosen
         ) and _fits(sentence, chosen):  # fmt: skip
             chosen.append(sentence)
+    if form == "number" and chosen:
+        _add_figures(candidates, chosen, passages[chosen[0].rank].text, terms)
     return chosen
 
 
+def _figures(text: str, asked: set[str]) -> bool:
+    """True when the text holds a figure other than the numbers the question itself names."""
+    for number in asked:
+        text = text.replace(number, "")
+    return bool(_NUMBER.search(text))
+
+
+def _add_figures(candidates: list[Sentence], chosen: list[Sentence], text: str,
+                 terms: list[str]) -> None:  # fmt: skip
+    """到2030年，…达到国际先进水平。 answers 2030年的目标 only with the figures that follow it:
+    the next clauses of the paragraph that carry figures join, within the budget."""
+    asked = {t for t in terms if t.isdigit()}
+    first = chosen[0]
+    if _figures(first.text, asked):
+        return
+    current = first
+    while (following := _next_clause(candidates, current, text)) is not None:
+        current = following
+        if following in chosen:
+            continue
+        if sum(len(c.text) for c in chosen) + len(following.text) > MAX_ENUMERATION_CHARS:
+            break
+        if _figures(following.text, asked):
+            chosen.append(following)
+
+
 def _next_clause(candidates: list[Sentence], sentence: Sentence, text: str) -> Sentence | None:
-    if not re.search(r"[；;：:]$", sentence.text):
-        return None
     return next(
         (c for c in candidates if c.rank == sentence.rank and c.start >= sentence.end
          and not text[sentence.end : c.start].strip()),
         None,
     )  # fmt: skip
+
+
+def _completion(candidates: list[Sentence], sentence: Sentence, text: str) -> list[Sentence]:
+    """The clauses after one that ends in ；or ：, up to the end of its sentence (。) or list."""
+    chain, current = [], sentence
+    while re.search(r"[；;：:，,]$", current.text):
+        following = _next_clause(candidates, current, text)
+        if following is None:
+            break
+        chain.append(following)
+        current = following
+    return chain
+
+
+def _lead_in(candidates: list[Sentence], sentence: Sentence, text: str) -> list[Sentence]:
+    """For an item of a list (（二）…；), the lead-in it belongs to: the line before the items
+    that ends in ：(有下列情形之一的，处…罚款：), as its clauses. An item alone says what is
+    punished, never the penalty."""
+    line_start = text.rfind("\n", 0, sentence.start) + 1
+    if not LIST_ITEM.match(text[line_start : sentence.end]):
+        return []
+    position = line_start - 1
+    while position > 0:
+        previous_start = text.rfind("\n", 0, position) + 1
+        line = text[previous_start:position].strip()
+        if re.search(r"[：:]$", line):
+            return [c for c in candidates if c.rank == sentence.rank
+                    and previous_start <= c.start and c.end <= position]  # fmt: skip
+        if not LIST_ITEM.match(line):
+            return []
+        position = previous_start - 1
+    return []
 
 
 def _fits(sentence: Sentence, chosen: list[Sentence]) -> bool:
