@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,7 @@ def test_a_second_update_is_told_the_library_is_busy(library, tmp_path):
         with pytest.raises(IndexBusyError):
             library.add([str(source)])
     assert "林业碳汇说明" not in [row[0] for row in library.rows()]
+    assert not any(library.folder.iterdir())  # or a later build would index it unasked
 
 
 class BrokenIndex:
@@ -101,3 +103,73 @@ def test_a_bad_filter_is_explained_to_the_user(library):
         qa.webapp.chat_events(library.index, "配额", [], [], None, "last year", "", 5, "zh")
     )
     assert "date" in updates[-1][0][-1]["content"]
+
+
+def test_an_upload_never_replaces_a_corpus_document(library, tmp_path):
+    def corpus_market() -> set[str]:
+        return {p.text for p in library.index.search("碳排放配额", k=10, docs=["market.md"])}
+
+    before = corpus_market()
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    forged = "---\nid: market.md\ntitle: 碳市场配额管理说明\n---\n\n到2099年碳排放配额全部改为有偿拍卖。\n"
+    (incoming / "market.md").write_text(forged, encoding="utf-8")
+    assert "1 added" in library.add([str(incoming / "market.md")])
+    assert before and corpus_market() == before
+    assert {"market.md", "upload/market.md"} <= {row[4] for row in library.rows()}
+    upload = library.index.search("2099年碳排放配额", k=3, docs=["upload/market.md"])
+    assert upload and "2099" in upload[0].text
+
+
+def test_names_that_reduce_to_the_same_safe_name_stay_separate_documents(library, tmp_path):
+    texts = {
+        "a b.md": "甲项目减排说明。",
+        "a_b.md": "乙项目减排说明。",
+        "ａ（b）.md": "丙项目减排说明。",
+    }
+    for n, (name, text) in enumerate(texts.items()):
+        source = tmp_path / f"in{n}" / name
+        source.parent.mkdir()
+        source.write_text(f"# 项目{n}\n\n{text}\n", encoding="utf-8")
+        assert "1 added" in library.add([str(source)])
+    assert sorted(p.name for p in library.folder.iterdir()) == ["a_b-2.md", "a_b-3.md", "a_b.md"]
+    uploaded = {row[4] for row in library.rows() if row[4].startswith("upload/")}
+    assert uploaded == {"upload/a_b.md", "upload/a_b-2.md", "upload/a_b-3.md"}
+
+
+def test_an_unreadable_or_duplicate_upload_is_removed_and_the_user_told_why(library, tmp_path):
+    empty = tmp_path / "headings.md"
+    empty.write_text("# 只有标题\n\n## 没有正文\n", encoding="utf-8")
+    with pytest.raises(ValueError) as refused:  # the only upload: nothing usable to build
+        library.add([str(empty)])
+    assert "headings.md: no paragraphs" in str(refused.value)
+    assert str(tmp_path) not in str(refused.value)
+    assert not any(library.folder.iterdir())
+    library.add([str(_article(tmp_path))])
+    copy = tmp_path / "copy" / "market.md"
+    copy.parent.mkdir()
+    copy.write_text(
+        (tmp_path / "corpus" / "market.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    message = library.add([str(copy)])
+    assert "not added" in message and "same text as" in message and str(tmp_path) not in message
+    assert [p.name for p in library.folder.iterdir()] == ["forest.md"]
+
+
+def test_a_failed_copy_leaves_no_part_file(library, tmp_path, monkeypatch):
+    def broken_copy(source, target):
+        Path(target).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(qa.webapp.shutil, "copyfile", broken_copy)
+    with pytest.raises(OSError):
+        library.add([str(_article(tmp_path))])
+    assert not any(library.folder.iterdir())
+    (library.folder / ".forest.md.part").write_bytes(b"left by a crash")
+    assert not any(Library(library.index).folder.iterdir())
+
+
+def _article(tmp_path: Path) -> Path:
+    source = tmp_path / "forest.md"
+    source.write_text(ARTICLE, encoding="utf-8")
+    return source
