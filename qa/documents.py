@@ -10,7 +10,10 @@ import codecs
 import datetime as dt
 import email.utils
 import hashlib
+import logging
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,23 +23,17 @@ import yaml
 from qa.errors import IngestError
 from qa.text import has_substance, is_cjk, normalize
 
+log = logging.getLogger(__name__)
+
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 # Housekeeping files that describe a corpus rather than belong to it.
 IGNORED_NAMES = re.compile(r"^(readme|sources|license|licence|changelog)(\.|$)", re.IGNORECASE)
+# Limits that bound the work one file can cause; each refusal names its limit.
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_BLOCKS = 20_000
+MAX_BLOCKS = 20_000  # paragraphs and headings in one document
+MAX_BLOCK_CHARS = 100_000  # one paragraph: beyond this it is not prose but a dump
+MAX_DOCUMENT_CHARS = 2_000_000  # the whole cleaned text, about 1,000 pages
 
-BLOCK_TAGS = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dt", "dd",
-    "div", "section", "article", "main", "body", "html", "table", "tbody", "thead", "tr", "ul",
-    "ol", "dl", "figure", "figcaption", "caption", "address", "center",
-}  # fmt: skip
-DROP_TAGS = {
-    "script", "style", "noscript", "template", "iframe", "nav", "footer", "aside", "form",
-    "button", "select", "svg", "canvas", "head", "object", "embed", "title", "meta", "link",
-}  # fmt: skip
-HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_BOLD_HINT = re.compile(r"bold|strong|font-weight:\s*(bold|[6-9]00)", re.IGNORECASE)
 
 # Page furniture: short lines that carry no policy content (editor credits, app slogans, share bars).
 _FURNITURE = re.compile(
@@ -86,47 +83,62 @@ class Document:
 
 
 def iter_corpus_files(root: Path) -> Iterator[Path]:
-    """Files under `root` that the ingester reads, in a stable order."""
+    """Files under `root` that the ingester reads, in a stable order.
+
+    Left out with a logged warning: a symbolic link whose target lies outside `root` (a link in a
+    corpus folder never pulls other files into the index; links within it are read), and
+    anything that is not a regular file (devices, FIFOs, broken links).
+    """
+    real_root = root.resolve()
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if (
-            path.is_file()
-            and path.suffix.lower() in SUFFIXES
-            and not IGNORED_NAMES.match(path.name)
-        ):
+        if path.suffix.lower() not in SUFFIXES or IGNORED_NAMES.match(path.name) or path.is_dir():
+            continue
+        if not path.is_file():
+            log.warning("skipped %s: not a regular file (a device, FIFO or broken link)", path)
+        elif not _is_within(path.resolve(), real_root):
+            log.warning(
+                "skipped %s: it links to %s, outside the corpus folder %s; copy the file "
+                "into the folder instead of linking to it", path, path.resolve(), root,
+            )  # fmt: skip
+        else:
             yield path
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def read_document(
     path: Path, root: Path | None = None, max_bytes: int = MAX_FILE_BYTES
 ) -> Document:
     """Parse one corpus file. Raises IngestError naming the file when it cannot be used."""
-    size = path.stat().st_size
-    if size > max_bytes:
+    if root is not None and not _is_within(path.resolve(), Path(root).resolve()):
         raise IngestError(
-            path, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
-            "split it into smaller files",
+            path, f"is outside the corpus folder {root} (through a symbolic link?)",
+            "copy the file into the folder instead of linking to it",
         )  # fmt: skip
-    raw = path.read_bytes()
+    raw = read_bounded(path, max_bytes)
     front, parsed = _parse(path, raw)
     blocks = [block for block in parsed.blocks if not _is_furniture(block.text)]
-    if len(blocks) > MAX_BLOCKS:
-        raise IngestError(
-            path, f"{len(blocks)} paragraphs, over the {MAX_BLOCKS} limit", "split the file"
-        )
+    check_text_limits(path, blocks)
     if not any(has_substance(block.text) and not block.is_heading for block in blocks):
         raise IngestError(path, "no paragraphs with text", "check that the file is a text document")
     relative = path.relative_to(root).as_posix() if root else path.name
     doc_id = _text_field(front, "id") or _text_field(front, "url") or relative
     url = _text_field(front, "url") or _text_field(front, "link")
+    date = parse_date(front.get("date"))
+    if date is None and front.get("date") not in (None, ""):
+        log.warning("%s: front matter date %r is not a real date; indexed undated", path,
+                    str(front["date"])[:40])  # fmt: skip
     return Document(
         doc_id=doc_id,
         path=str(path.resolve()),
         title=_text_field(front, "title") or parsed.title or path.stem,
         blocks=blocks,
-        date=parse_date(front.get("date")) or parsed.date,
+        date=date or parsed.date,
         source=url or _text_field(front, "source") or _text_field(front, "author")
         or _text_field(front, "publisher") or _text_field(front, "issuer"),
         issuer=_text_field(front, "issuer"),
@@ -136,15 +148,75 @@ def read_document(
     )  # fmt: skip
 
 
+def read_bounded(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`, read once and never more than that.
+
+    The size is checked on the open file (a path swapped between two calls can't slip through),
+    devices and FIFOs are refused before any read (O_NONBLOCK: opening a FIFO doesn't wait for a
+    writer), and the read stops at `max_bytes + 1` in case the file grows while it is read.
+    """
+    too_big = "split it into smaller files"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise IngestError(path, f"cannot be opened ({error.strerror})", "check the file") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(
+                path,
+                "is not a regular file (a device, FIFO or socket)",
+                "remove it from the folder",
+            )
+        limit = f"{max_bytes >> 20} MB" if max_bytes >= 1 << 20 else f"{max_bytes:,}-byte"
+        if info.st_size > max_bytes:
+            raise IngestError(
+                path, f"file is {info.st_size / (1 << 20):.1f} MB, over the {limit} limit "
+                "(MAX_FILE_BYTES)", too_big,
+            )  # fmt: skip
+        raw = file.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise IngestError(
+            path, f"file grew past the {limit} limit (MAX_FILE_BYTES) while being read", too_big
+        )
+    return raw
+
+
+def check_text_limits(path: Path, blocks: list[Block]) -> None:
+    """Refuse documents whose paragraphs would become an unbounded number of passages."""
+    if len(blocks) > MAX_BLOCKS:
+        raise IngestError(
+            path, f"{len(blocks)} paragraphs, over the {MAX_BLOCKS} limit (MAX_BLOCKS)",
+            "split the file",
+        )  # fmt: skip
+    total = 0
+    for number, block in enumerate(blocks, start=1):
+        if len(block.text) > MAX_BLOCK_CHARS:
+            raise IngestError(
+                path, f"paragraph {number} has {len(block.text):,} characters, over the "
+                f"{MAX_BLOCK_CHARS:,}-character limit for one paragraph (MAX_BLOCK_CHARS)",
+                "split it into paragraphs or split the file",
+            )  # fmt: skip
+        total += len(block.text)
+    if total > MAX_DOCUMENT_CHARS:
+        raise IngestError(
+            path, f"{total:,} characters of text, over the {MAX_DOCUMENT_CHARS:,}-character "
+            "limit for one document (MAX_DOCUMENT_CHARS)", "split the file",
+        )  # fmt: skip
+
+
 def _parse(path: Path, raw: bytes) -> tuple[dict, Parsed]:
     """(front matter, parsed body) by file type; .txt may hold HTML, as the seed article does."""
     suffix = path.suffix.lower()
     if suffix in {".pdf", ".docx"}:
         from qa import formats
 
-        return {}, formats.parse_pdf(path) if suffix == ".pdf" else formats.parse_docx(path)
+        parse = formats.parse_pdf if suffix == ".pdf" else formats.parse_docx
+        return {}, parse(path, raw)
     front, body = split_front_matter(decode(raw, path), path)
-    if suffix in {".html", ".htm"} or (suffix == ".txt" and _looks_like_html(body)):
+    from qa.html_blocks import looks_like_html, parse_html
+
+    if suffix in {".html", ".htm"} or (suffix == ".txt" and looks_like_html(body)):
         return front, parse_html(body)
     if suffix in {".md", ".markdown"}:
         return front, parse_markdown(body)
@@ -190,7 +262,7 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
     if not match:
         return {}, text
     try:
-        fields = yaml.safe_load(match.group(1))
+        fields = yaml.load(match.group(1), Loader=_FrontMatterLoader)
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 2}" if where else ""
@@ -207,6 +279,27 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
     return fields, text[match.end() :]
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """safe_load, except that a timestamp that can't exist (2021-02-30, a +99:00 offset) stays
+    text (_NotADate) instead of raising ValueError, which parse_date never reads as a date: the
+    file is indexed undated."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return _NotADate(self.construct_scalar(node))
+
+
+class _NotADate(str):
+    """Front matter text that YAML reads as a timestamp but no calendar has: never a date."""
+
+
+_FrontMatterLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp
+)
+
+
 def _text_field(front: dict, key: str) -> str | None:
     value = front.get(key)
     if value is None or isinstance(value, (dict, list)):
@@ -221,7 +314,7 @@ def parse_date(value: object) -> str | None:
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or isinstance(value, _NotADate) or not value.strip():
         return None
     value = value.strip()
     match = re.search(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})", value)
@@ -240,123 +333,6 @@ class Parsed:
     date: str | None = None
 
 
-def _looks_like_html(text: str) -> bool:
-    return bool(re.search(r"<(p|div|html|body|br|h[1-6]|article|span)\b[^>]*>", text, re.I))
-
-
-def parse_html(html: str) -> Parsed:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    title = _html_title(soup)
-    date = _html_date(soup)
-    blocks: list[Block] = []
-    _walk(soup, blocks)
-    return Parsed(blocks=blocks, title=title, date=date)
-
-
-def _html_title(soup) -> str | None:
-    h1 = soup.find("h1")
-    if h1 and h1.get_text(strip=True):
-        return _clean_inline(h1.get_text(" "))
-    if soup.title and soup.title.get_text(strip=True):
-        # Drop the site-name suffix that page titles carry ("标题_新浪财经", "标题 - 人民网").
-        return re.split(r"\s+[-|–—]\s+|_", soup.title.get_text().strip())[0].strip() or None
-    return None
-
-
-def _html_date(soup) -> str | None:
-    for attrs in ({"property": "article:published_time"}, {"name": "pubdate"},
-                  {"name": "publishdate"}, {"name": "PubDate"}, {"name": "date"}):  # fmt: skip
-        meta = soup.find("meta", attrs=attrs)
-        if meta and parse_date(meta.get("content")):
-            return parse_date(meta.get("content"))
-    time = soup.find("time")
-    return parse_date(time.get("datetime") or time.get_text()) if time else None
-
-
-def _walk(node, blocks: list[Block]) -> None:
-    """Emit a block per innermost block element; inline runs between block children are blocks too."""
-    from bs4.element import NavigableString, Tag
-
-    run: list[tuple[str, bool]] = []
-    for child in node.children:
-        if isinstance(child, Tag):
-            name = child.name.lower()
-            if name in DROP_TAGS or _is_hidden(child):
-                continue
-            if name == "br":
-                run.append(("\x00", False))
-            elif name in BLOCK_TAGS or _has_block(child):
-                _emit(run, blocks, heading=False)
-                run = []
-                if _has_block(child):
-                    _walk(child, blocks)
-                else:
-                    pieces = list(_inline_pieces(child, bold=_is_bold(child)))
-                    _emit(pieces, blocks, heading=name in HEADING_TAGS)
-            else:
-                run.extend(_inline_pieces(child, bold=_is_bold(child)))
-        elif type(child) is NavigableString:  # skips comments, CDATA, doctype
-            run.append((str(child), False))
-    _emit(run, blocks, heading=False)
-
-
-def _has_block(tag) -> bool:
-    return tag.find(lambda t: t.name in BLOCK_TAGS) is not None
-
-
-def _is_hidden(tag) -> bool:
-    style = (tag.get("style") or "").replace(" ", "").lower()
-    return "display:none" in style or tag.has_attr("hidden")
-
-
-def _is_bold(tag) -> bool:
-    if tag.name in {"b", "strong"}:
-        return True
-    hints = " ".join(str(tag.get(attr, "")) for attr in ("style", "cms-style", "class"))
-    return bool(_BOLD_HINT.search(hints))
-
-
-def _inline_pieces(tag, bold: bool) -> Iterator[tuple[str, bool]]:
-    from bs4.element import NavigableString, Tag
-
-    for child in tag.children:
-        if isinstance(child, Tag):
-            name = child.name.lower()
-            if name == "br":
-                yield "\x00", bold  # an explicit line break, unlike source newlines
-            elif name not in DROP_TAGS and name != "img" and not _is_hidden(child):
-                yield from _inline_pieces(child, bold or _is_bold(child))
-        elif type(child) is NavigableString:
-            yield str(child), bold
-
-
-def _emit(pieces: list[tuple[str, bool]], blocks: list[Block], heading: bool) -> None:
-    text = _clean_inline("".join(piece for piece, _ in pieces))
-    if not has_substance(text):
-        return
-    if not heading:
-        bold_text = "".join(piece for piece, bold in pieces if bold)
-        plain_text = "".join(piece for piece, bold in pieces if not bold)
-        all_bold = has_substance(bold_text) and not has_substance(plain_text)
-        heading = _could_be_heading(text) and (all_bold or bool(_NUMBERED_HEADING.match(text)))
-    blocks.append(Block(text, heading))
-
-
-def _clean_inline(text: str) -> str:
-    """Collapse HTML whitespace, keep explicit line breaks, strip full-width indentation."""
-    # A source line break between two CJK characters is layout, not a word gap.
-    text = re.sub(r"(?<=[^\x00-\x7f])[ \t\r]*\r?\n[ \t\r]*(?=[^\x00-\x7f])", "", text)
-    lines = []
-    for line in text.split("\x00"):
-        line = re.sub(r"[ \t\n\r\f\v]+", " ", line)
-        line = line.strip(" \u3000\xa0")
-        if line:
-            lines.append(line)
-    return "\n".join(lines)
-
-
 def _could_be_heading(text: str) -> bool:
     return len(text) <= _HEADING_MAX_CHARS and "\n" not in text and not text.endswith(_SENTENCE_END)
 
@@ -368,6 +344,8 @@ def _is_furniture(text: str) -> bool:
 def parse_markdown(markdown: str) -> Parsed:
     """CommonMark via markdown-it, so emphasis follows the spec (`**省（区、市）**年` stays literal)."""
     from markdown_it import MarkdownIt
+
+    from qa.html_blocks import parse_html
 
     html = (
         MarkdownIt("commonmark", {"html": True, "breaks": False}).enable("table").render(markdown)

@@ -77,7 +77,7 @@ def test_pdf_citation_carries_the_page(tmp_path: Path, fake_embedder):
         "推动出台甲烷排放控制行动方案", k=1
     )
     assert (hit.page, hit.paragraph) == (2, 5)
-    assert hit.citation == "《甲烷排放控制行动方案》，第2页，第5段"
+    assert hit.citation == "《甲烷排放控制行动方案》一、面临形势，第2页，第5段"
 
 
 def test_pdf_without_text_layer_says_ocr_is_not_supported(tmp_path: Path):
