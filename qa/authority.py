@@ -143,7 +143,7 @@ def _listed(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _title_key(title: str) -> str:
+def title_key(title: str) -> str:
     """固定资产投资项目节能审查办法（试行） and 固定资产投资项目节能审查办法 name one rule."""
     return _TITLE_SUFFIX.sub("", re.sub(r"\s+", "", title or ""))
 
@@ -154,13 +154,13 @@ def resolve(documents: Mapping[str, tuple[str, Authority]]) -> dict[str, Authori
     已废止 and names its successor."""
     by_title: dict[str, list[str]] = {}
     for doc_id, (title, _) in documents.items():
-        by_title.setdefault(_title_key(title), []).append(doc_id)
+        by_title.setdefault(title_key(title), []).append(doc_id)
     successors: dict[str, list[str]] = {}
     predecessors: dict[str, list[str]] = {}
     for doc_id, (_, authority) in documents.items():
         targets = [t for t in authority.supersedes if t in documents]
         for title in authority.repeals:
-            targets += by_title.get(_title_key(title), [])
+            targets += by_title.get(title_key(title), [])
         for target in dict.fromkeys(targets):
             if target != doc_id:
                 successors.setdefault(target, []).append(doc_id)

@@ -120,6 +120,10 @@ def build_index(
     embedder = embedder or load_embedder(model_for(index_dir, model, rebuild))
     report = BuildReport()
     with Writer(index_dir, embedder.model_id, embedder.dim, rebuild, vector_index) as writer:
+        if writer.moved_aside:
+            report.warnings.append(
+                f"the old database could not be used; it was moved to {writer.moved_aside}"
+            )
         known = writer.documents()
         known_by_path = {row["path"]: row for row in known.values()}
         same_pipeline = writer.meta.get("pipeline_version") == PIPELINE_VERSION
@@ -139,6 +143,17 @@ def build_index(
                 except IngestError as error:
                     report.warnings.append(f"skipped {error}")
                     continue
+                except Exception as error:  # a parser bug on one odd file must not stop the build
+                    log.warning("reading %s failed", path, exc_info=True)
+                    reason = f"{type(error).__name__}: {str(error)[:200]}"
+                    report.warnings.append(
+                        f"skipped {path}: could not be read ({reason}); "
+                        "the log has the details, please report it"
+                    )
+                    continue
+                uploads = uploads_folder(index_dir).resolve()
+                if _is_under(path, uploads):  # own namespace: an upload never replaces a corpus doc
+                    document.doc_id = "upload/" + path.relative_to(uploads).as_posix()
                 if document.doc_id in seen_docs:
                     report.warnings.append(
                         f"skipped {path}: doc id {document.doc_id!r} is already used by "
@@ -202,14 +217,21 @@ def model_for(index_dir: Path, model: str | None = None, rebuild: bool = False) 
 
     if not (Path(index_dir) / DB_NAME).exists():
         return None
-    try:
-        conn = connect(Path(index_dir) / DB_NAME, readonly=True)
+    db = Path(index_dir) / DB_NAME
+    # A folder this user may not write needs an immutable read (see qa.store.Reader._open).
+    for immutable in (False, True):
         try:
-            return read_meta(conn).get("model_id")
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return None  # the writer reports the damage with advice
+            conn = connect(db, readonly=True, immutable=immutable)
+            try:
+                return read_meta(conn).get("model_id")
+            finally:
+                conn.close()
+        except sqlite3.OperationalError:
+            if immutable or os.access(index_dir, os.W_OK):
+                return None
+        except (sqlite3.DatabaseError, UnicodeError):
+            return None  # the writer reports the damage with advice
+    return None
 
 
 def remove_documents(doc_ids: Sequence[str], index_dir: str | Path | None = None) -> BuildReport:
@@ -310,7 +332,11 @@ def _passage_row(chunk: Chunk, hash_: str, content: str) -> dict:
         "char_end": chunk.end, "hash": hash_, "page": chunk.page, "content_hash": content,
         "locator": chunk.locator.to_json() if chunk.locator else None,
         "article": chunk.locator.article if chunk.locator else None,
-        "section": " › ".join(chunk.locator.sections) if chunk.locator else None,
+        # The outline of a policy text, or the chapters of a law (第一章总则): what a question
+        # names as a part of the document.
+        "section": " › ".join(chunk.locator.sections or chunk.locator.divisions)
+        if chunk.locator
+        else None,
     }  # fmt: skip
 
 

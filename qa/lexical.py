@@ -47,6 +47,11 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Term → its number; a term absent here occurs in no passage."""
+        return self._vocabulary
+
     def search(self, terms: list[str], n: int, allowed_ids: np.ndarray | None = None):
         """[(passage id, BM25 score)] of the n best passages holding any of `terms`."""
         vocabulary = self._vocabulary
@@ -110,8 +115,9 @@ def write_atomic(lexical: LexicalIndex, path: Path) -> None:
     write_file_atomically(path, write)
 
 
-def load(path: Path, count: int) -> LexicalIndex:
-    """Read a saved file and check it covers `count` passages; IndexCorruptError otherwise."""
+def load(path: Path, count: int, ids: np.ndarray | None = None) -> LexicalIndex:
+    """Read a saved file and check it covers `count` passages (exactly `ids`, when given);
+    IndexCorruptError otherwise."""
     try:
         with np.load(path, allow_pickle=False) as data:
             lexical = LexicalIndex(**{key: data[key] for key in
@@ -120,8 +126,15 @@ def load(path: Path, count: int) -> LexicalIndex:
         raise IndexCorruptError(f"term file {path.name} is missing") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise IndexCorruptError(f"term file {path.name} cannot be read ({error})") from None
-    if len(lexical) != count or lexical.offsets[-1] != len(lexical.positions):
+    positions = lexical.positions
+    if (
+        len(lexical) != count
+        or lexical.offsets[-1] != len(positions)
+        or (len(positions) and not 0 <= positions.min() <= positions.max() < len(lexical))
+    ):
         raise IndexCorruptError(
             f"term file {path.name} covers {len(lexical)} passages, the metadata expects {count}"
         )
+    if ids is not None and not np.array_equal(lexical.ids, ids):
+        raise IndexCorruptError(f"term file {path.name} names other passages than the database")
     return lexical

@@ -20,24 +20,31 @@ _ARTICLE_ASKED = re.compile(rf"第\s*{_NUMERAL}\s*条")
 # 碳排放权交易管理暂行条例 is named as 条例, 暂行条例 or its full title; these are the words of a
 # title that name its kind, and the generic words a title starts with.
 _KINDS = ("条例", "办法", "意见", "方案", "通知", "规定", "决定", "法")
+_QUALIFIED_KINDS = ("暂行条例", "条例", "暂行办法", "办法", "行动方案", "方案", "意见", "通知")
 _TITLE_NOISE = re.compile(
     r"^(?:中共中央\s*国务院|国务院|生态环境部|国家发展改革委)?关于|（[^）]*）|[\s《》]"
 )
 _SECTION_NUMBER = re.compile(
-    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.．、])\s*"
+    rf"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d{{1,2}}[.．、]|第{_NUMERAL}[编章节])\s*"
+)
+_LEADING_VERB = re.compile(
+    r"^(?:加强|推进|完善|强化|健全|提升|加快|深化|做好|持续|积极|切实|大力|全面)"
 )
 MAX_PROVISION_CHARS = 420  # an article quoted whole up to this; beyond, it ends in …
+MAX_SECTION_ITEMS = 12  # parts of a section listed by their opening sentence
+MAX_ITEM_CHARS = 60  # the opening sentence of a numbered part: （三十）完善投资政策。
+MAX_UNNUMBERED_ITEM_CHARS = 16  # of an unnumbered one: 坚持统筹协调。
 MAX_SECTION_CHARS = 600  # a section asked by name (主要目标) keeps all its figures up to this
 
 # What each question form needs in the quotes before it counts as answered.
-_PRICE_ASKED = re.compile(r"价格|价位|碳价|多少钱|成交价|price", re.I)
+_PRICE_ASKED = re.compile(r"价格|价位|碳价|成交价|price", re.I)
 _AMOUNT_ASKED = re.compile(r"罚款|罚多少|金额|多少钱|fine", re.I)
-_PRICE = re.compile(r"\d[\d,.]*\s*(?:元|美元|欧元)(?:\s*/\s*吨|每吨)?")
+_PRICE = re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元|欧元)(?:\s*/\s*吨|每吨)?")
+_UNIT_ASKED = re.compile(r"多少(吨|元|家|个工作日|个月|天|千瓦|立方米|人)")
+# What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
+_UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "个工作日|日", "元": "元",
+          "吨": "吨", "个月": "个月|日"}  # fmt: skip
 _MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
-_TITLE_WORDS = re.compile(
-    r"司长|副司长|部长|副部长|主任|副主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|"
-    r"生态环境部|国务院|委员会|主管部门|机构|部门|人民政府"
-)
 _TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _DATE = re.compile(
     r"\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*日|之日|工作日|个月|日内|年底|以前|以后|期限|每年"
@@ -66,7 +73,9 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
         core = normalize(_title_core(doc["title"]))
         longest = _longest_common_run(text, core)
         if longest >= 6 or (core and longest >= len(core) - 1):
-            scored.append((longest, doc["doc_id"]))
+            # 暂行条例 in the question tells the 条例 from the 办法 that share 碳排放权交易.
+            kind = next((k for k in _QUALIFIED_KINDS if core.endswith(k) and k in text), "")
+            scored.append((longest + len(kind), doc["doc_id"]))
     if scored:
         best = max(length for length, _ in scored)
         return [doc_id for length, doc_id in sorted(scored, reverse=True) if length >= best - 2]
@@ -89,40 +98,88 @@ def _longest_common_run(a: str, b: str) -> int:
     return best
 
 
-def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> list[Passage]:
-    """The asked article (第N条) of the named document, or of the one document that has it."""
+def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> list[Passage] | None:
+    """The asked article (第N条) of the named document, or of the one document that has it;
+    [] when the question asks no article or can't be pinned to one document; None when the
+    article is asked of a named legal text that doesn't have it (or of no document at all)."""
     article = asked_article(question)
     if article is None:
         return []
     holders = index.with_article(article)
-    named = [doc for doc in candidates if doc in holders]
-    if named:
-        return index.provision(named[0], article)
+    if not holders:
+        return None
+    if candidates:
+        named = [doc for doc in candidates if doc in holders]
+        if named:
+            return index.provision(named[0], article)
+        if candidates[0] in index.with_article("第一条"):
+            return None  # a legal text, named, without that article
+        return []
     return index.provision(holders[0], article) if len(holders) == 1 else []
 
 
 def lookup_section(index: Index, question: str, candidates: Sequence[str],
-                   ranked: Sequence[Passage]) -> list[Passage]:  # fmt: skip
-    """The passages of the outline section a question names (主要目标, 保障措施 …), in the named
-    document, else in the best-ranked document that has such a section."""
+                   ranked: Sequence[Passage]) -> tuple[str, list[Passage]] | None:  # fmt: skip
+    """(path, passages) of the outline section or chapter a question names (主要目标, 组织实施,
+    总则 …), in the named document, else in the best-ranked document that has such a part."""
     text = normalize(question)
     order = list(dict.fromkeys([*candidates, *(p.doc_id for p in ranked)]))
-    if not order:
-        return []
     best: tuple[int, int, str, str] | None = None
-    for doc_id, path in index.sections():
+    for doc_id, full_path in index.sections():
         if doc_id not in order:
             continue
-        heading = path.split(" › ")[-1]
-        words = normalize(_SECTION_NUMBER.sub("", heading))
-        if len(words) >= 2 and words in text:
-            # Prefer the named or better-ranked document, then the longer (more specific) heading.
-            key = (order.index(doc_id), -len(words), doc_id, path)
-            if best is None or key < best:
-                best = key
+        parts = full_path.split(" › ")
+        for depth in range(1, len(parts) + 1):  # 四、组织实施 holds only its sub-sections
+            words = normalize(_SECTION_NUMBER.sub("", parts[depth - 1]))
+            # 加强监督执法 is asked as 监督执法, 加强组织实施 as 组织实施.
+            core = _LEADING_VERB.sub("", words)
+            if len(core) < 4:
+                core = words
+            if len(core) >= 2 and core in text:
+                # The named or better-ranked document first, then the more specific heading.
+                key = (order.index(doc_id), -len(words), doc_id, " › ".join(parts[:depth]))
+                if best is None or key < best:
+                    best = key
     if best is None:
-        return []
-    return index.section(best[2], best[3])
+        return None
+    return best[3], index.section(best[2], best[3])
+
+
+def heading_words(path: str) -> str:
+    """The words of a section path's headings, without their numbers."""
+    return normalize("".join(_SECTION_NUMBER.sub("", part) for part in path.split(" › ")))
+
+
+def section_items(path: str, section: Sequence[Passage]) -> list[tuple[str, Passage, int, int]]:
+    """The parts of a section, as (label, passage, start, end) of each part's opening sentence:
+    its sub-sections (四、组织实施 › （一）加强统筹协调 …), labelled by their headings, or the
+    passages that each open with an item heading (（三十）完善投资政策。…)."""
+    from qa.text import sentence_spans
+
+    depth = len(path.split(" › "))
+    children: dict[str, Passage] = {}
+    for passage in section:
+        parts = (passage.locator.sections or passage.locator.divisions) if passage.locator else ()
+        if len(parts) > depth:
+            children.setdefault(parts[depth], passage)
+    items = []
+    if len(children) >= 2:
+        for label, passage in list(children.items())[:MAX_SECTION_ITEMS]:
+            spans = sentence_spans(passage.text)
+            if spans:
+                items.append((label, passage, *spans[0]))
+        return items
+    for passage in section[:MAX_SECTION_ITEMS]:
+        spans = sentence_spans(passage.text)
+        if not spans:
+            return []
+        length = spans[0][1] - spans[0][0]
+        # （三十）完善投资政策。… or, unnumbered, 坚持统筹协调。…: a part's name opens it.
+        numbered = _SECTION_NUMBER.match(passage.text) and length <= MAX_ITEM_CHARS
+        if not (numbered or length <= MAX_UNNUMBERED_ITEM_CHARS):
+            return []
+        items.append(("", passage, *spans[0]))
+    return items if len(items) >= 2 else []
 
 
 def whole(passages: Sequence[Passage], budget: int = MAX_PROVISION_CHARS) -> list[Passage]:
@@ -140,7 +197,7 @@ def whole(passages: Sequence[Passage], budget: int = MAX_PROVISION_CHARS) -> lis
 SYNONYMS = {
     "虚报": ("虚假", "弄虚作假"), "瞒报": ("虚假", "遗漏"), "造假": ("伪造", "弄虚作假"),
     "作假": ("弄虚作假",), "处罚": ("罚款",), "罚": ("罚款",), "惩罚": ("罚款",),
-    "生效": ("施行",), "实施": ("施行",), "碳价": ("价格",), "配额价格": ("成交价格",),
+    "责任": ("罚款", "处分"), "后果": ("罚款",), "处理": ("处分", "罚款"), "生效": ("施行",), "实施": ("施行",), "碳价": ("价格",), "配额价格": ("成交价格",),
 }  # fmt: skip
 SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理
 CLOSE_COSINE = 0.05  # passages this close to the best cosine answer about as well
@@ -153,16 +210,16 @@ def expand_terms(terms: Sequence[str]) -> list[str]:
 
 
 def governing_rules(index: Index, vector, terms: Sequence[str], passages: Sequence[Passage],
-                    where) -> list[Passage]:  # fmt: skip
+                    where, focus: Sequence[str] = ()) -> tuple[list[Passage], set[int]]:  # fmt: skip
     """When the best passage is a rule and a document that governs it (same subject by title,
     in force, higher level or newer) is in the library, its best matching provision joins the
-    candidates: a superseded 办法 must not answer alone where a 条例 rules."""
+    candidates, first; returns them and the ids of those governing passages: a superseded 办法
+    must not answer alone where a 条例 rules."""
     from dataclasses import replace
 
     if not passages or not is_rule(passages[0]):
-        return list(passages)
+        return list(passages), set()
     top = passages[0]
-    top_core = normalize(_title_core(top.title))
     authorities_by_doc = index.authorities()
     extra = []
     for doc in index.titles(where):
@@ -170,7 +227,7 @@ def governing_rules(index: Index, vector, terms: Sequence[str], passages: Sequen
         auth = authorities_by_doc.get(doc_id)
         if doc_id == top.doc_id or auth is None or not auth.in_force:
             continue
-        if _longest_common_run(normalize(_title_core(doc["title"])), top_core) < SAME_SUBJECT_CHARS:
+        if not same_subject(doc["title"], top.title):
             continue
         if governing_key(auth, None) >= governing_key(top.authority, top.date):
             continue
@@ -180,12 +237,13 @@ def governing_rules(index: Index, vector, terms: Sequence[str], passages: Sequen
                                     where=Filter(docs=(doc_id,), in_force=where.in_force))  # fmt: skip
         found = [p for p in found if p.dense_score >= top.dense_score - CLOSE_COSINE]
         if found:
-            best = max(found, key=lambda p: (_coverage(terms, p.text), p.score))
+            # The question's own words first: a follow-up (那不按时清缴配额呢？) carries the
+            # earlier topic in `terms`, but asks about its own.
+            best = max(found, key=lambda p: (_coverage(focus, p.text), _coverage(terms, p.text),
+                                             p.score))  # fmt: skip
             extra.append(replace(best, score=top.score))
-    if not extra:
-        return list(passages)
     ids = {p.passage_id for p in extra}
-    return [*extra, *(p for p in passages if p.passage_id not in ids)]
+    return [*extra, *(p for p in passages if p.passage_id not in ids)], ids
 
 
 def _coverage(terms: Sequence[str], text: str) -> float:
@@ -200,7 +258,8 @@ def governing_first(passages: Sequence[Passage], margin: float = CLOSE_COSINE) -
     if len(passages) < 2:
         return list(passages)
     top = passages[0].dense_score
-    close = [p for p in passages if p.dense_score >= top - margin and is_rule(p)]
+    close = [p for p in passages if p.dense_score >= top - margin and is_rule(p)
+             and same_subject(p.title, passages[0].title)]  # fmt: skip
     if len({p.doc_id for p in close}) < 2:
         return list(passages)
     leader = min(close, key=lambda p: (governing_key(p.authority, p.date), -p.score))
@@ -216,13 +275,21 @@ def lead_documents(passages: Sequence[Passage], named: Sequence[str] = ()) -> di
     order = list(dict.fromkeys(p.doc_id for p in passages))
     by_doc = {p.doc_id: p for p in reversed(passages)}
     leader = next((d for d in named if d in by_doc), None)
-    rules = [d for d in order if is_rule(by_doc[d])]
+    first = by_doc[order[0]] if order else None
+    rules = [d for d in order if is_rule(by_doc[d]) and same_subject(by_doc[d].title, first.title)]
     if leader is None and len(rules) >= 2:
         leader = min(rules, key=lambda d: governing_key(by_doc[d].authority, by_doc[d].date))
     if leader is not None:
         order.remove(leader)
         order.insert(0, leader)
     return {doc_id: i for i, doc_id in enumerate(order)}
+
+
+def same_subject(title: str, other: str) -> bool:
+    """碳排放权交易管理办法（试行） and 碳排放权交易管理暂行条例 rule the same matter; the
+    甲烷排放控制行动方案 and the 碳达峰碳中和意见 do not, and neither governs the other."""
+    return _longest_common_run(normalize(_title_core(title)),
+                               normalize(_title_core(other))) >= SAME_SUBJECT_CHARS  # fmt: skip
 
 
 def is_rule(passage: Passage) -> bool:
@@ -269,20 +336,69 @@ def authority_note(cited: Sequence[Passage]) -> str | None:
     return "".join(notes) or None
 
 
-def fact_shape_missing(question: str, form: str | None, quotes: Sequence[str]) -> bool:
-    """True when the question asks for a price, an amount, a date or a person/title and no
-    quote holds one: such an answer would not answer, however close its words."""
-    text = "".join(quotes)
+def required_shape(question: str, form: str | None) -> re.Pattern | None:
+    """What a quote must hold to answer a question that asks for a price, an amount, a number,
+    a date or a title; None when any quote may answer."""
     if _PRICE_ASKED.search(question) and re.search(r"多少|几|是什么|how much|what", question, re.I):
-        return not _PRICE.search(text)
+        return _PRICE
+    unit = _UNIT_ASKED.search(question)
+    if unit:
+        units = _UNITS.get(unit.group(1), unit.group(1))
+        return re.compile(
+            rf"(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
+        )
     if form == "number" and _AMOUNT_ASKED.search(question):
-        return not _MONEY.search(text)
-    if form == "number":
-        return not _NUMBER.search(text)
-    if form == "date":
-        return not _DATE.search(text)
-    if form == "title":
-        return not _TITLES.search(text)
-    if form == "who":
-        return not _TITLE_WORDS.search(text)
-    return False
+        return _MONEY
+    # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
+    return {"number": _NUMBER, "date": _DATE, "title": _TITLES}.get(form or "")
+
+
+_STATUS_ASKED = re.compile(
+    r"还有效|有效吗|是否有效|废止|失效|作废|还适用|仍然适用|现行有效|\bin force\b|still (?:valid|apply)|repealed",
+    re.I,
+)
+_QUOTED_TITLE = re.compile(r"《([^》]{4,60})》")
+
+
+def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[str, list] | None:
+    """For 《X》还有效吗？: (lead, [(passage, start, end)]) from the library: the provision that
+    repealed X, or, when X is in the library and in force, the newest text that still cites it.
+    None when the question asks no status or names no text."""
+    from qa.text import sentence_spans
+
+    if not _STATUS_ASKED.search(question):
+        return None
+    titles = {d["doc_id"]: d["title"] for d in index.titles()}
+    authorities_by_doc = index.authorities()
+    asked = [m.group(1) for m in _QUOTED_TITLE.finditer(question)]
+    asked += [titles[d] for d in named if d in titles and titles[d] not in asked]
+    if not asked:
+        return None
+    title = asked[0]
+    key = authorities.title_key(title)
+    target = next((d for d, t in titles.items() if authorities.title_key(t) == key), None)
+
+    def sentences_naming(doc_ids, must: str | None) -> list[tuple[Passage, int, int]]:
+        found = []
+        for passage in index.search(title, k=20, docs=list(doc_ids)):
+            text = passage.text
+            for start, end in sentence_spans(text):
+                sentence = text[start:end]
+                if key in re.sub(r"\s+", "", sentence) and (must is None or must in sentence):
+                    found.append((passage, start, end))
+        return found
+
+    repealers = [d for d, a in authorities_by_doc.items()
+                 if any(authorities.title_key(r) == key for r in a.repeals)]  # fmt: skip
+    if repealers:
+        quotes = sentences_naming(repealers, "废止")
+        if quotes:
+            return f"《{title}》已废止：", quotes[:1]
+    if target is not None and authorities_by_doc[target].in_force:
+        others = [d for d in titles if d != target]
+        quotes = sorted(sentences_naming(others, None), key=lambda q: q[0].date or "", reverse=True)
+        lead = f"资料中没有废止《{title}》的规定；"
+        if quotes:
+            return lead + "较新的文件仍以其为依据：", quotes[:1]
+        return lead + "它在资料中现行有效。", []
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from qa.answer import Answer
 from qa.search import Passage
@@ -20,12 +20,16 @@ _MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "[]()*_`#!|~\\{}+-=.:"})
 LABELS = {
     "zh": {"searched": "检索", "sources": "来源", "related": "相关阅读", "paragraph": "第{}段",
            "page": "第{}页", "also": "亦见于", "none": "资料中没有找到相关内容。",
-           "related_note": "以下段落最接近，但不足以回答这个问题：", "open": "打开原文"},
+           "related_note": "以下段落最接近，但不足以回答这个问题：", "open": "打开原文",
+           "effective": "{}起施行", "not_in_force": "{status}：本文件不是现行规定",
+           "replaced_by": "，已由 {} 取代"},
     "en": {"searched": "Searched", "sources": "Sources", "related": "Related reading",
            "paragraph": "paragraph {}", "page": "page {}", "also": "Also published by",
            "none": "No relevant content was found in the documents.",
            "related_note": "These paragraphs come closest, but don't answer the question:",
-           "open": "open the source"},
+           "open": "open the source", "effective": "in force from {}",
+           "not_in_force": "{status}: this document no longer governs",
+           "replaced_by": "; replaced by {}"},
 }  # fmt: skip
 
 
@@ -49,9 +53,17 @@ def card_id(turn: int, n: int) -> str:
     return f"src-{turn}-{n}"
 
 
+def doc_url(doc_id: str, paragraph: int | None = None) -> str:
+    """The document viewer's link (qa.docview): /doc/<quoted id>#p<paragraph>."""
+    path = quote(doc_id, safe="/")
+    if any(part in (".", "..") for part in doc_id.split("/")):
+        path = quote(doc_id, safe="")  # browsers would resolve the dots and lose the id
+    return f"/doc/{path}" + (f"#p{int(paragraph)}" if paragraph else "")
+
+
 def _citation_line(passage: Passage, lang: str) -> str:
     words = LABELS[lang]
-    parts = [f"《{escape(passage.title)}》"]
+    parts = [f"《{escape(passage.title)}》{escape(passage.provision)}"]
     if passage.date:
         parts.append(escape(passage.date))
     parts.append(escape(words["paragraph"].format(passage.paragraphs)))
@@ -80,6 +92,26 @@ def answer_html(answer: Answer, turn: int, lang: str = "zh") -> str:
             body.append(escape(part))
     pieces.append(f'<div class="qa-answer">{"".join(body)}</div>')
     return "".join(pieces)
+
+
+def _status_line(passage: Passage, lang: str) -> str:
+    """效力层级 and, when the document no longer governs, a warning the reader can't miss."""
+    auth = passage.authority
+    if auth is None:
+        return ""
+    words = LABELS[lang]
+    parts = [escape(auth.level)] if auth.level else []
+    if auth.effective:
+        parts.append(escape(words["effective"].format(auth.effective)))
+    line = f'<div class="qa-level">{" · ".join(parts)}</div>' if parts else ""
+    if not auth.in_force:
+        later = "、".join(auth.superseded_by)
+        warning = escape(
+            words["not_in_force"].format(status=auth.status)
+            + (words["replaced_by"].format(later) if later else "")
+        )
+        line += f'<div class="qa-repealed">{warning}</div>'
+    return line
 
 
 def _marked(passage: Passage, spans: tuple[tuple[int, int], ...]) -> str:
@@ -112,11 +144,15 @@ def _card(passage: Passage, n: int | None, turn: int, spans, lang: str) -> str:
         names = "、".join(escape(r.source or r.title) for r in passage.also_published_by)
         also = f'<div class="qa-also">{words["also"]}：{names}</div>'
     number = f'<span class="qa-n">[{n}]</span> ' if n is not None else ""
+    status = _status_line(passage, lang)
     anchor = f' id="{card_id(turn, n)}"' if n is not None else ""
+    # The title opens the whole document at this paragraph, in a new tab (qa.docview).
+    link = html.escape(doc_url(passage.doc_id, passage.paragraph), quote=True)
     return (
         f'<div class="qa-card"{anchor}><div class="qa-card-head">{number}'
-        f'<span class="qa-title">{_citation_line(passage, lang)}</span></div>'
-        f"{f'<div class=qa-source>{source}</div>' if source else ''}"
+        f'<a class="qa-title" href="{link}" target="_blank" rel="noopener">'
+        f"{_citation_line(passage, lang)}</a></div>"
+        f"{f'<div class=qa-source>{source}</div>' if source else ''}{status}"
         f'<div class="qa-text">{_marked(passage, spans)}</div>{also}</div>'
     )
 
@@ -143,15 +179,21 @@ def ask_payload(answer: Answer) -> dict:
         "found": answer.found,
         "query": answer.query,
         "notice": answer.notice,
-        "citations": [
-            {"n": c.n, "title": c.passage.title, "date": c.passage.date,
-             "paragraph": c.passage.paragraph, "text": c.passage.text,
-             "source": c.passage.source, "quotes": list(c.quotes)}
-            for c in answer.citations
-        ],
-        "related": [
-            {"title": p.title, "date": p.date, "paragraph": p.paragraph, "text": p.text,
-             "source": p.source}
-            for p in answer.related
-        ],
+        "citations": [{"n": c.n, **_passage_json(c.passage), "quotes": list(c.quotes)}
+                      for c in answer.citations],
+        "related": [_passage_json(p) for p in answer.related],
+    }  # fmt: skip
+
+
+def _passage_json(passage: Passage) -> dict:
+    auth = passage.authority
+    return {
+        "doc_id": passage.doc_id, "title": passage.title, "date": passage.date,
+        "provision": passage.provision,
+        "locator": passage.locator.path() if passage.locator else "",
+        "citation": passage.citation, "paragraph": passage.paragraph,
+        "paragraph_end": max(passage.paragraph, passage.paragraph_end), "page": passage.page,
+        "level": auth.level if auth else None, "status": auth.status if auth else None,
+        "effective": auth.effective if auth else None, "text": passage.text,
+        "source": passage.source, "url": doc_url(passage.doc_id, passage.paragraph),
     }  # fmt: skip

@@ -176,6 +176,7 @@ class Index:
     def documents(self) -> list[dict]:
         """The indexed documents, newest first: doc_id, title, date, source, issuer, passages."""
         with self._lock:
+            self._reader.refresh()
             return [dict(row) for row in self._reader.documents()]
 
     def search(self, query: str, k: int = 5, *, docs: Iterable[str] | None = None,
@@ -262,6 +263,15 @@ class Index:
         if where is not None and where.in_force:
             rows = [r for r in rows if r["doc_id"] not in hidden]
         return rows
+
+    def unknown_terms(self, terms: Iterable[str]) -> list[str]:
+        """The terms no passage of the library holds (as lexical words)."""
+        from qa.lexical import fts_tokens
+
+        with self._lock:
+            self._reader.refresh()
+            vocabulary = self._reader.terms.vocabulary
+        return [t for t in terms if not all(x in vocabulary for x in fts_tokens([t]))]
 
     def with_article(self, article: str) -> list[str]:
         """Ids of the documents that have this article (第二十二条)."""

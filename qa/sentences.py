@@ -33,7 +33,10 @@ LENGTH_PENALTY = 0.1  # per 100 characters beyond 80
 WEIGHTS = (0.3, 0.4, 0.3)
 FORM_BONUS = 0.15
 # A title question (职务) is answered only by a sentence that names one: a strong bonus.
-FORM_BONUSES = {"title": 0.4}
+FORM_BONUSES = {"title": 0.4, "penalty": 0.3}
+# Forms whose mark may sit in the lead-in of an item (（三）未按照规定制作和送检样品 is punished
+# by its article's lead-in, 处…罚款).
+_FORMS_IN_CONTEXT = frozenset({"penalty"})
 # Who a provision binds. A question about 重点排放单位 is not answered by the rule for
 # 技术服务机构, however alike their words: sentences that name another actor and not the
 # asked one lose this much.
@@ -48,17 +51,22 @@ _DATE = re.compile(r"\d{4}\s?年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{1,2}月(?:底
 _WHO = re.compile(
     r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|司长|部长|主任|局长|陆新明"
 )
+_PENALTY = re.compile(r"罚款|处分|责令|追究|没收|停产整治|取消|禁止其|核减|警告")
 _TITLE = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
 _LIST = re.compile(
-    r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
+    r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列|包括"
 )
 # (form, question pattern, sentence pattern that answers it); the first match wins
 _FORMS = (
     ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
                         r"\bwhen\b|what (?:year|date)|take effect|deadline", re.I), _DATE),
-    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|目标|指标|"
-                          r"how (?:many|much|long)|what (?:percentage|share|proportion)|targets?\b", re.I), _NUMBER),
+    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
+                          r"how (?:many|much|long)|what (?:percentage|share|proportion)", re.I), _NUMBER),
+    # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for
+    # lacking one, as a 多少 question is.
+    ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), _NUMBER),
+    ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|penalt|fine[sd]?\b|punish", re.I), _PENALTY),
     ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), _TITLE),
     ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _WHY),
@@ -70,7 +78,7 @@ _FORMS = (
 ASKING_WORDS = frozenset(
     "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问 "
     "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 主要 有关 "
-    "相关 提出 包括 处罚 多长时间".split()
+    "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种".split()
 )
 
 
@@ -131,7 +139,8 @@ def sentence_similarity(index: Index):
 
 
 def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list[str],
-            form: str | None) -> list[Sentence]:  # fmt: skip
+            form: str | None, require: re.Pattern | None = None) -> list[Sentence]:  # fmt: skip
+    """The sentences to quote, best first; with `require`, the best one must match it."""
     scores = np.array([p.score for p in passages])
     spread = float(scores.max() - scores.min()) or 1.0
     answers = next((p for name, _, p in _FORMS if name == form), None)
@@ -141,6 +150,8 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         for start, end in sentence_spans(passage.text)
         if end - start >= 6
     ]
+    if require is not None and not any(require.search(c.text) for c in candidates):
+        return []
     if not candidates:
         return []
     # Terms every candidate shares (usually the topic) can't tell sentences apart: weight
@@ -169,9 +180,10 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     asked_actors = [a for a in ACTORS if a in "".join(terms)] if terms else []
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
+        shaped = context if form in _FORMS_IN_CONTEXT else sentence.text
         bonus = (
             FORM_BONUSES.get(form, FORM_BONUS)
-            if answers is not None and answers.search(sentence.text)
+            if answers is not None and answers.search(shaped)
             else 0.0
         )
         if (
@@ -195,6 +207,12 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         if os.environ.get("QA_DEBUG"):
             print(f"   {sentence.score:.3f} cos={cosine:.3f} P{sentence.rank} {sentence.text[:60]}")
     head.sort(key=lambda s: -s.score)
+    if require is not None:
+        # The quote that answers leads: the best sentence that has the asked shape.
+        shaped = next((s for s in head if require.search(s.text)), None)
+        shaped = shaped or next(s for s in candidates if require.search(s.text))
+        head = [shaped, *(s for s in head if s is not shaped)]
+        shaped.score = max(shaped.score, head[1].score if len(head) > 1 else shaped.score)
     best = head[0].score
     chosen: list[Sentence] = []
     for sentence in head:
@@ -220,7 +238,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             and _adjacent(passages[c.rank].text, c, sentence) for c in chosen
         ) and _fits(sentence, chosen):  # fmt: skip
             chosen.append(sentence)
-    if form == "number" and chosen:
+    if form in ("number", "target") and chosen:
         _add_figures(candidates, chosen, passages[chosen[0].rank].text, terms)
     return chosen
 

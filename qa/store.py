@@ -6,17 +6,22 @@ Layout of an index folder:
     terms-<gen>.npz       its BM25 postings (qa.lexical), built from the FTS5 terms
     write.lock            held by the one process allowed to write
     web/, uploads/        corpus folders of fetched pages and uploaded files
+    index.sqlite.corrupt-<time>   a database --rebuild could not use, kept for inspection
 
 This module holds the schema and the read side; qa.writer the write side. A write happens
 inside one SQLite transaction. The new FAISS and BM25 files are written atomically under a new
 generation name *before* the transaction commits, and the old ones are deleted only after. A
 crash at any point leaves the last committed generation intact and loadable; a damaged derived
-file is rebuilt from SQLite.
+file (unreadable, or naming other passage ids than SQLite) is rebuilt from SQLite. Every public
+Reader method turns damage into a QAError (qa.errors.guard_methods), and a Reader follows its
+folder's path: an index moved there is reopened, a deleted one is reported (qa.integrity).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +33,11 @@ from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
+    ModelMismatchError,
+    corrupt_error,
+    guard_methods,
 )
+from qa.integrity import Manifest, file_id, parse_manifest, vector_kind, whole_number
 
 # 2: passages carry their place in the document (locator, article, section) and documents
 # their authority (level, status, effective date, relations); a writer migrates 1 in place.
@@ -121,8 +130,12 @@ class Filter:
         return self.docs is not None or bool(self.date_from or self.date_to) or self.in_force
 
 
-def connect(path: Path, readonly: bool) -> sqlite3.Connection:
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+def connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
+    """`immutable`: read without the -shm file, for a folder this process may not write."""
+    # Quoted: a folder named "a#b" would otherwise open the file "a".
+    uri = f"file:{urllib.parse.quote(str(path))}"
+    if readonly:
+        uri += "?mode=ro&immutable=1" if immutable else "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
@@ -142,37 +155,85 @@ def terms_file(generation: int) -> str:
     return f"terms-{generation:06d}.npz"
 
 
+@guard_methods
 class Reader:
-    """A read-only view of an index folder, reloaded when a writer commits a new generation."""
+    """A read-only view of an index folder, reloaded when a writer commits a new generation.
+
+    An index folder replaced under it (another build renamed into place) is reopened, one
+    deleted under it is reported, rather than serving what is no longer there.
+    """
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = Path(index_dir)
-        db = self.index_dir / DB_NAME
-        if not db.exists():
-            raise IndexMissingError(
-                f"no index at {self.index_dir}: build one with `python index_build.py "
-                f"--index-dir {self.index_dir}` (or `make index`)"
-            )
-        try:
-            self.conn = connect(db, readonly=True)
-            self.meta = read_meta(self.conn)
-        except sqlite3.DatabaseError as error:
-            raise corrupt_error(self.index_dir, f"the database cannot be read ({error})") from None
-        _check_format(self.meta, self.index_dir)
-        self.model_id = self.meta["model_id"]
-        self.dim = int(self.meta["dim"])
+        self.conn = None
         self.generation = -1
         self.faiss_index = None
         self.terms = None
         self.repaired = False
+        manifest = self._open()
+        self.model_id, self.dim = manifest.model_id, manifest.dim
         self.refresh()
+
+    def _open(self) -> Manifest:
+        """(Re)open the database now at the folder's path and check its manifest."""
+        db = self.index_dir / DB_NAME
+        try:
+            opened = file_id(db)
+        except FileNotFoundError:
+            raise IndexMissingError(
+                f"no index at {self.index_dir}: build one with `python index_build.py "
+                f"--index-dir {self.index_dir}` (or `make index`)"
+            ) from None
+        read_only = False
+        try:
+            conn, meta, manifest = _open_checked(db, self.index_dir, immutable=False)
+        except sqlite3.OperationalError:
+            if os.access(self.index_dir, os.W_OK):
+                raise
+            # SQLite cannot create the -shm file of a WAL database in a folder this process
+            # may not write; read the file as it is (a writer, needing the folder, is not seen).
+            conn, meta, manifest = _open_checked(db, self.index_dir, immutable=True)
+            read_only = True
+        # The caller closes the previous connection (or goes back to it).
+        self.conn, self.meta, self.read_only, self._file = conn, meta, read_only, opened
+        self.generation = -1
+        self.__dict__.pop("_authorities", None)  # cached per generation of the previous file
+        return manifest
+
+    def _follow_path(self) -> None:
+        """Reopen the index if another one was moved to its folder; fail if it was deleted."""
+        try:
+            if file_id(self.index_dir / DB_NAME) == self._file:
+                return
+        except FileNotFoundError:
+            raise IndexMissingError(
+                f"index at {self.index_dir} was deleted while it was open; build it again with "
+                f"`python index_build.py --index-dir {self.index_dir}`"
+            ) from None
+        previous = self.conn, self.meta, self.read_only, self._file, self.generation
+        try:
+            manifest = self._open()
+        except IndexMissingError:
+            # A new file with nothing committed yet (a --rebuild moved a damaged one aside):
+            # keep serving the previous one until the new one commits.
+            return
+        if (manifest.model_id, manifest.dim) != (self.model_id, self.dim):
+            self.conn.close()  # back to the previous file: the next call checks again
+            self.conn, self.meta, self.read_only, self._file, self.generation = previous
+            raise ModelMismatchError(
+                f"index at {self.index_dir} was replaced by one built with {manifest.model_id} "
+                f"(dimension {manifest.dim}), but this process embeds with {self.model_id} "
+                f"(dimension {self.dim}): open it again (restart the app)"
+            )
+        previous[0].close()
 
     def current_generation(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row["value"])
+        return whole_number(row["value"] if row else None, "generation", self.index_dir)
 
     def refresh(self) -> bool:
         """Load the vectors of the committed generation if it changed; True when it did."""
+        self._follow_path()
         generation = self.current_generation()
         if generation == self.generation:
             return False
@@ -180,10 +241,15 @@ class Reader:
             self.conn.execute("BEGIN")
             try:
                 generation = self.current_generation()
-                count = self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+                ids = np.fromiter(
+                    (row[0] for row in self.conn.execute("SELECT id FROM passages ORDER BY id")),
+                    dtype=np.int64,
+                )
                 path = self.index_dir / vector_file(generation)
                 try:
-                    self.faiss_index = vectors.load(path, self.dim, count, self._vector_index())
+                    self.faiss_index = vectors.load(
+                        path, self.dim, len(ids), self._vector_index(), ids=ids
+                    )
                     self.repaired = False
                 except IndexCorruptError:
                     if self.current_generation() != generation:
@@ -192,12 +258,18 @@ class Reader:
                     self.faiss_index = self._rebuild_vectors()
                     self.repaired = True
                 try:
-                    self.terms = lexical.load(self.index_dir / terms_file(generation), count)
+                    self.terms = lexical.load(
+                        self.index_dir / terms_file(generation), len(ids), ids=ids
+                    )
                 except IndexCorruptError:
                     if self.current_generation() != generation:
                         continue
                     self.terms = lexical.build(self.conn)  # from the FTS5 table, and say so
                     self.repaired = True
+                    if not np.array_equal(self.terms.ids, ids):
+                        raise corrupt_error(
+                            self.index_dir, "its lexical terms and its passages disagree"
+                        ) from None
                 self.generation = generation
                 return True
             finally:
@@ -206,7 +278,7 @@ class Reader:
 
     def _vector_index(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'vector_index'").fetchone()
-        return row["value"] if row else vectors.DEFAULT_VECTOR_INDEX
+        return vector_kind(row["value"] if row else None, self.index_dir)
 
     def _rebuild_vectors(self):
         ids, matrix = load_all_vectors(self.conn, self.dim)
@@ -290,6 +362,10 @@ class Reader:
         )
         return [(r[0], r[1]) for r in rows if doc_ids is None or r[0] in doc_ids]
 
+    def titles(self) -> list[dict]:
+        """[{doc_id, title}] of every document (cheap: no passage counts)."""
+        return [dict(r) for r in self.conn.execute("SELECT doc_id, title FROM documents")]
+
     def with_article(self, article: str) -> list[str]:
         """Ids of the documents that have this article."""
         rows = self.conn.execute(
@@ -308,20 +384,23 @@ class Reader:
         self.conn.close()
 
 
-def corrupt_error(index_dir: Path, reason: str) -> IndexCorruptError:
-    return IndexCorruptError(
-        f"index at {index_dir} is corrupt: {reason}; run `python index_build.py --rebuild "
-        f"--index-dir {index_dir}`"
-    )
+def _open_checked(db: Path, index_dir: Path, immutable: bool):
+    """(connection, meta, Manifest) of a database file; the connection is closed on failure."""
+    conn = connect(db, readonly=True, immutable=immutable)
+    try:
+        meta = read_meta(conn)
+        manifest = parse_manifest(meta, index_dir)
+        check_format(manifest, index_dir)
+        return conn, meta, manifest
+    except BaseException:
+        conn.close()
+        raise
 
 
-def _check_format(meta: dict[str, str], index_dir: Path) -> None:
-    missing = {"format_version", "model_id", "dim", "generation"} - meta.keys()
-    if missing:
-        raise corrupt_error(index_dir, f"its manifest lacks {', '.join(sorted(missing))}")
-    if int(meta["format_version"]) != FORMAT_VERSION:
+def check_format(manifest: Manifest, index_dir: Path) -> None:
+    if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(
-            f"index at {index_dir} has format {meta['format_version']}, this version reads "
+            f"index at {index_dir} has format {manifest.format_version}, this version reads "
             f"{FORMAT_VERSION}; run `python index_build.py --rebuild --index-dir {index_dir}`"
         )
 

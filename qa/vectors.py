@@ -117,8 +117,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load(path: Path, dim: int, count: int, kind: str = DEFAULT_VECTOR_INDEX):
-    """Read a saved index and check it holds `count` vectors of `dim` in a `kind` index.
+def load(
+    path: Path,
+    dim: int,
+    count: int,
+    kind: str = DEFAULT_VECTOR_INDEX,
+    ids: np.ndarray | None = None,
+):
+    """Read a saved index and check it holds `count` vectors of `dim` in a `kind` index, under
+    the passage `ids` (ascending, as the writer adds them) when given.
 
     IndexCorruptError otherwise.
     """
@@ -127,7 +134,7 @@ def load(path: Path, dim: int, count: int, kind: str = DEFAULT_VECTOR_INDEX):
         raise IndexCorruptError(f"vector file {path.name} is missing")
     try:
         index = faiss.read_index(str(path))
-    except RuntimeError as error:
+    except (RuntimeError, MemoryError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise IndexCorruptError(f"vector file {path.name} cannot be read ({first_line})") from None
     if index.d != dim or index.ntotal != count:
@@ -138,6 +145,11 @@ def load(path: Path, dim: int, count: int, kind: str = DEFAULT_VECTOR_INDEX):
     if kind_of(index) != kind:
         raise IndexCorruptError(
             f"vector file {path.name} is {kind_of(index)}, the manifest says {kind}"
+        )
+    # An id that names another passage would quote the wrong paragraph: all must match.
+    if ids is not None and not np.array_equal(faiss.vector_to_array(index.id_map), ids):
+        raise IndexCorruptError(
+            f"vector file {path.name} holds other passage ids than the database"
         )
     return index
 

@@ -14,8 +14,18 @@ import time
 from pathlib import Path
 
 from qa import lexical, vectors
-from qa.errors import IndexBusyError, IndexWriteError, ModelMismatchError
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexWriteError,
+    ModelMismatchError,
+    QAError,
+    corrupt_error,
+    from_sqlite,
+    read_only_error,
+)
 from qa.faults import kill_point
+from qa.integrity import Manifest, check_sound, file_id, move_aside, parse_manifest
 from qa.store import (
     DB_NAME,
     FORMAT_VERSION,
@@ -24,13 +34,16 @@ from qa.store import (
     MIGRATIONS,
     SCHEMA,
     connect,
-    corrupt_error,
     load_all_vectors,
     read_meta,
     terms_file,
     vector_file,
 )
 from qa.text import embedding_input, tokenize
+
+# What SQLite raises on a full disk or a damaged file (a garbled name in a message it cannot
+# decode included); mapped by qa.errors.from_sqlite.
+SQLITE_FAILURES = (sqlite3.DatabaseError, UnicodeError)
 
 
 class Writer:
@@ -46,64 +59,114 @@ class Writer:
     ) -> None:
         chosen_index = vectors.chosen_kind(vector_index)  # before anything is created or locked
         self.index_dir = Path(index_dir)
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(self.index_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for life
+        self.conn = None
+        self.moved_aside: Path | None = None  # where --rebuild put a database it could not use
+        self._lock_file = self._lock()
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "another process"
-            self._lock_file.close()
-            raise IndexBusyError(
-                f"another build is writing {self.index_dir} ({holder}); wait for it to finish"
-            ) from None
-        self._lock_file.truncate(0)
-        self._lock_file.write(f"pid {os.getpid()}")
-        self._lock_file.flush()
-        try:
-            self.conn = connect(self.index_dir / DB_NAME, readonly=False)
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-            self.conn.executescript(SCHEMA)
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.meta = read_meta(self.conn)
-        except sqlite3.DatabaseError as error:
+            manifest = self._open(rebuild)
+        except BaseException:
             self.release()
-            raise corrupt_error(
-                self.index_dir, f"the database cannot be opened ({error})"
-            ) from None
+            raise
         self.model_id, self.dim = model_id, dim
         # An explicit choice wins; otherwise an index keeps the type it was built with.
         self.vector_index = (
             chosen_index or self.meta.get("vector_index") or vectors.DEFAULT_VECTOR_INDEX
         )
+        if not rebuild and manifest and (manifest.model_id, manifest.dim) != (model_id, dim):
+            self.release()
+            raise ModelMismatchError(
+                f"index at {self.index_dir} was built with {manifest.model_id} (dimension "
+                f"{manifest.dim}), not {model_id} (dimension {dim}); add --rebuild to re-embed "
+                f"everything with the new model, or pass --model {manifest.model_id}"
+            )
+
+    def _lock(self):
+        """Create the folder if needed and take its write lock; the open lock file."""
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise IndexWriteError(
+                f"cannot create the index folder {self.index_dir} ({error.strerror}); choose a "
+                "writable place with --index-dir"
+            ) from None
+        db = self.index_dir / DB_NAME
+        for path in (self.index_dir, db, *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise read_only_error(self.index_dir, f"this user may not write {path}")
+        try:
+            lock_file = open(self.index_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for life
+        except PermissionError as error:
+            raise read_only_error(self.index_dir, error.strerror) from None
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "another process"
+            lock_file.close()
+            raise IndexBusyError(
+                f"another build is writing {self.index_dir} ({holder}); wait for it to finish"
+            ) from None
+        lock_file.truncate(0)
+        lock_file.write(f"pid {os.getpid()}")
+        lock_file.flush()
+        return lock_file
+
+    def _open(self, rebuild: bool) -> Manifest | None:
+        """Open the database and begin the transaction; the manifest, None for a new index.
+
+        With `rebuild`, a database that cannot be used (not a database, damaged, a manifest or
+        format it cannot read) is moved aside, kept for inspection, and a new one is started.
+        """
+        db = self.index_dir / DB_NAME
+        for attempt in range(2):
+            try:
+                return self._begin(db, rebuild)
+            except (*SQLITE_FAILURES, IndexCorruptError) as error:
+                self._close()
+                problem = (
+                    error
+                    if isinstance(error, QAError)
+                    else from_sqlite(self.index_dir, error, writing=True)
+                )
+                if attempt or not (rebuild and isinstance(problem, IndexCorruptError)):
+                    raise problem from None
+                self.moved_aside = move_aside(db, getattr(error, "reason", str(error)))
+        raise AssertionError("unreachable")
+
+    def _begin(self, db: Path, rebuild: bool) -> Manifest | None:
+        self.conn = connect(db, readonly=False)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.executescript(SCHEMA)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._file = file_id(db)  # the file this writer may commit into (_check_still_here)
+        self.meta = read_meta(self.conn)
+        manifest = parse_manifest(self.meta, self.index_dir) if self.meta else None
+        if manifest and manifest.format_version != FORMAT_VERSION:
+            if manifest.format_version not in MIGRATIONS:
+                raise corrupt_error(self.index_dir, f"it has format {manifest.format_version}")
+            for statement in MIGRATIONS[manifest.format_version]:  # all or nothing
+                self.conn.execute(statement)
+        self.conn.execute(LATE_SCHEMA)
         if rebuild:
+            check_sound(self.conn, self.index_dir, SCHEMA + LATE_SCHEMA)
             self.conn.execute("DELETE FROM passage_terms")
             self.conn.execute("DELETE FROM passages")
             self.conn.execute("DELETE FROM documents")
-        elif self.meta.get("model_id") and (self.meta["model_id"], int(self.meta["dim"])) != (
-            model_id,
-            dim,
-        ):
-            built_with = f"{self.meta['model_id']} (dimension {self.meta['dim']})"
-            self.release()
-            raise ModelMismatchError(
-                f"index at {self.index_dir} was built with {built_with}, not {model_id} "
-                f"(dimension {dim}); add --rebuild to re-embed everything with the new model, "
-                f"or pass --model {self.meta['model_id']}"
-            )
-        if (
-            self.meta
-            and int(self.meta.get("format_version", FORMAT_VERSION)) != FORMAT_VERSION
-            and not rebuild
-        ):
-            old_format = int(self.meta["format_version"])
-            if old_format not in MIGRATIONS:
-                self.release()
-                raise corrupt_error(self.index_dir, f"it has format {old_format}")
-            for statement in MIGRATIONS[old_format]:  # in this transaction: all or nothing
-                self.conn.execute(statement)
-        self.conn.execute(LATE_SCHEMA)
+        self._generation = manifest.generation if manifest else 0
+        return manifest
+
+    def _check_still_here(self) -> None:
+        """Refuse to commit into a database that is no longer the one at the folder's path."""
+        try:
+            if file_id(self.index_dir / DB_NAME) == self._file:
+                return
+            change = "replaced during the build (another index was moved there)"
+        except FileNotFoundError:
+            change = "deleted or moved away during the build"
+        raise IndexWriteError(
+            f"index folder {self.index_dir} was {change}; nothing was saved: run the build again"
+        )
 
     # -- reads inside the transaction
     def documents(self) -> dict[str, sqlite3.Row]:
@@ -240,38 +303,52 @@ class Writer:
         return documents, passages
 
     def commit(self, **extra_meta: str) -> int:
-        """Write the vectors of the new generation, then commit it; returns the generation."""
-        generation = int(self.meta.get("generation", "0")) + 1
-        ids, matrix = load_all_vectors(self.conn, self.dim)
-        lexical.write_atomic(lexical.build(self.conn), self.index_dir / terms_file(generation))
-        vectors.write_atomic(
-            vectors.build(ids, matrix, self.dim, self.vector_index),
-            self.index_dir / vector_file(generation),
-        )
-        documents, passages = self.counts()
-        manifest = {
-            "format_version": FORMAT_VERSION, "model_id": self.model_id, "dim": self.dim,
-            "normalized": True, "metric": "inner_product", "vector_index": self.vector_index,
-            "generation": generation,
-            "documents": documents, "passages": passages,
-        } | extra_meta  # fmt: skip
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            [(key, json.dumps(value) if isinstance(value, bool) else str(value))
-             for key, value in manifest.items()],
-        )  # fmt: skip
-        kill_point("before_metadata_commit")
+        """Write the files of the new generation, then commit it; returns the generation.
+
+        Nothing is written into a folder that no longer holds this writer's database, and on
+        a failure the previous generation stays the committed one.
+        """
+        self._check_still_here()
+        generation = self._generation + 1
         try:
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as error:  # e.g. "database or disk is full"
+            try:
+                ids, matrix = load_all_vectors(self.conn, self.dim)
+            except (TypeError, ValueError) as error:
+                raise corrupt_error(
+                    self.index_dir, f"a stored vector is damaged ({error})"
+                ) from None
+            lexical.write_atomic(lexical.build(self.conn), self.index_dir / terms_file(generation))
+            vectors.write_atomic(
+                vectors.build(ids, matrix, self.dim, self.vector_index),
+                self.index_dir / vector_file(generation),
+            )
+            documents, passages = self.counts()
+            manifest = {
+                "format_version": FORMAT_VERSION, "model_id": self.model_id, "dim": self.dim,
+                "normalized": True, "metric": "inner_product", "vector_index": self.vector_index,
+                "generation": generation,
+                "documents": documents, "passages": passages,
+            } | extra_meta  # fmt: skip
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(key, json.dumps(value) if isinstance(value, bool) else str(value))
+                 for key, value in manifest.items()],
+            )  # fmt: skip
+            kill_point("before_metadata_commit")
+            self._check_still_here()
+            self.conn.execute("COMMIT")  # e.g. "database or disk is full"
+        except BaseException as error:
             self.rollback()
-            (self.index_dir / vector_file(generation)).unlink(missing_ok=True)
-            (self.index_dir / terms_file(generation)).unlink(missing_ok=True)
-            raise IndexWriteError(
-                f"could not save the index in {self.index_dir} ({error}); the previous index is "
-                "intact: free some disk space and run the build again"
-            ) from None
+            if self._still_here():  # else these names may be another index's files now
+                (self.index_dir / vector_file(generation)).unlink(missing_ok=True)
+                (self.index_dir / terms_file(generation)).unlink(missing_ok=True)
+            if isinstance(error, SQLITE_FAILURES):
+                raise from_sqlite(self.index_dir, error, writing=True) from error
+            raise
         self.meta = {key: str(value) for key, value in manifest.items()}
+        self._generation = generation
+        if not self._still_here():
+            return generation
         current = {vector_file(generation), terms_file(generation)}
         for stale in [
             *self.index_dir.glob("vectors-*.faiss*"),
@@ -281,15 +358,29 @@ class Writer:
                 stale.unlink(missing_ok=True)
         return generation
 
+    def _still_here(self) -> bool:
+        try:
+            self._check_still_here()
+            return True
+        except IndexWriteError:
+            return False
+
     def rollback(self) -> None:
-        if self.conn.in_transaction:
+        if self.conn is not None and self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
+    def _close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.rollback()
+            except sqlite3.Error:
+                pass  # closing discards the transaction anyway
+            finally:
+                self.conn.close()
+                self.conn = None
+
     def release(self) -> None:
-        if getattr(self, "conn", None) is not None:
-            self.rollback()
-            self.conn.close()
-            self.conn = None
+        self._close()
         if not self._lock_file.closed:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
@@ -297,5 +388,8 @@ class Writer:
     def __enter__(self) -> Writer:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, error, traceback) -> None:
         self.release()
+        # A full disk or damage met in the middle of a build: one clear error, not SQLite's.
+        if isinstance(error, SQLITE_FAILURES):
+            raise from_sqlite(self.index_dir, error, writing=True) from error

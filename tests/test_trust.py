@@ -1,0 +1,207 @@
+"""Answers a policy reader can trust, on tiny corpora with the fake embedder: the article asked
+for, whole provisions, the governing rule first, repealed texts flagged, honest refusals."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import Index, answer, build_index, retrieve
+from qa.render import ask_payload, sources_html
+
+REGULATION = """---
+title: 碳排放权交易管理暂行条例
+issuer: 国务院
+doc_number: 中华人民共和国国务院令第775号
+date: 2024-02-04
+---
+
+**第一条**　为了规范碳排放权交易及相关活动，制定本条例。
+
+**第二条**　本条例自2024年5月1日起施行。
+
+**第三条**　重点排放单位有下列情形之一的，由生态环境主管部门责令改正，处50万元以上200万元以下的罚款；拒不改正的，可以责令停产整治：
+
+（一）未按照规定统计核算温室气体排放量；
+
+（二）在年度排放报告编制过程中篡改、伪造数据资料；
+
+（三）未按照规定制作和送检样品。
+
+**第四条**　技术服务机构出具虚假检验检测报告的，处2万元以上10万元以下的罚款。
+"""
+
+MEASURES = """---
+title: 碳排放权交易管理办法（试行）
+issuer: 生态环境部
+doc_number: 生态环境部令第19号
+date: 2020-12-31
+---
+
+第一条　为规范全国碳排放权交易及相关活动，制定本办法。
+
+第二条　重点排放单位虚报、瞒报温室气体排放报告的，处一万元以上三万元以下的罚款。
+
+第三条　本办法自2021年2月1日起施行。
+"""
+
+OPINIONS = """---
+title: 关于做好碳达峰碳中和工作的意见
+issuer: 中共中央、国务院
+doc_number: 中发〔2021〕36号
+date: 2021-10-24
+---
+
+实现碳达峰、碳中和，是党中央作出的重大战略决策。
+
+## 一、总体要求
+
+坚持全国统筹、节约优先、双轮驱动。
+
+## 二、主要目标
+
+到2025年，绿色低碳循环发展的经济体系初步形成。单位国内生产总值能耗比2020年下降13.5%；单位国内生产总值二氧化碳排放比2020年下降18%；非化石能源消费比重达到20%左右。
+
+到2030年，经济社会发展全面绿色转型取得显著成效。单位国内生产总值二氧化碳排放比2005年下降65%以上；非化石能源消费比重达到25%左右，风电、太阳能发电总装机容量达到12亿千瓦以上。
+"""
+
+NEW_REVIEW = """---
+title: 节能审查和碳排放评价办法
+issuer: 国家发展和改革委员会
+---
+
+第一条　为加强固定资产投资项目节能审查，制定本办法。
+
+第二条　节能审查机关应当在受理后二十个工作日内出具审查意见。
+
+第三条　本办法自2025年9月1日起施行。原《节能审查办法》同时废止。
+"""
+
+OLD_REVIEW = """---
+title: 节能审查办法
+issuer: 国家发展和改革委员会
+doc_number: 国家发展和改革委员会令2023年第2号
+---
+
+第一条　为加强固定资产投资项目节能管理，制定本办法。
+
+第二条　节能审查机关应当在受理后十五个工作日内出具节能审查意见。
+
+第三条　本办法自2023年6月1日起施行。
+"""
+
+
+@pytest.fixture
+def library(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
+    # The no-answer cosine floor is calibrated for the real model; the bigram-hash fake scores
+    # lower, so only the lexical evidence decides here (as in tests/test_answer.py).
+    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in {"regulation.md": REGULATION, "measures.md": MEASURES,
+                       "opinions.md": OPINIONS, "review-new.md": NEW_REVIEW,
+                       "review-old.md": OLD_REVIEW}.items():  # fmt: skip
+        (corpus / name).write_text(text, encoding="utf-8")
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    return Index(tmp_path / "index", embedder=fake_embedder)
+
+
+@pytest.mark.parametrize("question", ["是什么？", "为什么？", "请问", "ok", "那它呢？", "？？"])
+def test_a_question_without_content_is_declined_with_a_hint(library, question):
+    result = answer(question, index=library)
+    assert not result.found and not result.citations
+    assert "完整" in result.text or "complete" in result.text
+
+
+def test_an_article_asked_by_number_is_quoted_whole(library):
+    result = answer("条例第三条是怎么规定的？", index=library)
+    assert result.found
+    first = result.citations[0].passage
+    assert (first.doc_id, first.provision) == ("regulation.md", "第三条")
+    for part in ("50万元以上200万元以下", "（一）未按照规定统计核算", "（三）未按照规定制作和送检样品"):
+        assert part in result.text
+    assert "《碳排放权交易管理暂行条例》第三条" in first.citation
+
+
+def test_an_article_a_named_text_does_not_have_is_declined(library):
+    assert not answer("条例第九十九条是怎么规定的？", index=library).found
+
+
+def test_an_item_brings_the_lead_in_that_carries_the_penalty(library):
+    result = answer("重点排放单位篡改、伪造数据资料会受到什么处罚？", index=library)
+    assert result.found
+    assert "篡改、伪造数据资料" in result.text
+    assert "50万元以上200万元以下的罚款" in result.text  # the lead-in, not the item alone
+    assert result.citations[0].passage.doc_id == "regulation.md"
+
+
+def test_the_governing_rule_leads_and_the_other_is_quoted_as_see_also(library, monkeypatch):
+    # "About as close" is calibrated for the real model's cosines, not the fake's.
+    monkeypatch.setattr(importlib.import_module("qa.provisions"), "CLOSE_COSINE", 1.0)
+    result = answer("重点排放单位虚报排放报告怎么处罚？", index=library)
+    assert result.found
+    assert result.citations[0].passage.doc_id == "regulation.md"
+    assert "50万元以上200万元以下" in result.text
+    if any(c.passage.doc_id == "measures.md" for c in result.citations):
+        assert "另见" in result.text
+        assert "行政法规" in result.text and "部门规章" in result.text  # the note names both
+
+
+def test_a_section_asked_by_name_is_quoted_with_its_figures(library):
+    result = answer("碳达峰碳中和意见提出了哪些主要目标？", index=library)
+    assert result.found
+    assert all(c.passage.provision == "二、主要目标" for c in result.citations)
+    for figure in ("13.5%", "65%以上", "25%左右", "12亿千瓦"):
+        assert figure in result.text
+
+
+def test_an_enumeration_is_not_cut_at_a_semicolon(library):
+    result = answer("到2025年单位国内生产总值能耗要下降多少？", index=library)
+    assert result.found and "13.5%" in result.text
+    # The clause with the figure ends in ；: its sentence is quoted to its end.
+    assert "非化石能源消费比重达到20%左右。" in result.text
+
+
+def test_a_repealed_text_is_marked_and_flagged(library):
+    statuses = {d: a.status for d, a in library.authorities().items()}
+    assert statuses["review-old.md"] == "已废止"
+    assert statuses["review-new.md"] == "现行有效"
+    old = answer("节能审查办法第二条是怎么规定的？", index=library)
+    assert old.citations and old.citations[0].passage.doc_id == "review-old.md"
+    assert "已废止" in old.text
+    cards = sources_html(old, 0)
+    assert "qa-repealed" in cards and "已废止" in cards
+
+
+def test_in_force_only_leaves_repealed_texts_out(library):
+    found = library.search("节能审查机关出具审查意见的期限", k=10, in_force=True)
+    assert found and all(p.doc_id != "review-old.md" for p in found)
+    result = answer("节能审查意见多少个工作日内出具？", index=library, in_force=True)
+    assert all(c.passage.doc_id != "review-old.md" for c in result.citations)
+
+
+def test_a_price_the_texts_do_not_state_is_declined(library):
+    assert not answer("碳价是多少？", index=library).found
+
+
+def test_the_ask_payload_carries_provision_and_authority(library):
+    payload = ask_payload(answer("条例第三条是怎么规定的？", index=library))
+    citation = payload["citations"][0]
+    assert citation["provision"] == "第三条"
+    assert (citation["level"], citation["status"], citation["effective"]) == (
+        "行政法规", "现行有效", "2024-05-01"
+    )  # fmt: skip
+    assert citation["doc_id"] == "regulation.md"
+
+
+def test_k_accepts_numpy_integers_and_docs_must_be_ids(library):
+    assert answer("条例第三条是怎么规定的？", np.int64(3), index=library).found
+    with pytest.raises(ValueError, match="docs"):
+        answer("条例第三条是怎么规定的？", index=library, docs=123)
+    with pytest.raises(ValueError, match="docs"):
+        library.search("罚款", docs=123)
+    with pytest.raises(ValueError, match="k must be"):
+        retrieve("罚款", k=np.float64(2.0))
