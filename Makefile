@@ -38,9 +38,11 @@ test-fast: setup
 bench: setup
 	$(BIN)/python -m bench.retrieval
 	$(BIN)/python -m bench.answer
+	$(BIN)/python -m bench.trust
 	$(BIN)/python -m bench.cmrc
 	$(BIN)/python -m bench.embedders
 	$(BIN)/python -m bench.build_speed
+	$(BIN)/python -m bench.workers
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.faiss_types

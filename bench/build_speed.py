@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import CORPUS, ROOT, save
+from bench.retrieval import CORPUS, save
 
 SETTINGS = [(4, True), (8, True), (16, True), (32, True), (64, True), (8, False), (32, False)]
 

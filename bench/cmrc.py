@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -167,6 +168,15 @@ def answers(index, answerable: list[dict], unanswerable: list[dict]) -> dict:
             sum(any(a in naive(index, q["q"]) for a in q["answers"]) for q in answerable)
             / len(answerable),
             3,
+        ),
+        # Characters of the found answers, markers left out: a longer answer hits more spans.
+        "mean_answer_chars": round(
+            statistics.mean(
+                len(re.sub(r"\[\d+\]", "", results[q["id"]].text))
+                for q in answerable
+                if results[q["id"]].found
+            ),
+            1,
         ),
         "answerable_found": round(
             sum(results[q["id"]].found for q in answerable) / len(answerable), 3

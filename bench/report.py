@@ -225,8 +225,39 @@ def _soak(s: dict) -> list[str]:
     ]  # fmt: skip
 
 
+def _trust(t: dict) -> list[str]:
+    def cell(value) -> str:
+        return "—" if value is None else f"{value:.3f}"
+
+    lines = [
+        "## Answer trust: tests/data/policy_questions.yaml, per category",
+        "",
+        "Thresholds and weights are tuned on dev; tests/test_policy_answers.py asserts floors on "
+        "test. *fact*: the expected fact in the answer; *doc* / *place*: the first citation is "
+        "from the expected document / provision; *declined*: answerable questions declined; "
+        "*refused*: unanswerable questions declined.",
+        "",
+    ]
+    for split in ("dev", "test"):
+        table = t.get(split)
+        if not table:
+            continue
+        rows = [[name, row["n"], *(cell(row[k]) for k in ("fact", "right_doc", "right_place",
+                 "wrongly_declined", "refused"))] for name, row in table.items() if name != "latency_ms"]  # fmt: skip
+        lines += [f"**{split}**", ""]
+        lines += _table(["category", "n", "fact", "doc", "place", "declined", "refused"], rows)
+        lines += [
+            f"Governing rule first on the conflict questions: {cell(table['all'].get('governing'))}; "
+            f"quotes verbatim: {cell(table['all']['verbatim'])}; answer() p50 "
+            f"{table['latency_ms']['p50']} ms, p95 {table['latency_ms']['p95']} ms.",
+            "",
+        ]
+    return lines
+
+
 SECTIONS = [
     ("retrieval", _retrieval),
+    ("trust", _trust),
     ("answer", _answers),
     ("cmrc", _cmrc),
     ("scale", _scale),

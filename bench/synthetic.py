@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.retrieval import CORPUS, ROOT
+from bench.retrieval import CORPUS
 
 CACHE = Path.home() / ".cache" / "policy-qa" / "bench"
 PASSAGES_PER_DOCUMENT = 20

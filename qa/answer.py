@@ -180,11 +180,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     evidence = translated if english else tokenize(own_part(question, resolved))
     unknown: list[str] = []
     if not english:
-        evidence = _topic_terms(question, evidence, named_titles)
-        unknown = _unknown_topic_words(index, evidence)
-        # Asking words jieba cut oddly (期是) occur nowhere and say nothing: drop them.
-        unseen = set(index.unknown_terms(evidence)) - set(unknown)
-        evidence = [t for t in evidence if t not in unseen] or evidence
+        evidence, unknown = _evidence_terms(index, question, evidence, named_titles)
     if not _relevant(passages, evidence, english, unknown):
         yield from emit_events(_declined(question, query, passages, english))
         return
@@ -316,11 +312,16 @@ def _quote_spans(question: str, query: str, lead: str, quotes) -> Answer:
 def _quote_items(question: str, query: str, items) -> Answer:
     """The parts of a section, each by its opening sentence (after its heading, when it has one),
     each citing its passage."""
-    pieces = [f"{label}：{passage.text[start:end]}[{n}]" if label else
-              f"{passage.text[start:end]}[{n}]"
-              for n, (label, passage, start, end) in enumerate(items, 1)]  # fmt: skip
-    citations = tuple(Citation(n, passage, ((start, end),))
-                      for n, (_, passage, start, end) in enumerate(items, 1))  # fmt: skip
+    numbers: dict[int, int] = {}  # passage id → marker: parts in one paragraph share one
+    spans: dict[int, list[tuple[int, int]]] = {}
+    pieces = []
+    for label, passage, start, end in items:
+        n = numbers.setdefault(passage.passage_id, len(numbers) + 1)
+        spans.setdefault(passage.passage_id, []).append((start, end))
+        pieces.append(f"{label}：{passage.text[start:end]}[{n}]" if label else
+                      f"{passage.text[start:end]}[{n}]")  # fmt: skip
+    by_id = {passage.passage_id: passage for _, passage, _, _ in items}
+    citations = tuple(Citation(n, by_id[pid], tuple(spans[pid])) for pid, n in numbers.items())
     return Answer(question=question, text="".join(pieces), citations=citations, found=True,
                   query=query)  # fmt: skip
 
@@ -363,22 +364,45 @@ def _is_topic_word(term: str) -> bool:
     return len(term) >= 2 and term not in ASKING_WORDS and not _FORM_PIECES.search(term)
 
 
-def _unknown_topic_words(index: Index, terms: list[str]) -> list[str]:
+# The attribute a question asks of its topic: 软枝黄蝉的【别名】是什么, 大赛的【级别】有多高.
+_ASKED_ATTRIBUTE = re.compile(
+    r"([\u4e00-\u9fff]{2})(?:是什么|是多少|是哪|是谁|有哪些|有什么|有多|在哪|为何|怎么样)"
+)
+
+
+def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[str]:
     """Topic words of the question that no passage holds, nor any part of them (海南省, 质押;
-    not 咨询机构, whose 咨询 and 机构 the texts use)."""
-    unknown = [t for t in index.unknown_terms(terms) if _is_topic_word(t)]
+    not 咨询机构, whose 咨询 and 机构 the texts use). Not counted: the attribute asked for
+    (别名, 特征: the texts say it otherwise) and pieces jieba made up that no dictionary has
+    (松有 of 鸡毛松有多高)."""
+    from qa.text import is_dictionary_word
+
+    attributes = "".join(_ASKED_ATTRIBUTE.findall(question))
+    unknown = [t for t in index.unknown_terms(terms) if _is_topic_word(t)
+               and t not in attributes and is_dictionary_word(t)]  # fmt: skip
     known = [t for t in terms if t not in unknown]
     return [t for t in unknown if not any(part in t for part in known)]
 
 
-def _topic_terms(question: str, terms: list[str], named_titles: list[str]) -> list[str]:
-    """The question's terms less those that only name a document (暂行条例, 意见), and less the
-    kind of answer asked for (哪些部门, 哪个机构): a question about 质押融资 in the 暂行条例 is
-    not covered by a passage of the 暂行条例 alone."""
+def _evidence_terms(index: Index, question: str, terms: list[str],
+                    named_titles: list[str]) -> tuple[list[str], list[str]]:  # fmt: skip
+    """(terms that must be covered, the topic words among them no passage holds).
+
+    Left out: the kind of answer asked for (哪些部门, 哪个机构); asking words jieba cut oddly
+    (期是), which occur nowhere; and the words that only name a document (暂行条例), when the
+    question has a known word of its own besides: a question about 质押融资 in the 暂行条例 is
+    not covered by a passage of the 暂行条例 alone, but 软枝黄蝉的别名 is about 软枝黄蝉."""
     asked_kind = set(re.findall(r"(?:哪个|哪些|哪位|哪一|哪类|什么)([\u4e00-\u9fff]{2})", question))
+    terms = [t for t in terms if t not in asked_kind] or terms
+    unknown = _unknown_topic_words(index, question, terms)
+    unseen = set(index.unknown_terms(terms))
+    # Numbers stay: 2040年 asked of texts that only speak of 2030 is not answered by them.
+    terms = [t for t in terms if t not in unseen or t in unknown or t.isdigit()] or terms
     names = normalize("".join(named_titles))
-    rest = [t for t in terms if t not in asked_kind and not (names and t in names)]
-    return rest or terms
+    rest = [t for t in terms if not (names and t in names)]
+    if any(t not in unseen for t in rest):
+        terms = rest
+    return terms, [t for t in unknown if t in terms]
 
 
 def _relevant(passages: Sequence[Passage], terms: list, english: bool,

@@ -169,16 +169,23 @@ def section_items(path: str, section: Sequence[Passage]) -> list[tuple[str, Pass
             if spans:
                 items.append((label, passage, *spans[0]))
         return items
-    for passage in section[:MAX_SECTION_ITEMS]:
+    for passage in section:
         spans = sentence_spans(passage.text)
         if not spans:
             return []
-        length = spans[0][1] - spans[0][0]
+        start, end = spans[0]
         # （三十）完善投资政策。… or, unnumbered, 坚持统筹协调。…: a part's name opens it.
-        numbered = _SECTION_NUMBER.match(passage.text) and length <= MAX_ITEM_CHARS
-        if not (numbered or length <= MAX_UNNUMBERED_ITEM_CHARS):
+        if _SECTION_NUMBER.match(passage.text) and end - start <= MAX_ITEM_CHARS:
+            items.append(("", passage, start, end))
+            continue
+        if end - start > MAX_UNNUMBERED_ITEM_CHARS:
             return []
-        items.append(("", passage, *spans[0]))
+        # Parts run on in one paragraph when the source has no blank lines between them
+        # (坚持统筹协调。…坚持夯实基础。…): every short sentence that opens like the first.
+        opener = passage.text[start : start + 2]
+        items += [("", passage, s, e) for s, e in spans
+                  if e - s <= MAX_UNNUMBERED_ITEM_CHARS and passage.text[s : s + 2] == opener]  # fmt: skip
+    items = items[:MAX_SECTION_ITEMS]
     return items if len(items) >= 2 else []
 
 

@@ -95,6 +95,11 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def is_dictionary_word(word: str) -> bool:
+    """True when jieba's dictionary has the word (not one its HMM put together from pieces)."""
+    return bool(_jieba().dt.FREQ.get(word))
+
+
 def embedding_input(title: str, heading: str | None, text: str) -> str:
     """What the model and the lexical index see: the paragraph in its document context."""
     return "\n".join(part for part in (title, heading, text) if part)

@@ -10,31 +10,36 @@ docs/security.md has the threat model.
 
 from __future__ import annotations
 
-import contextlib
+import calendar
+import datetime as dt
 import hmac
 import logging
 import math
 import os
 import re
-import shutil
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from qa import render
-from qa.answer import Answer, stream_answer
-from qa.build import DEFAULT_CORPUS, build_index, remove_documents, uploads_folder
-from qa.documents import IGNORED_NAMES
-from qa.errors import EmptyBuildError, IndexBusyError, QAError
+from qa import docview, render
+from qa.answer import Answer, answer, stream_answer
+from qa.build import DEFAULT_CORPUS
+from qa.errors import IndexBusyError, QAError
 from qa.followup import ResolvedQuery
+from qa.library import (  # noqa: F401 (safe_upload_name: re-exported for callers of qa.webapp)
+    MAX_UPLOAD_BYTES,
+    UPLOAD_TYPES,
+    Library,
+    remove_gradio_copies,
+    safe_upload_name,
+    uploaded_files,
+)
 from qa.search import Index
+from qa.text import has_substance
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TYPES = (".html", ".htm", ".md", ".txt", ".pdf", ".docx")
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_QUESTION_CHARS = 2000  # longer questions are refused, not truncated
-MAX_K = 20
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 32)  # beyond it: an immediate "queue full"
 CONCURRENCY = 2  # two cores: more parallel answers only queue inside the model
 WORKER_THREADS = 4  # answers, a library write and the odd blocking call
@@ -44,35 +49,260 @@ SESSION_CAPACITY = 1000
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GENERIC_ERROR = "出错了，请稍后再试。/ Something went wrong; please try again."
 BUSY = "正在更新资料库，请稍后再试。/ The library is being updated; try again in a moment."
+SEARCHED_MAX = 80  # the echoed 检索：… line of a follow-up is cut here
 
-EXAMPLES = [
+MAX_QUESTION_CHARS = 2000  # longer questions are refused, not truncated
+MAX_K = 20
+MAX_HISTORY_TURNS = 20  # of the API's history; follow-ups only look at the last few
+
+EXAMPLES = [  # when no document of the library gives one (qa.library.Library.examples)
     "中国控制甲烷排放有哪些安排？",
     "中美将建立什么工作组？",
     "联合宣言是什么时候发布的？",
     "What will China do about methane emissions?",
 ]
 
+# Every text of the page, per UI language (the 中文/English switch changes them all).
+UI = {
+    "zh": {"title": "政策问答", "size": "{documents} 份文件 · {passages} 段",
+           "intro": "就中国气候与碳市场政策提问；每句回答都引用原文段落（文件、日期、段落号）。",
+           "chat_tab": "问答", "library_tab": "资料库", "chat": "对话",
+           "placeholder": "输入问题，回车发送", "hint": f"回车发送，Shift+回车换行；最多 {MAX_QUESTION_CHARS} 字",
+           "empty": "请输入问题：至少要有一个字或词。", "clear": "清空", "examples": "示例",
+           "options": "选项", "docs": "限定文件", "from": "起始日期", "to": "截止日期",
+           "date_info": "如 2024-01-01、2024/01/01、2024年1月1日 或 2024",
+           "k": "检索段落数", "k_info": "每个问题检索多少段原文", "searched_k": "（检索 {k} 段）",
+           "back": "↑ 回到回答", "error": "出错了，请稍后再试。",
+           "headers": ["标题", "日期", "段落", "来源", "ID"], "token": "管理口令",
+           "files": "添加文章（.html .htm .md .txt .pdf .docx，最大 20 MB）",
+           "add": "添加并更新索引", "victim": "删除文件", "remove": "删除"},
+    "en": {"title": "Policy QA", "size": "{documents} documents · {passages} passages",
+           "intro": "Ask about China's climate and carbon-market policy, in Chinese or English; "
+                    "every sentence cites its source paragraph (document, date, paragraph).",
+           "chat_tab": "Chat", "library_tab": "Library", "chat": "Chat",
+           "placeholder": "Ask a question, press Enter",
+           "hint": f"Enter sends, Shift+Enter starts a new line; at most {MAX_QUESTION_CHARS} characters",
+           "empty": "Type a question: at least one word.", "clear": "Clear",
+           "examples": "Examples", "options": "Options", "docs": "Only these documents",
+           "from": "From", "to": "To", "date_info": "e.g. 2024-01-01, 2024/01/01, 2024年1月1日 or 2024",
+           "k": "Passages searched", "k_info": "How many source paragraphs each question searches",
+           "searched_k": " ({k} passages searched)", "back": "↑ Back to the answer",
+           "error": "Something went wrong; please try again.",
+           "headers": ["Title", "Date", "¶", "Source", "ID"], "token": "Admin token",
+           "files": "Add articles (.html .htm .md .txt .pdf .docx, up to 20 MB)",
+           "add": "Add and index", "victim": "Delete a document", "remove": "Delete"},
+}  # fmt: skip
+
+# Input errors: `type` for the API, the message in the UI language ("api": English, with the
+# API's own field names).
+MESSAGES = {
+    "zh": {"invalid_question": "问题必须是文字。", "empty_question": UI["zh"]["empty"],
+           "question_too_long": f"问题超过 {MAX_QUESTION_CHARS} 字，请缩短后再问。",
+           "invalid_k": f"段落数应为 1 到 {MAX_K} 之间的整数。",
+           "invalid_date": "{field}“{value}”无法识别：请写成 2024-01-01、2024/01/01、2024年1月1日 或 2024。",
+           "invalid_date_range": "起始日期晚于截止日期（{start} 晚于 {end}）：请对调或修改日期。",
+           "invalid_documents": "限定文件应为文件 ID 的列表。",
+           "unknown_document": "文件“{value}”已不在资料库中：请重新选择限定文件。",
+           "invalid_in_force": "in_force 应为 true 或 false。",
+           "invalid_history": "history 应为 [问题, 回答] 对的列表。"},
+    "en": {"invalid_question": "question must be text, not {type_name}",
+           "empty_question": "the question has no words; ask with at least one",
+           "question_too_long": f"question is longer than {MAX_QUESTION_CHARS} characters; shorten it",
+           "invalid_k": f"k must be an integer from 1 to {MAX_K}, not {{value}}",
+           "invalid_date": "{field} {value} is not a date; write 2024-01-01, 2024/01/01, 2024年1月1日 or 2024",
+           "invalid_date_range": "{field} {start} is after {field2} {end}; swap them",
+           "invalid_documents": "documents must be a list of document ids, not {value}",
+           "unknown_document": "document {value} is not in the library; list the ids with "
+                               "`python index_build.py --list` or see the Library tab",
+           "invalid_in_force": "in_force must be true or false, not {value}",
+           "invalid_history": f"history must be a list of at most {MAX_HISTORY_TURNS} "
+                              "[question, answer] pairs of text"},
+}  # fmt: skip
+FIELDS = {"zh": {"date_from": "起始日期", "date_to": "截止日期"},
+          "en": {"date_from": "From", "date_to": "To"}, "api": {}}  # fmt: skip
+
+
+class InputError(ValueError):
+    """Input the user can correct: `kind` names it for the API, `text(lang)` explains it."""
+
+    def __init__(self, kind: str, **details: object) -> None:
+        self.kind, self.details = kind, details
+        super().__init__(self.text("api"))
+
+    def text(self, lang: str) -> str:
+        names = FIELDS.get(lang, {})
+        details = {key: names.get(value, value) if key.startswith("field") else value
+                   for key, value in self.details.items()}  # fmt: skip
+        return MESSAGES["zh" if lang == "zh" else "en"][self.kind].format(**details)
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:40]
+
+
+def check_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise InputError("invalid_question", type_name=type(question).__name__)
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError("question_too_long")
+    return question
+
+
+def check_k(k: object) -> int:
+    """The number of passages: an integer from 1 to MAX_K (5.0 from a number box is fine)."""
+    number = isinstance(k, (int, float)) and not isinstance(k, bool) and math.isfinite(k)
+    if not number or k != int(k) or not 1 <= k <= MAX_K:
+        raise InputError("invalid_k", value=_shown(k))
+    return int(k)
+
+
+# 2024-01-01, 2024/1/1, 2024.01.01, 2024年1月1日, 2024-01 and 2024年1月 (a month), 2024 (a year).
+_DAY = re.compile(
+    r"(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?|月)?)?\s*年?", re.ASCII
+)
+
+
+def parse_day(value: object, field: str, end: bool = False) -> str | None:
+    """An ISO date, or None for no date. A year or month alone is its first day, or with `end`
+    its last: From 2024 and To 2024 cover the whole year."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else None
+    if text == "":
+        return None
+    match = _DAY.fullmatch(text or "")
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day = (int(g) if g else None for g in match.groups())
+        month = month or (12 if end else 1)
+        last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 1
+        return dt.date(year, month, day or (last if end else 1)).isoformat()
+    except ValueError:
+        raise InputError("invalid_date", field=field, value=_shown(value)) from None
+
+
+def check_dates(date_from: object, date_to: object) -> dict[str, str | None]:
+    start, end = parse_day(date_from, "date_from"), parse_day(date_to, "date_to", end=True)
+    if start and end and start > end:
+        raise InputError("invalid_date_range", field="date_from", field2="date_to", start=start,
+                         end=end)  # fmt: skip
+    return {"date_from": start, "date_to": end}
+
+
+def check_documents(documents: object, index: Index) -> list[str] | None:
+    """Document ids, each in the library; None (all documents) for an empty choice."""
+    if documents is None or documents == "" or documents == []:
+        return None
+    documents = [documents] if isinstance(documents, str) else documents
+    if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
+        raise InputError("invalid_documents", value=_shown(documents))
+    known = {row["doc_id"] for row in index.titles()}
+    for doc_id in documents:
+        if doc_id not in known:
+            raise InputError("unknown_document", value=_shown(doc_id))
+    return documents
+
+
+def check_in_force(in_force: object) -> bool:
+    if in_force is None:
+        return False
+    if not isinstance(in_force, bool):
+        raise InputError("invalid_in_force", value=_shown(in_force))
+    return in_force
+
+
+def check_history(history: object) -> list[tuple[str, str]]:
+    """[[question, answer], ...] → pairs; answers of earlier turns resolve follow-ups."""
+    if history is None or history == "":
+        return []
+    pairs = history if isinstance(history, list) and len(history) <= MAX_HISTORY_TURNS else None
+    for pair in pairs or ():
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2
+                and all(isinstance(x, str) and len(x) <= 20_000 for x in pair)):  # fmt: skip
+            pairs = None
+            break
+    if pairs is None:
+        raise InputError("invalid_history")
+    return [(question, reply) for question, reply in pairs]
+
+
+# Colours are variables with a dark override (Gradio puts .dark on <body> when the browser
+# prefers a dark scheme); each pair keeps a contrast ratio of at least 4.5 (WCAG AA).
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: auto; }
+:root { --qa-accent: #b4232a; --qa-mark-bg: #ffe58f; --qa-mark-fg: #1f2328;
+        --qa-notice-bg: #fff7e6; --qa-notice-fg: #3d2c00; }
+.dark { --qa-accent: #ffa198; --qa-mark-bg: #5c4700; --qa-mark-fg: #fff4cc;
+        --qa-notice-bg: #3a2b00; --qa-notice-fg: #ffe9a8; }
+/* width: a centred container would otherwise grow to its widest table on phones */
+.gradio-container { max-width: 1280px !important; width: 100%; margin: 0 auto; }
+#qa-top { align-items: flex-start; }
 #qa-header h1 { margin-bottom: 0; font-size: 1.6rem; }
 #qa-header p { margin-top: 4px; color: var(--body-text-color-subdued); }
+#qa-lang { flex: 0 0 auto !important; min-width: 220px !important; }
 .qa-searched { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
-.qa-notice { font-size: 0.85em; background: #fff7e6; border-left: 3px solid #f0a020;
-             padding: 4px 8px; margin-bottom: 6px; }
+.qa-notice { font-size: 0.85em; background: var(--qa-notice-bg); color: var(--qa-notice-fg);
+             border-left: 3px solid #f0a020; padding: 4px 8px; margin-bottom: 6px; }
 .qa-answer { line-height: 1.8; }
+.qa-answer, .qa-card { overflow-wrap: anywhere; }
 a.qa-cite { text-decoration: none; font-weight: 600; font-size: 0.8em; vertical-align: super;
-            color: #b4232a; padding: 0 1px; }
+            color: var(--qa-accent); padding: 0 1px; }
 .qa-sources h3 { margin: 0 0 8px 0; font-size: 1rem; }
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px;
            margin-bottom: 10px; background: var(--background-fill-secondary); }
-.qa-card:target { outline: 2px solid #b4232a; }
+.qa-card:target { outline: 2px solid var(--qa-accent); }
 .qa-card-head { font-weight: 600; }
-.qa-n { color: #b4232a; }
+.qa-n, .qa-repealed { color: var(--qa-accent); }
 .qa-source { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px 0; }
 .qa-text { line-height: 1.75; font-size: 0.95em; }
-.qa-text mark { background: #ffe58f; padding: 0 1px; border-radius: 2px; }
+.qa-text mark, .qa-answer mark { background: var(--qa-mark-bg); color: var(--qa-mark-fg);
+                                 padding: 0 1px; border-radius: 2px; }
 .qa-also { font-size: 0.8em; margin-top: 6px; color: var(--body-text-color-subdued); }
+.qa-level { font-size: 0.8em; color: var(--body-text-color-subdued); margin-bottom: 4px; }
+.qa-repealed { font-size: 0.85em; font-weight: 600; margin-bottom: 4px; }
+.qa-meta { display: flex; justify-content: space-between; gap: 12px; font-size: 0.8em;
+           color: var(--body-text-color-subdued); padding: 0 4px; }
+.qa-warn { color: var(--qa-accent); font-weight: 600; }
+#qa-count { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.qa-back { display: none; }
+#qa-table { max-width: 100%; overflow-x: auto; }
+/* Phones: the cards of the latest answer come right after the chat and its question box, and
+   a sticky link leads back to the answer after a jump to a card. */
+@media (max-width: 640px) {
+  #qa-main { flex-direction: column; flex-wrap: nowrap; }
+  #qa-left { display: contents; }
+  #qa-chat { order: 1; height: 62vh !important; }
+  #qa-ask { order: 2; } #qa-meta { order: 3; } #qa-right { order: 4; } #qa-examples { order: 5; }
+  #qa-right { min-width: 0 !important; width: 100%; }
+  .qa-back { display: block; position: sticky; bottom: 8px; width: fit-content; margin: 0 0 0 auto;
+             padding: 6px 12px; border-radius: 16px; background: var(--background-fill-primary);
+             border: 1px solid var(--border-color-primary); color: var(--qa-accent);
+             text-decoration: none; box-shadow: 0 1px 4px rgba(0, 0, 0, 0.2); }
+}
 """
+
+# The page script: the live character count under the question box, and a question without a
+# word (empty, only punctuation) is not sent: Enter shows the hint instead.
+HEAD = """<script>
+(() => {
+  const wordlike = /[\\p{L}\\p{N}_]/u;
+  document.addEventListener("keydown", (event) => {
+    const box = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    if (!box.closest || !box.closest("#qa-input") || wordlike.test(box.value)) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    const hint = document.querySelector("#qa-meta .qa-hint");
+    if (hint) { hint.textContent = hint.dataset.empty; hint.classList.add("qa-warn"); }
+  }, true);
+  setInterval(() => {
+    const box = document.querySelector("#qa-input textarea");
+    const count = document.querySelector("#qa-count");
+    const text = box && `${[...box.value].length} / %(max)d`;
+    if (count && text && count.textContent !== text) count.textContent = text;
+  }, 250);
+})();
+</script>""" % {"max": MAX_QUESTION_CHARS}  # noqa: UP031 (the script's braces)
 
 
 def _admin_token() -> str | None:
@@ -89,195 +319,122 @@ def _auth() -> tuple[str, str] | None:
     return user, password
 
 
-def safe_upload_name(name: str) -> str:
-    """A file name we choose: the basename, reduced to safe characters, with a checked suffix.
-
-    Raises ValueError for a type we don't read.
-    """
-    base = unicodedata.normalize("NFKC", Path(str(name).replace("\\", "/")).name)
-    suffix = Path(base).suffix.lower()
-    if suffix not in UPLOAD_TYPES:
-        raise ValueError(f"{base}: unsupported type; upload one of {', '.join(UPLOAD_TYPES)}")
-    stem = re.sub(r"[^\w\-]+", "_", Path(base).stem).strip("._") or "upload"
-    if IGNORED_NAMES.match(f"{stem}{suffix}"):
-        stem = f"upload_{stem}"  # README.md and the like are never indexed
-    return f"{stem[:80]}{suffix}"
-
-
-def check_question(question: object) -> str:
-    if not isinstance(question, str):
-        raise ValueError(f"question must be text, not {type(question).__name__}")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValueError(f"question is longer than {MAX_QUESTION_CHARS} characters; shorten it")
-    return question
-
-
-def check_k(k: object) -> int:
-    """The number of passages: an integer from 1 to MAX_K (5.0 from a number box is fine)."""
-    number = isinstance(k, (int, float)) and not isinstance(k, bool) and math.isfinite(k)
-    if not number or k != int(k) or not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be an integer from 1 to {MAX_K}, not {repr(k)[:40]}")
-    return int(k)
-
-
-def gradio_upload_folder() -> Path:
-    from gradio.utils import get_upload_folder
-
-    return Path(os.path.realpath(get_upload_folder()))
-
-
-def uploaded_files(paths: list[str]) -> list[Path]:
-    """The paths, resolved, if every one lies inside Gradio's upload folder; else ValueError.
-
-    Gradio runs the same check before it reads a file (build_server makes it run); this one
-    keeps upload() safe on its own. The real path is checked, so links out of it don't count.
-    """
-    folder = gradio_upload_folder()
-    resolved = [Path(os.path.realpath(path)) for path in paths]
-    for path in resolved:
-        if not path.is_relative_to(folder) or path == folder:
-            raise ValueError(f"{path.name}: not an uploaded file; upload it through the page")
-    return resolved
-
-
-def remove_gradio_copies(paths: list[Path]) -> None:
-    """Delete Gradio's copies of uploaded files (and their folders when empty)."""
-    folder = gradio_upload_folder()
-    for path in paths:
-        path.unlink(missing_ok=True)
-        if path.parent != folder:
-            with contextlib.suppress(OSError):  # not empty: another upload shares it
-                path.parent.rmdir()
-
-
-class Library:
-    """Upload and delete documents; one update at a time (the index's writer lock).
-
-    A file copied into uploads/ stays there only if the index holds it; anything refused,
-    skipped or failed is removed again, or the next start-up would index it behind the user's
-    back.
-    """
-
-    def __init__(self, index: Index) -> None:
-        self.index = index
-        self.folder = uploads_folder(index.index_dir)
-        for stale in self.folder.glob(".*.part") if self.folder.is_dir() else ():
-            stale.unlink(missing_ok=True)  # left by a crash mid-copy
-
-    def rows(self) -> list[list]:
-        return [[d["title"], d["date"] or "", d["passages"], d["source"] or "", d["doc_id"]]
-                for d in self.index.documents()]  # fmt: skip
-
-    def add(self, paths: list[str], progress=None) -> str:
-        if not paths:
-            return "请选择文件。/ Choose a file first."
-        staged = []
-        for path in paths:
-            source = Path(path)
-            name = safe_upload_name(source.name)
-            if not source.is_file():
-                raise ValueError(f"{name}: the upload is gone; choose the file again")
-            if source.stat().st_size > MAX_UPLOAD_BYTES:
-                raise ValueError(f"{name}: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-            staged.append((source, name))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        copied: list[Path] = []
-        try:
-            for source, name in staged:
-                copied.append(self._copy_in(source, name))
-            report = build_index([self.folder], self.index.index_dir,
-                                 embedder=self.index.embedder, progress=progress)  # fmt: skip
-        except EmptyBuildError as error:
-            self._remove(copied)
-            raise ValueError(self._shown(str(error))) from None
-        except BaseException:
-            self._remove(copied)
-            raise
-        indexed = {d["path"] for d in self.index.documents()}
-        refused = [target for target in copied if str(target) not in indexed]
-        self._remove(refused)
-        lines = [report.summary()]
-        for target in refused:
-            why = next((w for w in report.warnings if str(target) in w), "skipped")
-            lines.append(f"未添加 / not added: {self._shown(why)}")
-        return "\n\n".join(lines)
-
-    def _copy_in(self, source: Path, name: str) -> Path:
-        """Copy under a name no other upload has (a b.md and a_b.md both become a_b…)."""
-        stem, suffix = Path(name).stem, Path(name).suffix
-        temp = self.folder / f".{name}.part"
-        try:
-            shutil.copyfile(source, temp)
-            for n in range(1, 1000):
-                target = self.folder / (name if n == 1 else f"{stem}-{n}{suffix}")
-                try:
-                    os.link(temp, target)  # atomic, and never replaces an existing file
-                    return target.resolve()
-                except FileExistsError:
-                    continue
-            raise ValueError(f"{name}: too many uploads with this name; rename the file")
-        finally:
-            temp.unlink(missing_ok=True)
-
-    def _remove(self, targets: list[Path]) -> None:
-        for target in targets:
-            target.unlink(missing_ok=True)
-
-    def _shown(self, text: str) -> str:
-        """A build message without the server's folders in it: /srv/x/uploads/a.md → a.md."""
-        return re.sub(r"(?<![\w.])/(?:[^/\s:,;]+/)+", "", text)
-
-    def delete(self, doc_id: str) -> str:
-        if not doc_id:
-            return "请选择要删除的文件。/ Choose a document first."
-        rows = {d["doc_id"]: d for d in self.index.documents()}
-        if doc_id not in rows:
-            raise ValueError(f"{doc_id}: not in the library")
-        report = remove_documents([doc_id], self.index.index_dir)
-        path = Path(rows[doc_id].get("path") or "")
-        if path.is_file() and path.resolve().parent == self.folder.resolve():
-            path.unlink()  # else the next start-up would index it again
-        return report.summary()
-
-
 def _check_token(token: str | None) -> None:
     expected = _admin_token()
     if expected and not hmac.compare_digest((token or "").encode(), expected.encode()):
         raise PermissionError("admin token required")
 
 
+def _undouble(markup: str) -> str:
+    """render.escape runs its Markdown table over html.escape's &#x27; (→ &&#35;x27;, shown as
+    the text "&#x27;"); put the apostrophe back. User text never yields "&&": its & is &amp;."""
+    return markup.replace("&&#35;x27;", "&#39;")
+
+
+def _text_html(text: str) -> str:
+    return _undouble(render.escape(text))
+
+
+def answer_bubble(result: Answer, turn: int, lang: str) -> str:
+    """The chat bubble of an answer; a follow-up's 检索：… line cut to SEARCHED_MAX characters."""
+    query = result.query.strip()
+    if query != result.question.strip() and len(query) > SEARCHED_MAX:
+        result = replace(result, query=query[: SEARCHED_MAX - 1] + "…")
+    return _undouble(render.answer_html(result, turn, lang))
+
+
+def sources_panel(result: Answer, turn: int, lang: str, k: int) -> str:
+    """The source cards, their heading saying how many passages were searched, and (on phones,
+    where the cards sit below the chat) a link back to the answer."""
+    cards = _undouble(render.sources_html(result, turn, lang))
+    if not cards:
+        return ""
+    searched = UI[lang]["searched_k"].format(k=k)
+    cards = re.sub(r"<h3>(.*?)</h3>", lambda m: f"<h3>{m.group(1)}{searched}</h3>", cards, count=1)
+    return f'{cards}<a class="qa-back" href="#qa-chat">{UI[lang]["back"]}</a>'
+
+
+def box_note(lang: str, warning: str = "") -> str:
+    """The line under the question box: how to send, the length limit and a live count (the
+    page script keeps #qa-count current and shows data-empty when it blocks an empty question)."""
+    words = UI[lang]
+    kind = "qa-hint qa-warn" if warning else "qa-hint"
+    empty = render.html.escape(words["empty"], quote=True)
+    return (
+        f'<div class="qa-meta"><span class="{kind}" data-empty="{empty}">'
+        f"{_text_html(warning or words['hint'])}</span>"
+        f'<span id="qa-count">0 / {MAX_QUESTION_CHARS}</span></div>'
+    )
+
+
 def chat_events(index: Index, message, chat, turns, docs, date_from, date_to, k, lang):
-    """One chat turn as (chat, turns, sources, input box) updates, streamed."""
-    chat = list(chat or [])
-    turns = list(turns or [])
-    chat.append({"role": "user", "content": render.escape(str(message or "")[:MAX_QUESTION_CHARS])})
+    """One chat turn as (chat, turns, sources, input box, box note) updates, streamed.
+
+    A question without a word (empty, only punctuation) adds nothing to the chat: the note under
+    the box asks for one, in the UI language, as do the messages for bad options.
+    """
+    import gradio as gr
+
+    lang = lang if lang in UI else "zh"
+    chat, turns = list(chat or []), list(turns or [])
+    text = message if isinstance(message, str) else ""
+    if not has_substance(text):
+        yield chat, turns, gr.skip(), message, box_note(lang, UI[lang]["empty"])
+        return
+    chat.append({"role": "user", "content": _text_html(text[:MAX_QUESTION_CHARS])})
     chat.append({"role": "assistant", "content": "…"})
     turn = len(turns)
-    yield chat, turns, "", ""
+    yield chat, turns, "", "", box_note(lang)
     shown = ""
     try:
-        question = check_question(message or "")
-        for event in stream_answer(question, check_k(k), index=index, history=turns,
-                                   docs=docs or None, date_from=date_from or None,
-                                   date_to=date_to or None):  # fmt: skip
+        question, k = check_question(text), check_k(k)
+        filters = check_dates(date_from, date_to)
+        docs = check_documents(docs, index)
+        for event in stream_answer(question, k, index=index, history=turns, docs=docs,
+                                   **filters):  # fmt: skip
             if isinstance(event, ResolvedQuery):
                 continue
             if isinstance(event, str):
                 shown += event
-                chat[-1] = {"role": "assistant", "content": render.escape(shown)}
-                yield chat, turns, "", ""
+                chat[-1] = {"role": "assistant", "content": _text_html(shown)}
+                yield chat, turns, "", "", gr.skip()
             elif isinstance(event, Answer):
-                chat[-1] = {"role": "assistant",
-                            "content": render.answer_html(event, turn, lang)}  # fmt: skip
-                turns.append((message, event.text))
-                yield chat, turns, render.sources_html(event, turn, lang), ""
-    except ValueError as error:
-        chat[-1] = {"role": "assistant", "content": render.escape(str(error))}
-        yield chat, turns, "", ""
+                chat[-1] = {"role": "assistant", "content": answer_bubble(event, turn, lang)}
+                turns.append((text, event.text))
+                yield chat, turns, sources_panel(event, turn, lang, k), "", gr.skip()
+    except InputError as error:  # kept in the box, to be corrected and sent again
+        chat[-1] = {"role": "assistant", "content": _text_html(error.text(lang))}
+        yield chat, turns, "", text, gr.skip()
     except Exception:
         log.exception("answer failed")
-        chat[-1] = {"role": "assistant", "content": render.escape(GENERIC_ERROR)}
-        yield chat, turns, "", ""
+        chat[-1] = {"role": "assistant", "content": _text_html(UI[lang]["error"])}
+        yield chat, turns, "", "", gr.skip()
+
+
+def ask_api(index: Index, question, k, documents, date_from, date_to, in_force, history) -> dict:
+    """The `ask` endpoint's result: ask_payload, or {"error": {"type": ..., "message": ...}}."""
+    try:
+        question, k = check_question(question), check_k(k)
+        if not has_substance(question):
+            raise InputError("empty_question")
+        result = answer(question, k, index=index, history=check_history(history),
+                        docs=check_documents(documents, index), in_force=check_in_force(in_force),
+                        **check_dates(date_from, date_to))  # fmt: skip
+        return render.ask_payload(result)
+    except InputError as error:
+        return {"error": {"type": error.kind, "message": error.text("api")}}
+    except Exception:
+        log.exception("ask failed")
+        return {"error": {"type": "internal", "message": UI["en"]["error"]}}
+
+
+def header_markdown(library: Library | None, lang: str) -> str:
+    words = UI[lang]
+    size = ""
+    if library is not None:
+        documents, passages = library.size()
+        size = "\n\n" + words["size"].format(documents=documents, passages=passages)
+    return f"# {words['title']}\n{words['intro']}{size}"
 
 
 def create_app(index: Index):
@@ -286,23 +443,22 @@ def create_app(index: Index):
     library = Library(index)
     # Without a token, upload and delete serve only the page: no API name, no docs entry.
     writes_public = bool(_admin_token())
+    zh = UI["zh"]
 
     def respond(message, chat, turns, docs, date_from, date_to, k, lang):
         yield from chat_events(index, message, chat, turns, docs, date_from, date_to, k, lang)
 
-    def ask(question: str, k: float = 5) -> dict:
-        """Answer a question; JSON with the answer, found, the searched query and citations.
+    def ask(question: str, k: float = 5, documents: list | None = None, date_from: str = "",
+            date_to: str = "", in_force: bool = False, history: list | None = None) -> dict:  # fmt: skip
+        """Answer a question: JSON with the answer, found, the searched query and citations
+        (doc_id, title, provision, locator, date, page, paragraph, paragraph_end, quotes).
 
-        The question is at most 2000 characters (MAX_QUESTION_CHARS) and k, the number of
-        passages, an integer from 1 to 20; otherwise the result is {"error": "..."}.
+        question: at most 2000 characters; k: passages to search, an integer from 1 to 20;
+        documents: doc ids to search in; date_from/date_to: 2024-01-01, 2024/01/01, 2024年1月1日
+        or 2024; in_force: only documents in force; history: earlier [question, answer] pairs.
+        Bad input gives {"error": {"type": "invalid_k" | "question_too_long" | ..., "message"}}.
         """
-        from qa.answer import answer
-
-        try:
-            question, k = check_question(question), check_k(k)
-            return render.ask_payload(answer(question, k, index=index))
-        except ValueError as error:
-            return {"error": str(error)}
+        return ask_api(index, question, k, documents, date_from, date_to, in_force, history)
 
     def write(action, token, failed: str) -> str:
         """Run a library change; every failure becomes a message, details go to the log."""
@@ -346,50 +502,78 @@ def create_app(index: Index):
         choices = doc_choices()
         return library.rows(), gr.update(choices=choices), gr.update(choices=choices)
 
+    def page_state():
+        """On page load (in Chinese, the page's first language): the library, its size in the
+        header, and examples drawn from it."""
+        samples = [[q] for q in library.examples() or EXAMPLES]
+        return (*library_state(), header_markdown(library, "zh"), gr.update(samples=samples))
+
+    def switch_language(lang):
+        """Every label, placeholder, button and heading of the page in the chosen language."""
+        w = UI[lang if lang in UI else "zh"]
+        date = {"info": w["date_info"]}
+        return (header_markdown(library, lang), gr.update(label=w["chat_tab"]),
+                gr.update(label=w["library_tab"]), gr.update(label=w["chat"]),
+                gr.update(placeholder=w["placeholder"]), gr.update(value=w["clear"]),
+                box_note(lang), gr.update(label=w["examples"]), gr.update(label=w["options"]),
+                gr.update(label=w["docs"]), gr.update(label=w["from"], **date),
+                gr.update(label=w["to"], **date), gr.update(label=w["k"], info=w["k_info"]),
+                gr.update(value={"headers": w["headers"], "data": library.rows()}),
+                gr.update(label=w["token"]), gr.update(label=w["files"]),
+                gr.update(value=w["add"]), gr.update(label=w["victim"]),
+                gr.update(value=w["remove"]))  # fmt: skip
+
     with gr.Blocks(title="政策问答 · Policy QA") as app:
-        with gr.Column(elem_id="qa-header"):
-            gr.Markdown("# 政策问答 · Policy QA\n"
-                        "就中国气候与碳市场政策提问；每句回答都引用原文段落（文件、日期、段落号）。"
-                        " Ask in Chinese or English; every sentence cites its source paragraph.")  # fmt: skip
+        with gr.Row(elem_id="qa-top"):
+            header = gr.Markdown(header_markdown(None, "zh"), elem_id="qa-header")
+            lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh",
+                            label="语言 · Language", elem_id="qa-lang", scale=0,
+                            min_width=220)  # fmt: skip
         turns = gr.State([])
-        with gr.Tab("问答 · Chat"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(height=560, label="对话 · Chat", sanitize_html=True,
+        with gr.Tab(zh["chat_tab"], elem_id="qa-chat-tab") as chat_tab:
+            with gr.Row(elem_id="qa-main"):
+                with gr.Column(scale=3, elem_id="qa-left"):
+                    chatbot = gr.Chatbot(height=520, label=zh["chat"], sanitize_html=True,
                                          render_markdown=True, buttons=["copy"],
                                          elem_id="qa-chat")  # fmt: skip
-                    with gr.Row():
-                        box = gr.Textbox(placeholder="输入问题，回车发送 · Ask a question, press Enter",
-                                         show_label=False, scale=8, autofocus=True,
+                    with gr.Row(elem_id="qa-ask"):
+                        box = gr.Textbox(placeholder=zh["placeholder"], show_label=False, scale=8,
+                                         autofocus=True, lines=1, max_lines=6,
                                          max_length=MAX_QUESTION_CHARS, elem_id="qa-input")  # fmt: skip
-                        clear = gr.Button("清空 · Clear", scale=1)
-                    gr.Examples(EXAMPLES, inputs=box, label="示例 · Examples")
-                with gr.Column(scale=2):
+                        clear = gr.Button(zh["clear"], scale=1, min_width=80)
+                    note = gr.HTML(box_note("zh"), elem_id="qa-meta", padding=False)
+                    examples = gr.Dataset(components=["textbox"], samples=[[q] for q in EXAMPLES],
+                                          label=zh["examples"], elem_id="qa-examples")  # fmt: skip
+                with gr.Column(scale=2, elem_id="qa-right"):
                     sources = gr.HTML(elem_id="qa-sources")
-            with gr.Accordion("选项 · Options", open=False), gr.Row():
-                docs = gr.Dropdown(choices=[], multiselect=True, label="限定文件 · Documents")
-                date_from = gr.Textbox(label="起始日期 · From", placeholder="2021-01-01")
-                date_to = gr.Textbox(label="截止日期 · To", placeholder="2025-12-31")
-                k = gr.Slider(1, 10, value=5, step=1, label="段落数 · Passages")
-                lang = gr.Radio([("中文", "zh"), ("English", "en")], value="zh",
-                                label="界面 · Language")  # fmt: skip
-        with gr.Tab("资料库 · Library"):
-            table = gr.Dataframe(value=[], interactive=False, wrap=True,
-                                 headers=["标题 Title", "日期 Date", "段落 ¶", "来源 Source", "ID"])  # fmt: skip
-            token = gr.Textbox(label="管理口令 · Admin token", type="password",
-                               visible=writes_public)  # fmt: skip
+            with gr.Accordion(zh["options"], open=False) as options, gr.Row():
+                docs = gr.Dropdown(choices=[], multiselect=True, label=zh["docs"])
+                date_from = gr.Textbox(label=zh["from"], placeholder="2021-01-01",
+                                       info=zh["date_info"], elem_id="qa-from")  # fmt: skip
+                date_to = gr.Textbox(label=zh["to"], placeholder="2025-12-31",
+                                     info=zh["date_info"], elem_id="qa-to")  # fmt: skip
+                k = gr.Slider(1, 10, value=5, step=1, label=zh["k"], info=zh["k_info"],
+                              elem_id="qa-k")  # fmt: skip
+        with gr.Tab(zh["library_tab"], elem_id="qa-library-tab") as library_tab:
+            table = gr.Dataframe(value=[], interactive=False, wrap=True, headers=zh["headers"],
+                                 elem_id="qa-table")  # fmt: skip
+            token = gr.Textbox(label=zh["token"], type="password", visible=writes_public)
             with gr.Row():
                 files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES),
-                                label="添加文章 · Add articles (.html .htm .md .txt .pdf .docx)",
-                                elem_id="qa-upload")  # fmt: skip
+                                label=zh["files"], elem_id="qa-upload")  # fmt: skip
                 with gr.Column():
-                    add = gr.Button("添加并更新索引 · Add and index", variant="primary")
-                    victim = gr.Dropdown(choices=[], label="删除文件 · Delete")
-                    remove = gr.Button("删除 · Delete", variant="stop")
-            status = gr.Markdown()
-        api_question = gr.Textbox(visible=False)
-        api_k = gr.Number(value=5, visible=False)
-        api_out = gr.JSON(visible=False)
+                    add = gr.Button(zh["add"], variant="primary", elem_id="qa-add")
+                    victim = gr.Dropdown(choices=[], label=zh["victim"])
+                    remove = gr.Button(zh["remove"], variant="stop")
+            status = gr.Markdown(elem_id="qa-status")
+        api_inputs = [gr.Textbox(visible=False, label="question"),
+                      gr.Number(value=5, visible=False, label="k"),
+                      gr.JSON(value=[], visible=False, label="documents"),
+                      gr.Textbox(value="", visible=False, label="date_from"),
+                      gr.Textbox(value="", visible=False, label="date_to"),
+                      gr.Checkbox(value=False, visible=False, label="in_force"),
+                      gr.JSON(value=[], visible=False, label="history")]  # fmt: skip
+        api_out = gr.JSON(visible=False, label="answer")
 
         hidden = {"api_name": False, "api_visibility": "private"}  # no name in /config either
 
@@ -397,17 +581,23 @@ def create_app(index: Index):
             return {"api_name": name, "api_visibility": "public"} if writes_public else hidden
 
         inputs = [box, chatbot, turns, docs, date_from, date_to, k, lang]
-        app.load(library_state, None, [table, victim, docs], **hidden)
-        box.submit(respond, inputs, [chatbot, turns, sources, box], concurrency_id="answer",
+        app.load(page_state, None, [table, victim, docs, header, examples], **hidden)
+        lang.change(switch_language, [lang],
+                    [header, chat_tab, library_tab, chatbot, box, clear, note, examples, options,
+                     docs, date_from, date_to, k, table, token, files, add, victim, remove],
+                    **hidden)  # fmt: skip
+        examples.click(lambda sample: sample[0], examples, box, **hidden)
+        box.submit(respond, inputs, [chatbot, turns, sources, box, note], concurrency_id="answer",
                    **hidden)  # fmt: skip
         clear.click(lambda: ([], [], ""), None, [chatbot, turns, sources], **hidden)
+        # Two at once, so that the second is told BUSY by Library at once instead of queueing.
         add.click(upload, [files, token], [status, table, victim, docs, files],
-                  concurrency_limit=1, concurrency_id="write", **writes("upload"))  # fmt: skip
-        remove.click(delete, [victim, token], [status, table, victim, docs], concurrency_limit=1,
+                  concurrency_limit=2, concurrency_id="write", **writes("upload"))  # fmt: skip
+        remove.click(delete, [victim, token], [status, table, victim, docs], concurrency_limit=2,
                      concurrency_id="write", **writes("delete"))  # fmt: skip
-        # Raw inputs: ask() checks them itself, so any bad k gets the same {"error": ...} shape.
-        api_question.submit(ask, [api_question, api_k], api_out, api_name="ask",
-                            concurrency_id="answer", preprocess=False)  # fmt: skip
+        # Raw inputs: ask() checks them itself, so any bad value gets the same error shape.
+        api_inputs[0].submit(ask, api_inputs, api_out, api_name="ask", concurrency_id="answer",
+                             preprocess=False)  # fmt: skip
     return app
 
 
@@ -482,12 +672,13 @@ def build_server(index: Index, host: str = "127.0.0.1"):
                           www_redirect=False)  # fmt: skip
     blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]
     gr.mount_gradio_app(server, blocks, path="/", auth=_auth(), blocked_paths=blocked,
-                        show_error=False, max_file_size=MAX_UPLOAD_BYTES, css=CSS,
+                        show_error=False, max_file_size=MAX_UPLOAD_BYTES, css=CSS, head=HEAD,
                         footer_links=["api"])  # fmt: skip
     # Gradio accepts an input file only from its upload folder once the app "has launched",
     # which launch() sets and mount_gradio_app doesn't: unset, a request naming any path on
     # disk (/etc/passwd, /dev/zero) has the file hashed and copied on the event loop.
     blocks.has_launched = True
+    docview.mount(server, index)  # /doc/<id>: the document viewer, behind the same checks
     return server
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+import qa.library
 import qa.webapp
 from qa import Index, IndexBusyError, build_index
-from qa.webapp import Library
+from qa.library import Library
 
 ARTICLE = (
     "# 林业碳汇说明\n\n林业碳汇项目可以申请登记为温室气体自愿减排项目，减排量经核证后可以交易。\n"
@@ -38,7 +39,7 @@ def test_oversized_or_unsupported_uploads_are_refused_and_nothing_is_copied(
 ):
     big = tmp_path / "big.txt"
     big.write_text("碳" * 2000, encoding="utf-8")
-    monkeypatch.setattr(qa.webapp, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setattr(qa.library, "MAX_UPLOAD_BYTES", 1000)
     with pytest.raises(ValueError, match="larger than"):
         library.add([str(big)])
     svg = tmp_path / "x.svg"
@@ -102,7 +103,7 @@ def test_a_bad_filter_is_explained_to_the_user(library):
     updates = list(
         qa.webapp.chat_events(library.index, "配额", [], [], None, "last year", "", 5, "zh")
     )
-    assert "date" in updates[-1][0][-1]["content"]
+    assert "起始日期" in updates[-1][0][-1]["content"]  # in the UI language, naming the field
 
 
 def test_an_upload_never_replaces_a_corpus_document(library, tmp_path):
@@ -161,7 +162,7 @@ def test_a_failed_copy_leaves_no_part_file(library, tmp_path, monkeypatch):
         Path(target).write_bytes(b"half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qa.webapp.shutil, "copyfile", broken_copy)
+    monkeypatch.setattr(qa.library.shutil, "copyfile", broken_copy)
     with pytest.raises(OSError):
         library.add([str(_article(tmp_path))])
     assert not any(library.folder.iterdir())

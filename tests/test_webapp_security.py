@@ -84,7 +84,8 @@ class Served:
         raise AssertionError("the stream ended without a result")
 
     def ask(self, question: object, k: object = 5, timeout: float = 30) -> dict:
-        event, data = self.call("ask", [question, k], timeout)
+        # question, k, documents, date_from, date_to, in_force, history
+        event, data = self.call("ask", [question, k, [], "", "", False, []], timeout)
         assert event == "complete", data
         return data[0]
 
@@ -239,16 +240,21 @@ def test_an_upload_through_the_page_is_indexed_and_gradios_copy_removed(serve):
 def test_ask_refuses_long_questions_and_bad_k_with_an_error_object(serve):
     app = serve()
     refused = app.ask("碳" * 10_000_000, 5, timeout=60)
-    assert set(refused) == {"error"} and str(MAX_QUESTION_CHARS) in refused["error"]
+    assert set(refused) == {"error"} and refused["error"]["type"] == "question_too_long"
+    assert str(MAX_QUESTION_CHARS) in refused["error"]["message"]
     assert "error" not in app.ask("碳" * MAX_QUESTION_CHARS, 5)
     for k in (None, [5], "5", 0, 21, 2.5, True, {"k": 5}):
         result = app.ask("碳排放配额怎么清缴？", k)
-        assert set(result) == {"error"} and "k must be an integer from 1 to 20" in result["error"]
+        assert set(result) == {"error"} and result["error"]["type"] == "invalid_k"
+        assert "k must be an integer from 1 to 20" in result["error"]["message"]
     for raw in ("Infinity", "-Infinity", "NaN"):
-        event, data = app.call("ask", f'{{"data": ["碳排放配额怎么清缴？", {raw}]}}')
-        assert event == "complete" and "k must be an integer" in data[0]["error"], raw
+        raw_data = f'{{"data": ["碳排放配额怎么清缴？", {raw}, [], "", "", false, []]}}'
+        event, data = app.call("ask", raw_data)
+        assert event == "complete" and data[0]["error"]["type"] == "invalid_k", raw
     assert "answer" in app.ask("碳排放配额怎么清缴？", 5.0)  # a number box sends 5.0
-    assert app.ask(["not", "text"], 5) == {"error": "question must be text, not list"}
+    assert app.ask(["not", "text"], 5) == {
+        "error": {"type": "invalid_question", "message": "question must be text, not list"}
+    }
 
 
 @pytest.mark.slow

@@ -1,0 +1,88 @@
+"""Answer trust with the real model over corpus/, on tests/data/policy_questions.yaml.
+
+Thresholds and weights were tuned on the dev split; the floors below are asserted on the test
+split only (bench.trust reports both, per category). Then the cases users reported, one by one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.trust import load_questions, run, summarize
+from qa import Index, answer
+
+pytestmark = pytest.mark.slow
+
+# Floors on the test split, a little under what was measured there (see the closing note of the
+# trust issue and docs/benchmarks.md), so that a regression fails and noise does not.
+FLOORS = {"fact": 0.70, "refused": 0.80, "governing": 0.50}
+CEILINGS = {"wrongly_declined": 0.18}
+
+
+@pytest.fixture(scope="module")
+def index(real_index_dir) -> Index:
+    return Index(real_index_dir)
+
+
+@pytest.fixture(scope="module")
+def test_table(index) -> dict:
+    return summarize(run(index, [q for q in load_questions() if q["split"] == "test"]))
+
+
+def test_floors_on_the_test_split(test_table, capsys):
+    overall = test_table["all"]
+    with capsys.disabled():
+        print("\ntest split:", {k: overall[k] for k in ("fact", "refused", "wrongly_declined")},
+              "governing", overall["governing"])  # fmt: skip
+    assert overall["verbatim"] == 1.0
+    for metric, floor in FLOORS.items():
+        assert overall[metric] >= floor, (metric, overall[metric])
+    for metric, ceiling in CEILINGS.items():
+        assert overall[metric] <= ceiling, (metric, overall[metric])
+
+
+def first(result):
+    return result.citations[0].passage if result.citations else None
+
+
+def test_a_false_report_is_answered_by_the_governing_regulation(index):
+    result = answer("重点排放单位虚报碳排放数据怎么处罚？", index=index)
+    lead = first(result)
+    assert (lead.doc_id, lead.provision) == ("carbon-trading-interim-regulations-2024.md", "第二十二条")
+    assert "50万元以上200万元以下" in result.text
+    assert "《碳排放权交易管理暂行条例》第二十二条" in lead.citation
+
+
+def test_an_item_is_answered_with_its_article_lead_in(index):
+    result = answer("重点排放单位在年度排放报告中篡改、伪造数据会受到什么处罚？", index=index)
+    assert first(result).provision == "第二十二条"
+    assert "篡改、伪造数据资料" in result.text and "50万元以上200万元以下的罚款" in result.text
+
+
+def test_the_main_targets_come_from_their_section_with_their_figures(index):
+    question = "碳达峰碳中和意见提出了哪些主要目标？"
+    result = answer(question, index=index)
+    assert first(result).provision == "二、主要目标"
+    follow_up = answer("那2030年的目标呢？", index=index, history=[(question, result.text)])
+    for figure in ("65%以上", "25%左右", "12亿千瓦"):
+        assert figure in follow_up.text
+
+
+def test_a_list_is_not_cut_at_a_semicolon(index):
+    result = answer("中美两国在甲烷方面达成了什么共识？", index=index)
+    for commitment in ("加强甲烷排放的测量", "交流各自加强甲烷管控政策", "联合研究"):
+        assert commitment in result.text
+
+
+@pytest.mark.parametrize("question", ["碳价是多少？", "全国碳市场配额今天的价格是多少？"])
+def test_a_price_the_texts_do_not_state_is_declined(index, question):
+    assert not answer(question, index=index).found
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [("陆新明担任什么职务？", "副司长"), ("项目设计文件公示期是多长时间？", "二十个工作日")],
+)
+def test_question_words_are_not_topic_words(index, question, fact):
+    result = answer(question, index=index)
+    assert result.found and fact in result.text
