@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa import crosslingual, provisions
+from qa.authority import NEWS, Authority
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import (
@@ -164,7 +165,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from _finish(_quote_spans(question, query, *status), question, query, use_llm)
         return
     titles = {d["doc_id"]: d["title"] for d in index.titles()}
-    named_titles = [titles[d] for d in named if d in titles]
+    authorities_by_doc = index.authorities()
+    named_titles = [titles[d] for d in named if d in titles
+                    and (authorities_by_doc.get(d) or Authority()).level not in (None, NEWS)]  # fmt: skip
     part = provisions.lookup_section(index, query, named, passages)
     if part and part[1] and _allowed(part[1][0], where):
         path, section = part
@@ -196,7 +199,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     shape = provisions.required_shape(question, form)
     if shape is not None and not shape.search("".join(extractive.citations[0].quotes)):
         # The quotes don't hold what was asked (a price, a date…): quote the sentence that
-        # does, if the passages have one; else the texts don't say, and we say so.
+        # does, if the document that answers has one; else the texts don't say, and we say so.
+        lead_doc = extractive.citations[0].passage.doc_id
+        passages = [p for p in passages if p.doc_id == lead_doc]
         picked = select_sentences(index, vector, passages, terms, form, require=shape)
         if not picked:
             yield from emit_events(_declined(question, query, passages, english))
@@ -213,8 +218,14 @@ def _contentless(question: str) -> bool:
 
 
 def _allowed(passage: Passage, where) -> bool:
-    """Exact look-ups go around the search: they must still respect its document filter."""
-    return where.docs is None or passage.doc_id in where.docs
+    """Exact look-ups go around the search: they must still respect its filters."""
+    date = passage.date or ""
+    return (
+        (where.docs is None or passage.doc_id in where.docs)
+        and (not where.date_from or date >= where.date_from)
+        and (not where.date_to or (bool(date) and date <= where.date_to))
+        and (not where.in_force or passage.in_force)
+    )
 
 
 def _with_governing_quote(index: Index, vector, passages: list[Passage], picked: list[Sentence],
@@ -357,7 +368,9 @@ def _context(passage: Passage) -> str:
 
 # Pieces of the asking that jieba's search mode cuts out of questions (公示期是多长时间 →
 # 期是, 长时间): never topic words, even when no passage holds them.
-_FORM_PIECES = re.compile(r"多|长时间|期是|时间|钱|达成|共识|什么|哪|几|吗|呢|会|能|被|要|请|是")
+_FORM_PIECES = re.compile(
+    r"多|长时间|期是|时间|钱|达成|共识|什么|哪|几|吗|呢|会|能|被|要|请|是|的话"
+)
 
 
 def _is_topic_word(term: str) -> bool:
@@ -373,13 +386,15 @@ _ASKED_ATTRIBUTE = re.compile(
 def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[str]:
     """Topic words of the question that no passage holds, nor any part of them (海南省, 质押;
     not 咨询机构, whose 咨询 and 机构 the texts use). Not counted: the attribute asked for
-    (别名, 特征: the texts say it otherwise) and pieces jieba made up that no dictionary has
-    (松有 of 鸡毛松有多高)."""
-    from qa.text import is_dictionary_word
+    (别名, 特征: the texts say it otherwise), and words that are not nouns of the question:
+    a topic is a thing (海南省, 碳税), while 用于 or 建造 are only said otherwise, and 松有 of
+    鸡毛松有多高 is a piece jieba's search mode cut."""
+    from qa.text import nouns
 
     attributes = "".join(_ASKED_ATTRIBUTE.findall(question))
+    things = nouns(question)
     unknown = [t for t in index.unknown_terms(terms) if _is_topic_word(t)
-               and t not in attributes and is_dictionary_word(t)]  # fmt: skip
+               and t not in attributes and any(t in n or n in t for n in things)]  # fmt: skip
     known = [t for t in terms if t not in unknown]
     return [t for t in unknown if not any(part in t for part in known)]
 
@@ -398,6 +413,7 @@ def _evidence_terms(index: Index, question: str, terms: list[str],
     unseen = set(index.unknown_terms(terms))
     # Numbers stay: 2040年 asked of texts that only speak of 2030 is not answered by them.
     terms = [t for t in terms if t not in unseen or t in unknown or t.isdigit()] or terms
+    # Only a rule's title names an instrument; a news or reference page's title is its topic.
     names = normalize("".join(named_titles))
     rest = [t for t in terms if not (names and t in names)]
     if any(t not in unseen for t in rest):

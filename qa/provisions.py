@@ -44,10 +44,12 @@ _UNIT_ASKED = re.compile(r"多少(吨|元|家|个工作日|个月|天|千瓦|立
 # What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
 _UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "个工作日|日", "元": "元",
           "吨": "吨", "个月": "个月|日"}  # fmt: skip
+_LIMIT_ASKED = re.compile(r"上限|下限|最高|最低|最多|最少|多少")
 _MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
 _TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _DATE = re.compile(
-    r"\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*日|之日|工作日|个月|日内|年底|以前|以后|期限|每年"
+    r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十]+月|之日|工作日|个月|日内|年底|以前|以后"
+    r"|期限|每年|[春夏秋冬]季|世纪|年代|时期|期间"
 )
 _NUMBER = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
@@ -354,7 +356,7 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         return re.compile(
             rf"(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
         )
-    if form == "number" and _AMOUNT_ASKED.search(question):
+    if _AMOUNT_ASKED.search(question) and (form == "number" or _LIMIT_ASKED.search(question)):
         return _MONEY
     # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
     return {"number": _NUMBER, "date": _DATE, "title": _TITLES}.get(form or "")

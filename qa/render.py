@@ -15,7 +15,12 @@ from qa.answer import Answer
 from qa.search import Passage
 
 # Characters that Markdown would turn into markup, written as entities so they stay text.
-_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "[]()*_`#!|~\\{}+-=.:"})
+# One pass: HTML's specials and the characters Markdown would turn into markup, as entities
+# (two passes would escape the first pass's entities: It's → It&#x27;s on the page).
+_INERT = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": "<br>"}
+    | {c: f"&#{ord(c)};" for c in "[]()*_`#!|~\\{}+-=.:"}
+)
 
 LABELS = {
     "zh": {"searched": "检索", "sources": "来源", "related": "相关阅读", "paragraph": "第{}段",
@@ -35,7 +40,7 @@ LABELS = {
 
 def escape(text: str) -> str:
     """Text → inert HTML: no tags, no entities, no Markdown. Newlines become <br>."""
-    return html.escape(text, quote=True).translate(_MARKDOWN).replace("\n", "<br>")
+    return text.translate(_INERT)
 
 
 def safe_url(url: str | None) -> str | None:

@@ -55,7 +55,7 @@ _PENALTY = re.compile(r"罚款|处分|责令|追究|没收|停产整治|取消|�
 _TITLE = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
 _LIST = re.compile(
-    r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列|包括"
+    r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
 )
 # (form, question pattern, sentence pattern that answers it); the first match wins
 _FORMS = (
@@ -77,7 +77,7 @@ _FORMS = (
 # Words of the asking itself; they never occur in the answer
 ASKING_WORDS = frozenset(
     "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问 "
-    "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 主要 有关 "
+    "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 有关 "
     "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种".split()
 )
 
@@ -278,9 +278,13 @@ def _next_clause(candidates: list[Sentence], sentence: Sentence, text: str) -> S
 
 
 def _completion(candidates: list[Sentence], sentence: Sentence, text: str) -> list[Sentence]:
-    """The clauses after one that ends in ；or ：, up to the end of its sentence (。) or list."""
+    """The clauses after one that ends in ；or ：, up to the end of its sentence (。) or list.
+    After an ASCII ; or : (often markup in web pages), the one clause that completes it."""
+    if re.search(r"[;:]$", sentence.text):
+        following = _next_clause(candidates, sentence, text)
+        return [following] if following is not None else []
     chain, current = [], sentence
-    while re.search(r"[；;：:，,]$", current.text):
+    while re.search(r"[；：]$", current.text):
         following = _next_clause(candidates, current, text)
         if following is None:
             break

@@ -95,9 +95,15 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
-def is_dictionary_word(word: str) -> bool:
-    """True when jieba's dictionary has the word (not one its HMM put together from pieces)."""
-    return bool(_jieba().dt.FREQ.get(word))
+_NOUN_TAGS = ("n", "vn", "l", "j", "eng")  # nouns (n, nr, ns, nt, nz…), verbal nouns, idioms
+
+
+def nouns(text: str) -> set[str]:
+    """The words jieba tags as nouns in `text` (海南省, 别名; not 用于, 建造), normalised."""
+    import jieba.posseg
+
+    _jieba()
+    return {normalize(w.word) for w in jieba.posseg.cut(text) if w.flag.startswith(_NOUN_TAGS)}
 
 
 def embedding_input(title: str, heading: str | None, text: str) -> str:

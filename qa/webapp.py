@@ -325,14 +325,8 @@ def _check_token(token: str | None) -> None:
         raise PermissionError("admin token required")
 
 
-def _undouble(markup: str) -> str:
-    """render.escape runs its Markdown table over html.escape's &#x27; (→ &&#35;x27;, shown as
-    the text "&#x27;"); put the apostrophe back. User text never yields "&&": its & is &amp;."""
-    return markup.replace("&&#35;x27;", "&#39;")
-
-
 def _text_html(text: str) -> str:
-    return _undouble(render.escape(text))
+    return render.escape(text)
 
 
 def answer_bubble(result: Answer, turn: int, lang: str) -> str:
@@ -340,13 +334,13 @@ def answer_bubble(result: Answer, turn: int, lang: str) -> str:
     query = result.query.strip()
     if query != result.question.strip() and len(query) > SEARCHED_MAX:
         result = replace(result, query=query[: SEARCHED_MAX - 1] + "…")
-    return _undouble(render.answer_html(result, turn, lang))
+    return render.answer_html(result, turn, lang)
 
 
 def sources_panel(result: Answer, turn: int, lang: str, k: int) -> str:
     """The source cards, their heading saying how many passages were searched, and (on phones,
     where the cards sit below the chat) a link back to the answer."""
-    cards = _undouble(render.sources_html(result, turn, lang))
+    cards = render.sources_html(result, turn, lang)
     if not cards:
         return ""
     searched = UI[lang]["searched_k"].format(k=k)
