@@ -125,7 +125,7 @@ def _as_date(value: object, name: str) -> str | None:
 
 
 def make_filter(docs: Iterable[str] | None, date_from: object, date_to: object,
-                in_force: bool = False) -> Filter:  # fmt: skip
+                in_force: bool = False, include_undated: bool = False) -> Filter:  # fmt: skip
     if isinstance(docs, str):
         docs = [docs]
     if docs is not None:
@@ -137,6 +137,7 @@ def make_filter(docs: Iterable[str] | None, date_from: object, date_to: object,
         date_from=_as_date(date_from, "date_from"),
         date_to=_as_date(date_to, "date_to"),
         in_force=bool(in_force),
+        include_undated=bool(include_undated),
     )
 
 

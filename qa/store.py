@@ -108,6 +108,7 @@ class Filter:
     date_from: str | None = None
     date_to: str | None = None
     in_force: bool = False  # only documents in force (现行有效); the reader knows which
+    include_undated: bool = False  # with a date range: keep documents that have no date
 
     def sql(self, not_in_force: tuple[str, ...] = ()) -> tuple[str, list]:
         clauses, args = [], []
@@ -117,11 +118,12 @@ class Filter:
         if self.docs is not None:
             clauses.append(f"d.doc_id IN ({','.join('?' * len(self.docs))})")
             args.extend(self.docs)
+        undated = " OR d.date IS NULL OR d.date = ''" if self.include_undated else ""
         if self.date_from:
-            clauses.append("d.date >= ?")
+            clauses.append(f"(d.date >= ?{undated})")
             args.append(self.date_from)
         if self.date_to:
-            clauses.append("d.date <= ?")
+            clauses.append(f"(d.date <= ?{undated})")
             args.append(self.date_to)
         return " AND ".join(clauses) or "1", args
 
