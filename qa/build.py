@@ -20,7 +20,7 @@ import numpy as np
 
 from qa import authority
 from qa.chunking import Chunk, chunk_document
-from qa.documents import Document, iter_corpus_files, read_document
+from qa.documents import MAX_FILE_BYTES, Document, iter_corpus_files, read_document
 from qa.embedding import Embedder, Progress, load_embedder
 from qa.errors import EmptyBuildError, IngestError, QAError
 from qa.faults import kill_point
@@ -340,8 +340,20 @@ def _passage_row(chunk: Chunk, hash_: str, content: str) -> dict:
     }  # fmt: skip
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _file_sha256(path: Path) -> str | None:
+    """The file's hash, read in blocks; None when it cannot be read or has grown past the size
+    limit (then read_document refuses it by name, without reading it whole)."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as file:
+            while block := file.read(1 << 20):
+                size += len(block)
+                if size > MAX_FILE_BYTES:
+                    return None
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _is_under(path: Path, root: Path) -> bool:

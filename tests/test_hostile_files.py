@@ -419,3 +419,24 @@ def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     result = isolated("read", tmp_path / "pipe.txt")
     assert result["outcome"] == "refused", result
     assert "pipe.txt: is not a regular file" in result["message"]
+
+
+def test_a_known_file_that_grew_past_the_limit_is_refused_without_reading_it_whole(
+    tmp_path, fake_embedder
+):
+    from qa.build import _file_sha256
+    from qa.documents import MAX_FILE_BYTES
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.md").write_text(
+        "# 好文件\n\n碳排放权交易市场建设稳步推进。\n", encoding="utf-8"
+    )
+    grows = corpus / "grows.md"
+    grows.write_text("# 会变大的文件\n\n温室气体排放报告应当真实完整。\n", encoding="utf-8")
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    with open(grows, "r+b") as file:  # sparse: no real disk use
+        file.truncate(MAX_FILE_BYTES + 1)
+    assert _file_sha256(grows) is None
+    report = build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    assert any("grows.md" in w and "MAX_FILE_BYTES" in w for w in report.warnings)
