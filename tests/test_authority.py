@@ -13,12 +13,12 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 def test_levels_from_document_numbers_issuers_and_titles():
     assert infer_level("碳排放权交易管理暂行条例", "国务院", "国务院令第775号", False) == "行政法规"
-    assert infer_level("碳排放权交易管理办法（试行）", "生态环境部", "生态环境部令第19号", False) == (
-        "部门规章"
-    )
-    assert infer_level("中华人民共和国大气污染防治法", "全国人民代表大会常务委员会", None, False) == (
-        "法律"
-    )
+    assert infer_level(
+        "碳排放权交易管理办法（试行）", "生态环境部", "生态环境部令第19号", False
+    ) == ("部门规章")
+    assert infer_level(
+        "中华人民共和国大气污染防治法", "全国人民代表大会常务委员会", None, False
+    ) == ("法律")
     assert infer_level("关于…的意见", "中共中央、国务院", "中发〔2021〕36号", False) == (
         "党内法规/政策文件"
     )

@@ -121,7 +121,11 @@ def test_an_article_asked_by_number_is_quoted_whole(library):
     assert result.found
     first = result.citations[0].passage
     assert (first.doc_id, first.provision) == ("regulation.md", "第三条")
-    for part in ("50万元以上200万元以下", "（一）未按照规定统计核算", "（三）未按照规定制作和送检样品"):
+    for part in (
+        "50万元以上200万元以下",
+        "（一）未按照规定统计核算",
+        "（三）未按照规定制作和送检样品",
+    ):
         assert part in result.text
     assert "《碳排放权交易管理暂行条例》第三条" in first.citation
 
