@@ -134,7 +134,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if not isinstance(question, str):
         raise ValueError(f"question must be a string, not {type(question).__name__}")
     k = check_k(k)
-    where = make_filter(docs, date_from, date_to, in_force, include_undated)  # bad input fails before any work
+    where = make_filter(
+        docs, date_from, date_to, in_force, include_undated
+    )  # bad input fails before any work
     resolved = resolve_query(question, history)
     yield resolved
     query = resolved.query
@@ -148,6 +150,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         translated = crosslingual.english_terms(query)
         # An English follow-up carries the Chinese topic of the chat: keep its words too.
         terms = crosslingual.lexical_terms(translated) + [t for t in tokenize(query) if has_cjk(t)]
+        terms += re.findall(r"\d{2,}", query)  # 2030 names the same year in both languages
     else:
         terms = provisions.expand_terms(tokenize(query))
     passages = index.search_vector(vector, k, terms=terms[:64], where=where)
@@ -162,6 +165,10 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     if exact and _allowed(exact[0], where):
         yield from _finish(_quote_whole(question, query, exact), question, query, use_llm)
+        return
+    issued = provisions.issuer_quotes(index, question, named)
+    if issued:
+        yield from _finish(_quote_spans(question, query, "", issued), question, query, use_llm)
         return
     status = provisions.status_quotes(index, question, named)
     if status is not None and status[1]:

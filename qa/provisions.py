@@ -411,3 +411,33 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
             return lead + "较新的文件仍以其为依据：", quotes[:1]
         return lead + "它在资料中现行有效。", []
     return None
+
+
+_ISSUER_ASKED = re.compile(r"(?:谁|哪个部门|哪个机关|哪些部门|哪位|哪个单位).{0,6}(?:发布|印发|发的|签署|公布|颁布|制定|签发)"
+                           r"|(?:发布|印发|签署|公布|颁布|签发).{0,4}(?:的是谁|的部门)")  # fmt: skip
+_SIGNER = re.compile(r"总理|部长|主任|局长|主席|委员长")
+
+
+def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
+    """For 《X》是哪个部门发的？ / 哪位总理签署公布的？: the sentences of X that name its issuer or
+    signer (the signature block, the order's preamble), as [(passage, start, end)]."""
+    from qa.text import sentence_spans
+
+    if not named or not _ISSUER_ASKED.search(question):
+        return []
+    doc_id = named[0]
+    row = next((d for d in index.documents() if d["doc_id"] == doc_id), None)
+    issuer = (row or {}).get("issuer") or ""
+    wanted = [part for part in re.split(r"[、，,\s]+", issuer) if len(part) >= 2]
+    signer = bool(_SIGNER.search(question))
+
+    def names_issuer(sentence: str) -> bool:
+        if signer:  # 总理　李强: a short signature line
+            return bool(_SIGNER.search(sentence)) and len(sentence) <= 40
+        return any(w in sentence for w in wanted)
+
+    for passage in index.search(" ".join([issuer, "总理 部长 印发 公布"]), k=10, docs=[doc_id]):
+        for start, end in sentence_spans(passage.text):
+            if names_issuer(passage.text[start:end]):
+                return [(passage, start, end)]
+    return []

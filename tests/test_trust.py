@@ -19,6 +19,12 @@ doc_number: 中华人民共和国国务院令第775号
 date: 2024-02-04
 ---
 
+中华人民共和国国务院令第775号
+
+《碳排放权交易管理暂行条例》已经国务院常务会议通过，现予公布，自2024年5月1日起施行。
+
+总理　李强
+
 **第一条**　为了规范碳排放权交易及相关活动，制定本条例。
 
 **第二条**　本条例自2024年5月1日起施行。
@@ -209,3 +215,9 @@ def test_k_accepts_numpy_integers_and_docs_must_be_ids(library):
         library.search("罚款", docs=123)
     with pytest.raises(ValueError, match="k must be"):
         retrieve("罚款", k=np.float64(2.0))
+
+
+def test_who_signed_a_named_regulation_is_quoted_from_its_signature(library):
+    result = answer("碳排放权交易管理暂行条例是哪位总理签署公布的？", index=library)
+    assert result.found and "总理　李强" in result.text
+    assert result.citations[0].passage.doc_id == "regulation.md"
