@@ -255,6 +255,24 @@ def _trust(t: dict) -> list[str]:
     return lines
 
 
+def _workers(w: dict) -> list[str]:
+    rows = [[r["workers"], r["threads_per_worker"], r["passages_per_second"], r["speed_up"],
+             "yes" if r["bit_identical"] else f"min cosine {r['min_cosine']}"] for r in w["runs"]]  # fmt: skip
+    projected = w.get("projection", {}).get("cores", {})
+    return [
+        f"## Embedding with `--workers N` ({w['passages']} passages, {w['cores']} cores)",
+        "",
+        *_table(["workers", "threads each", "passages/s", "speed-up", "bit-identical to 1"], rows),
+        "Projected (not measured): "
+        + "; ".join(
+            f"{cores} cores ≈ {v['passages_per_second']} passages/s, {v['memory_mb']} MB"
+            for cores, v in projected.items()
+        )
+        + ".",
+        "",
+    ]
+
+
 SECTIONS = [
     ("retrieval", _retrieval),
     ("trust", _trust),
@@ -264,6 +282,7 @@ SECTIONS = [
     ("faiss", _faiss),
     ("embedders", _embedders),
     ("build", _build),
+    ("workers", _workers),
     ("startup", _startup),
     ("soak", _soak),
 ]
