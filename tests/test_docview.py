@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import http.client
 import shutil
-import socket
 import sqlite3
-import threading
-import time
+from contextlib import ExitStack
 from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import served
 
 from qa import Index, build_index
 from qa.answer import Answer, Citation, answer
@@ -202,46 +201,25 @@ def test_source_card_title_opens_the_document_and_the_api_gives_its_url():
 # ---- slow: the served app -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def serve(tmp_path, fake_embedder, monkeypatch):
     """serve(index_dir, **env) → the base URL of build_server's app over that index."""
-    import uvicorn
-
     from qa.webapp import build_server
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     for name in ("QA_ADMIN_TOKEN", "QA_AUTH", "QA_ALLOWED_HOSTS"):
         monkeypatch.delenv(name, raising=False)
-    running = []
+    with ExitStack() as running:
 
-    def start(index_dir: Path, **env: str) -> str:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        port = free_port()
-        app = build_server(Index(index_dir, embedder=fake_embedder), "127.0.0.1")
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning"))  # fmt: skip
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{port}"
+        def start(index_dir: Path, **env: str) -> str:
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            app = build_server(Index(index_dir, embedder=fake_embedder), "127.0.0.1")
+            url, _ = running.enter_context(served(app))
+            return url
 
-    yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the server did not stop"
+        yield start
 
 
 def raw_get(url: str, target: str) -> tuple[int, bytes]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import inspect
 import json
-import socket
-import threading
-import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import queue_call, served
 
 from qa import Index, build_index
 from qa.errors import QAError
@@ -52,19 +51,7 @@ class Served:
 
     def join(self, fn_index: int, data: list, timeout: float = 30, session: str = "") -> dict:
         """Run a dependency the way the page does (queue/join, then the SSE stream)."""
-        session = session or uuid.uuid4().hex
-        body = {"data": data, "fn_index": fn_index, "session_hash": session,
-                "event_data": None, "trigger_id": None}  # fmt: skip
-        joined = httpx.post(f"{self.url}/gradio_api/queue/join", json=body, timeout=timeout)
-        joined.raise_for_status()
-        stream_url = f"{self.url}/gradio_api/queue/data?session_hash={session}"
-        with httpx.stream("GET", stream_url, timeout=timeout) as response:
-            for line in response.iter_lines():
-                if line.startswith("data:"):
-                    message = json.loads(line[5:])
-                    if message.get("msg") == "process_completed":
-                        return message
-        raise AssertionError("the stream ended without process_completed")
+        return queue_call(self.url, fn_index, data, session or None, timeout)
 
     def call(self, api_name: str, data: list | str, timeout: float = 30) -> tuple[str, object]:
         """POST /gradio_api/call/<name> (data may be raw JSON text), then read the result."""
@@ -96,17 +83,9 @@ class Served:
         return response.json()[0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def serve(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
     """serve(**env) → a Served app over the tiny corpus plus a document titled MARKER."""
-    import uvicorn
-
     gradio_dir = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_dir))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
@@ -118,29 +97,16 @@ def serve(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
     )
     index_dir = tmp_path / "index"
     build_index([tiny_corpus], index_dir, embedder=fake_embedder)
-    running = []
+    with ExitStack() as running:
 
-    def start(**env: str) -> Served:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        port = free_port()
-        app = build_server(Index(index_dir, embedder=fake_embedder), "127.0.0.1")
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning"))  # fmt: skip
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        return Served(f"http://127.0.0.1:{port}", port, index_dir, gradio_dir)
+        def start(**env: str) -> Served:
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            app = build_server(Index(index_dir, embedder=fake_embedder), "127.0.0.1")
+            url, port = running.enter_context(served(app))
+            return Served(url, port, index_dir, gradio_dir)
 
-    yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the server did not stop: its event loop is blocked"
+        yield start
 
 
 def files_under(folder: Path) -> list[Path]:
