@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fakes import FakeEmbedder
+from servers import queue_call, served
 
 from qa import Index, build_index
 from qa.answer import Answer
@@ -71,37 +70,18 @@ class GatedEmbedder(FakeEmbedder):
         return super().embed_passages(texts, progress)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serving(folder: Path):
     """A tiny library in `folder` served on a free port: yields (url, index_dir, embedder)."""
-    import uvicorn
-
     corpus = folder / "corpus"
     corpus.mkdir(parents=True)
     for name, text in DOCUMENTS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     embedder = GatedEmbedder()
     build_index([corpus], folder / "index", embedder=embedder)
-    port = free_port()
     app = build_server(Index(folder / "index", embedder=embedder), "127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", folder / "index", embedder
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served(app) as (url, _):
+        yield url, folder / "index", embedder
 
 
 @pytest.fixture(scope="module")
@@ -221,18 +201,7 @@ def test_a_long_searched_line_is_cut_to_80_characters():
 
 def join(url: str, fn_index: int, data: list, session: str = "") -> dict:
     """Run a page event the way the browser does (queue/join, then the SSE stream)."""
-    session = session or uuid.uuid4().hex
-    body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
-            "trigger_id": None}  # fmt: skip
-    httpx.post(f"{url}/gradio_api/queue/join", json=body, timeout=30).raise_for_status()
-    with httpx.stream("GET", f"{url}/gradio_api/queue/data?session_hash={session}",
-                      timeout=60) as response:  # fmt: skip
-        for line in response.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return message
-    raise AssertionError("the stream ended without process_completed")
+    return queue_call(url, fn_index, data, session or None)
 
 
 def dependency(url: str, inputs: int, output_type: str | None = None) -> int:
