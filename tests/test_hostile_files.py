@@ -78,7 +78,9 @@ except Exception as error:
     from qa.errors import IngestError
     out = {"outcome": "refused" if isinstance(error, IngestError) else type(error).__name__,
            "message": str(error)[:500]}
-out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: ru_maxrss keeps the size of the forked test runner across exec.
+hwm = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
+out["peak_mb"] = int(hwm.split()[1]) / 1024
 print(json.dumps(out))
 """
 
