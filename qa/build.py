@@ -7,6 +7,7 @@ every other vector is reused from the store, even across documents.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import numpy as np
 
 from qa import authority
 from qa.chunking import Chunk, chunk_document
-from qa.documents import MAX_FILE_BYTES, Document, iter_corpus_files, read_document
+from qa.documents import MAX_FILE_BYTES, Document, iter_corpus_files, read_document, with_sidecar
 from qa.embedding import Embedder, Progress, load_embedder
 from qa.errors import EmptyBuildError, IngestError, QAError
 from qa.faults import kill_point
@@ -101,13 +102,16 @@ def build_index(
     vector_index: str | None = None,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    cached_vectors: dict[str, bytes] | None = None,
 ) -> BuildReport:
     """Bring the index in line with the corpus folders.
 
     Documents from these folders are added, updated or removed; documents indexed from
     other folders are kept. Bad files are skipped with a warning in the report.
     `vector_index` ("flat" or "hnsw", default QA_VECTOR_INDEX or what the index has) is the
-    FAISS index type.
+    FAISS index type. `cached_vectors` (passage hash → vector bytes, e.g. a restored document's)
+    are used before anything is embedded. Files listed in <index>/deleted.json (deleted in the
+    chat app's Library) are skipped while their bytes are the same.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
@@ -130,13 +134,20 @@ def build_index(
         seen_docs: dict[str, str] = {}  # doc_id → path of the file it came from in this run
         seen_texts: dict[str, str] = {row["text_sha256"]: row["path"] for row in known.values()}
         to_index: list[tuple[Document, Path]] = []
+        deleted = deleted_files(index_dir)  # file sha256 → doc id
         for root in roots:
             for path in iter_corpus_files(root):
                 path = path.resolve()
                 row = known_by_path.get(str(path)) if same_pipeline else None
-                if row is not None and row["file_sha256"] == _file_sha256(path):
+                sha = with_sidecar(path, _file_sha256(path))  # a metadata edit is a change
+                if row is not None and row["file_sha256"] == sha:
                     seen_docs[row["doc_id"]] = str(path)
                     report.unchanged += 1
+                    continue
+                if deleted and (gone := deleted.get(sha or "")):
+                    report.warnings.append(
+                        f"skipped {path}: {gone!r} was deleted in the Library; restore it there"
+                    )
                     continue
                 try:
                     document = read_document(path, root)
@@ -186,7 +197,7 @@ def build_index(
                 report.removed += 1
 
         pending = _plan_passages(writer, to_index, known, report)
-        _embed_and_store(writer, embedder, pending, report, progress)
+        _embed_and_store(writer, embedder, pending, report, progress, cached_vectors)
         kill_point("after_embedding")
         report.documents, report.passages = writer.counts()
         nothing_changed = (
@@ -309,8 +320,9 @@ def _plan_passages(writer: Writer, to_index, known, report: BuildReport) -> list
     return pending
 
 
-def _embed_and_store(writer, embedder, pending, report, progress) -> None:
-    cached = writer.vectors_by_hash([p.hash for p in pending])
+def _embed_and_store(writer, embedder, pending, report, progress, supplied=None) -> None:
+    cached = {h: v for h, v in (supplied or {}).items() if len(v) == embedder.dim * 4}
+    cached.update(writer.vectors_by_hash([p.hash for p in pending if p.hash not in cached]))
     missing = list(dict.fromkeys(p.hash for p in pending if p.hash not in cached))
     if missing:
         texts = {p.hash: p.embed_text for p in pending}
@@ -338,6 +350,16 @@ def _passage_row(chunk: Chunk, hash_: str, content: str) -> dict:
         if chunk.locator
         else None,
     }  # fmt: skip
+
+
+def deleted_files(index_dir: Path) -> dict[str, str]:
+    """file sha256 → doc id of the corpus files deleted in the Library (<index>/deleted.json)."""
+    try:
+        listed = json.loads((Path(index_dir) / "deleted.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none deleted, or a damaged list: then nothing is held back
+    return {e["file_sha256"]: doc for doc, e in listed.items() if isinstance(e, dict)
+            and isinstance(e.get("file_sha256"), str)} if isinstance(listed, dict) else {}  # fmt: skip
 
 
 def _file_sha256(path: Path) -> str | None:

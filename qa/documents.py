@@ -122,6 +122,7 @@ def read_document(
         )  # fmt: skip
     raw = read_bounded(path, max_bytes)
     front, parsed = _parse(path, raw)
+    front = {**front, **read_sidecar(path)}  # the Library's metadata edits win
     blocks = [block for block in parsed.blocks if not _is_furniture(block.text)]
     check_text_limits(path, blocks)
     if not any(has_substance(block.text) and not block.is_heading for block in blocks):
@@ -143,9 +144,32 @@ def read_document(
         or _text_field(front, "publisher") or _text_field(front, "issuer"),
         issuer=_text_field(front, "issuer"),
         doc_number=_text_field(front, "doc_number"),
-        file_sha256=hashlib.sha256(raw).hexdigest(),
+        file_sha256=with_sidecar(path, hashlib.sha256(raw).hexdigest()),
         extra=front,  # level, status, effective, supersedes… (qa.authority)
     )  # fmt: skip
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the Library keeps metadata for a file that has no front matter (.pdf, .docx)."""
+    return path.with_name(f"{path.name}.meta.yaml")
+
+
+def read_sidecar(path: Path) -> dict:
+    """The fields of `<name>.meta.yaml` next to `path`, or {} when there is none."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}
+    text = decode(read_bounded(sidecar, 64 * 1024), sidecar)
+    fields, _ = split_front_matter(f"---\n{text}\n---\n", sidecar)
+    return fields
+
+
+def with_sidecar(path: Path, digest: str | None) -> str | None:
+    """A file's hash, with its sidecar's bytes folded in: editing the metadata is a change."""
+    sidecar = sidecar_path(path)
+    if digest is None or not sidecar.is_file():
+        return digest
+    return hashlib.sha256(digest.encode() + sidecar.read_bytes()).hexdigest()
 
 
 def read_bounded(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:

@@ -8,6 +8,8 @@ folder, and anything not indexed is removed again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import re
 import shutil
@@ -16,10 +18,14 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa.build import build_index, remove_documents, uploads_folder
+from qa.build import build_index, uploads_folder
 from qa.documents import IGNORED_NAMES
 from qa.errors import EmptyBuildError, IndexBusyError
+from qa.library_text import FileResult, check_metadata, reason_of, results_text
+from qa.library_trash import Trash, write_metadata
 from qa.search import Index
+
+log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = (".html", ".htm", ".md", ".txt", ".pdf", ".docx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -86,6 +92,7 @@ class Library:
         for stale in self.folder.glob(".*.part") if self.folder.is_dir() else ():
             stale.unlink(missing_ok=True)  # left by a crash mid-copy
         self._writing = threading.Lock()
+        self.trash = Trash(index)
 
     @contextlib.contextmanager
     def _one_writer(self) -> Iterator[None]:
@@ -120,13 +127,16 @@ class Library:
                 questions.append(f"《{doc['title']}》的主要目标是什么？")
         return questions[:MAX_EXAMPLES]
 
-    def add(self, paths: list[str], progress=None) -> str:
+    def add(self, paths: list[str], progress=None, lang: str = "zh") -> str:
+        """Copy the files in and index them; one line per file (added, unchanged or refused with
+        the reason, in `lang`), then the build's summary."""
         with self._one_writer():
-            return self._add(paths, progress)
+            summary, results = self._add(paths, progress)
+        return results_text(summary, results, lang)
 
-    def _add(self, paths: list[str], progress) -> str:
+    def _add(self, paths: list[str], progress) -> tuple[str, list[FileResult]]:
         if not paths:
-            return "请选择文件。/ Choose a file first."
+            return "请选择文件。/ Choose a file first.", []
         staged = []
         for path in paths:
             source = Path(path)
@@ -137,26 +147,46 @@ class Library:
                 raise ValueError(f"{name}: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
             staged.append((source, name))
         self.folder.mkdir(parents=True, exist_ok=True)
-        copied: list[Path] = []
+        known = {d["path"]: d for d in self.index.documents()}
+        stored = {_sha256(p): known[str(p.resolve())] for p in self._uploads()
+                  if str(p.resolve()) in known}  # fmt: skip
+        results: dict[int, FileResult] = {}
+        copied: list[tuple[int, Path]] = []
         try:
-            for source, name in staged:
-                copied.append(self._copy_in(source, name))
+            for n, (source, name) in enumerate(staged):
+                same = stored.get(_sha256(source))
+                if same is not None:  # the very same file again: nothing to do
+                    results[n] = FileResult(name, "unchanged", title=same["title"])
+                else:
+                    copied.append((n, self._copy_in(source, name)))
+            if not copied:
+                return "", [results[n] for n in sorted(results)]
             report = build_index([self.folder], self.index.index_dir,
                                  embedder=self.index.embedder, progress=progress)  # fmt: skip
+            summary, warnings = report.summary(), report.warnings
         except EmptyBuildError as error:
-            self._remove(copied)
-            raise ValueError(self._shown(str(error))) from None
+            self._remove([target for _, target in copied])
+            summary, warnings = "", str(error).splitlines()[1:]
         except BaseException:
-            self._remove(copied)
+            self._remove([target for _, target in copied])
             raise
-        indexed = {d["path"] for d in self.index.documents()}
-        refused = [target for target in copied if str(target) not in indexed]
-        self._remove(refused)
-        lines = [report.summary()]
-        for target in refused:
-            why = next((w for w in report.warnings if str(target) in w), "skipped")
-            lines.append(f"未添加 / not added: {self._shown(why)}")
-        return "\n\n".join(lines)
+        titles = {d["path"]: d["title"] for d in self.index.documents()}
+        for n, target in copied:
+            name = staged[n][1]
+            if str(target) in titles:
+                results[n] = FileResult(name, "added", title=titles[str(target)])
+                continue
+            self._remove([target])  # or the next start-up would index it behind the user's back
+            why = next((w for w in warnings if str(target) in w), "")
+            copy_of = re.search(r"same text as (.+)$", why)
+            title = titles.get(copy_of.group(1).strip(), "") if copy_of else ""
+            results[n] = FileResult(name, "refused", reason_of(why), title or "?")
+            log.info("upload %s refused: %s", name, self._shown(why))
+        return summary, [results[n] for n in sorted(results)]
+
+    def _uploads(self) -> list[Path]:
+        return [p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                and not p.name.endswith(".meta.yaml")] if self.folder.is_dir() else []  # fmt: skip
 
     def _copy_in(self, source: Path, name: str) -> Path:
         """Copy under a name no other upload has (a b.md and a_b.md both become a_b…)."""
@@ -183,18 +213,38 @@ class Library:
         """A build message without the server's folders in it: /srv/x/uploads/a.md → a.md."""
         return re.sub(r"(?<![\w.])/(?:[^/\s:,;]+/)+", "", text)
 
-    def delete(self, doc_id: str) -> str:
+    def delete(self, doc_id: str, confirm: str | None = None) -> str:
+        """Move a document to the trash; `confirm` must repeat its id (a deletion is never a
+        stray click or a guessed default)."""
         with self._one_writer():
-            return self._delete(doc_id)
+            return self.trash.put(doc_id, confirm)
 
-    def _delete(self, doc_id: str) -> str:
-        if not doc_id:
-            return "请选择要删除的文件。/ Choose a document first."
-        rows = {d["doc_id"]: d for d in self.index.documents()}
-        if doc_id not in rows:
-            raise ValueError(f"{doc_id}: not in the library")
-        report = remove_documents([doc_id], self.index.index_dir)
-        path = Path(rows[doc_id].get("path") or "")
-        if path.is_file() and path.resolve().parent == self.folder.resolve():
-            path.unlink()  # else the next start-up would index it again
+    def restore(self, entry: str) -> str:
+        """Bring a document back from the trash, with its saved vectors: nothing is embedded."""
+        with self._one_writer():
+            return self.trash.restore(entry)
+
+    def empty_trash(self) -> str:
+        with self._one_writer():
+            return self.trash.empty()
+
+    def edit(self, doc_id: str, fields: dict) -> str:
+        """Set title, date, issuer, doc_number, level or status of an uploaded document (empty
+        fields are left as they are), then re-index it."""
+        with self._one_writer():
+            return self._edit(doc_id, check_metadata(fields))
+
+    def _edit(self, doc_id: str, fields: dict) -> str:
+        row = next((d for d in self.index.documents() if d["doc_id"] == doc_id), None)
+        path = Path(row["path"] or "") if row else None
+        if path is None or not path.is_file() or path.parent.resolve() != self.folder.resolve():
+            raise ValueError(f"{doc_id}: only uploaded documents of the library can be edited")
+        if not fields:
+            return "没有要修改的字段。/ Nothing to change: fill in a field first."
+        write_metadata(path, fields)
+        report = build_index([self.folder], self.index.index_dir, embedder=self.index.embedder)
         return report.summary()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -54,11 +54,14 @@ def test_delete_removes_the_document_and_its_uploaded_file(library, tmp_path):
     source.write_text(ARTICLE, encoding="utf-8")
     library.add([str(source)])
     doc_id = next(row[4] for row in library.rows() if row[0] == "林业碳汇说明")
-    assert "1 removed" in library.delete(doc_id)
+    with pytest.raises(ValueError, match="confirm: repeat the document id"):
+        library.delete(doc_id)  # no confirmation: nothing happens
+    assert "林业碳汇说明" in [row[0] for row in library.rows()]
+    assert "1 removed" in library.delete(doc_id, confirm=doc_id)
     assert "林业碳汇说明" not in [row[0] for row in library.rows()]
     assert not any(library.folder.iterdir())  # or the next start-up would index it again
     with pytest.raises(ValueError, match="not in the library"):
-        library.delete(doc_id)
+        library.delete(doc_id, confirm=doc_id)
 
 
 def test_a_second_update_is_told_the_library_is_busy(library, tmp_path):
@@ -141,10 +144,9 @@ def test_names_that_reduce_to_the_same_safe_name_stay_separate_documents(library
 def test_an_unreadable_or_duplicate_upload_is_removed_and_the_user_told_why(library, tmp_path):
     empty = tmp_path / "headings.md"
     empty.write_text("# 只有标题\n\n## 没有正文\n", encoding="utf-8")
-    with pytest.raises(ValueError) as refused:  # the only upload: nothing usable to build
-        library.add([str(empty)])
-    assert "headings.md: no paragraphs" in str(refused.value)
-    assert str(tmp_path) not in str(refused.value)
+    refused = library.add([str(empty)], lang="en")  # the only upload: nothing usable to build
+    assert "headings.md: refused (empty: no paragraphs with text)" in refused
+    assert str(tmp_path) not in refused
     assert not any(library.folder.iterdir())
     library.add([str(_article(tmp_path))])
     copy = tmp_path / "copy" / "market.md"
@@ -153,7 +155,8 @@ def test_an_unreadable_or_duplicate_upload_is_removed_and_the_user_told_why(libr
         (tmp_path / "corpus" / "market.md").read_text(encoding="utf-8"), encoding="utf-8"
     )
     message = library.add([str(copy)])
-    assert "not added" in message and "same text as" in message and str(tmp_path) not in message
+    assert "market.md：未添加（与《碳市场配额管理说明》内容相同）" in message
+    assert str(tmp_path) not in message
     assert [p.name for p in library.folder.iterdir()] == ["forest.md"]
 
 
