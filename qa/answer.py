@@ -230,10 +230,11 @@ def _contentless(question: str) -> bool:
 def _allowed(passage: Passage, where) -> bool:
     """Exact look-ups go around the search: they must still respect its filters."""
     date = passage.date or ""
+    undated_ok = not date and where.include_undated
     return (
         (where.docs is None or passage.doc_id in where.docs)
-        and (not where.date_from or date >= where.date_from)
-        and (not where.date_to or (bool(date) and date <= where.date_to))
+        and (not where.date_from or undated_ok or date >= where.date_from)
+        and (not where.date_to or undated_ok or (bool(date) and date <= where.date_to))
         and (not where.in_force or passage.in_force)
     )
 
