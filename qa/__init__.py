@@ -1,6 +1,6 @@
 """Question answering over Chinese policy documents, citing the source paragraphs."""
 
-from qa.answer import Answer, Citation, answer, stream_answer
+from qa.answer import answer, stream_answer
 from qa.build import BuildReport, build_index, remove_documents
 from qa.errors import (
     EmptyBuildError,
@@ -12,6 +12,7 @@ from qa.errors import (
     QAError,
 )
 from qa.followup import ResolvedQuery
+from qa.quotes import Answer, Citation
 from qa.search import Index, Passage, retrieve
 
 __all__ = [

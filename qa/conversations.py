@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:  # qa.answer pulls in the index code; the CLI need not load it
-    from qa.answer import Answer
+    from qa.quotes import Answer
     from qa.search import Passage
 
 log = logging.getLogger(__name__)
@@ -306,7 +306,7 @@ def _passage(record: dict) -> Passage:
 
 def to_answer(turn: dict) -> Answer:
     """A saved turn as an Answer again, so qa.render draws the same bubble and source cards."""
-    from qa.answer import Answer, Citation
+    from qa.quotes import Answer, Citation
 
     citations = tuple(
         Citation(c["n"], _passage(c), tuple((int(s), int(e)) for s, e in c.get("spans", ())))

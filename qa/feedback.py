@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, TextIO
 from qa.conversations import check_user_key
 
 if TYPE_CHECKING:
-    from qa.answer import Answer
+    from qa.quotes import Answer
 
 FILE_NAME = "feedback.jsonl"
 MAX_COMMENT = 1000

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from qa.quotes import NOT_FOUND, Answer, Citation, emit_events
 from qa.search import Passage
 from qa.text import normalize
 
@@ -249,7 +250,6 @@ def check(text: str, passages: Sequence[Passage], numbers: dict[int, int],
 def stream_llm_answer(config: LLMConfig, question: str, query: str, passages: Sequence[Passage],
                       fallback, similarity: Callable[[str, str], float] | None = None) -> Iterator:  # fmt: skip
     """Deltas of the LLM answer, then the checked `Answer`, or `fallback` with a notice."""
-    from qa.answer import NOT_FOUND, Answer, Citation, emit_events
 
     rewriter = MarkerRewriter(len(passages))
     parts: list[str] = []

@@ -11,7 +11,7 @@ import html
 import re
 from urllib.parse import quote, urlsplit
 
-from qa.answer import Answer
+from qa.quotes import Answer
 from qa.search import Passage
 
 # Characters that Markdown would turn into markup, written as entities so they stay text.

@@ -17,8 +17,8 @@ from qa.followup import is_follow_up, resolve_query
 def index(tiny_corpus, tmp_path, fake_embedder, monkeypatch) -> Index:
     # The no-answer thresholds are calibrated for the real model's cosines; the bigram-hash
     # fake scores lower, so only the lexical evidence decides here.
-    # (`qa.answer` is the function; the module is reached through importlib.)
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    # (the thresholds live in qa.evidence)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     build_index([tiny_corpus], tmp_path / "index", embedder=fake_embedder)
     return Index(tmp_path / "index", embedder=fake_embedder)
 
@@ -165,7 +165,7 @@ def test_follow_up_answer_searches_the_resolved_query(index):
 
 
 def test_a_lead_in_ending_in_a_colon_brings_the_list_items(tmp_path, fake_embedder, monkeypatch):
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "plan.md").write_text(
@@ -191,7 +191,7 @@ def test_a_lead_in_ending_in_a_colon_brings_the_list_items(tmp_path, fake_embedd
 def test_list_items_in_their_own_paragraphs_are_cited_one_by_one(
     tmp_path, fake_embedder, monkeypatch
 ):
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     detail = "各地要制定实施方案，明确责任分工和时间节点，加强资金保障和监督考核，定期调度工作进展，及时总结推广经验做法，确保各项措施落地见效，并将落实情况纳入年度目标责任考核。"
@@ -218,7 +218,7 @@ def test_list_items_in_their_own_paragraphs_are_cited_one_by_one(
 def test_near_duplicate_sentences_from_syndicated_copies_are_quoted_once(
     tmp_path, fake_embedder, monkeypatch
 ):
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     story = "生态环境部表示，全国碳排放权交易市场将于今年扩大覆盖范围，新纳入钢铁、水泥和铝冶炼三个行业{}。"

@@ -58,7 +58,7 @@ def index(tmp_path_factory) -> Index:
 @pytest.fixture
 def ask(index, monkeypatch):
     # The no-answer cosine floor is calibrated for the real model, not the fake (test_trust.py).
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     return lambda question: answer(question, index=index)
 
 

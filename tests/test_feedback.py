@@ -47,7 +47,7 @@ def index(tmp_path_factory) -> Index:
 @pytest.fixture
 def found(index, monkeypatch):
     # The no-answer cosine floor is calibrated for the real model, not the fake (test_trust.py).
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     result = answer("条例什么时候开始施行？", index=index)
     assert result.found and result.citations
     return result

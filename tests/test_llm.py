@@ -84,7 +84,7 @@ def server(monkeypatch):
 
 @pytest.fixture
 def index(tiny_corpus, tmp_path, fake_embedder, monkeypatch) -> Index:
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     build_index([tiny_corpus], tmp_path / "index", embedder=fake_embedder)
     return Index(tmp_path / "index", embedder=fake_embedder)
 

@@ -104,7 +104,7 @@ doc_number: 国家发展和改革委员会令2023年第2号
 def library(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
     # The no-answer cosine floor is calibrated for the real model; the bigram-hash fake scores
     # lower, so only the lexical evidence decides here (as in tests/test_answer.py).
-    monkeypatch.setattr(importlib.import_module("qa.answer"), "MIN_DENSE", 0.0)
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, text in {"regulation.md": REGULATION, "measures.md": MEASURES,

@@ -1,0 +1,183 @@
+"""What an answer is made of: the `Answer` and `Citation` types, and answer text composed from
+quotes (sentences chosen by qa.sentences, whole provisions and sections, the parts of a section),
+with markers, ellipses, 另见 and notes on authority.
+
+Below qa.answer and qa.llm, which both build answers from these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from qa import provisions
+from qa.followup import ResolvedQuery
+from qa.search import Passage
+from qa.sentences import Sentence
+
+NOT_FOUND = "资料中没有找到相关内容。"
+
+
+NOT_FOUND_EN = "No relevant content was found in the documents."
+
+
+INCOMPLETE = "请把问题问完整，例如：碳排放权交易管理暂行条例什么时候开始施行？"
+
+
+INCOMPLETE_EN = "Please ask a complete question, e.g. When do the carbon emissions trading regulations take effect?"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Marker `[n]` of an answer: the passage, and where each quoted sentence sits in its text."""
+
+    n: int
+    passage: Passage
+    spans: tuple[tuple[int, int], ...]  # offsets into passage.text, in reading order
+
+    @property
+    def quotes(self) -> tuple[str, ...]:
+        return tuple(self.passage.text[start:end] for start, end in self.spans)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # with [n] markers
+    citations: tuple[Citation, ...]  # citations[i].n == i + 1
+    found: bool
+    query: str  # what was searched, after follow-up resolution
+    related: tuple[Passage, ...] = ()  # closest passages, offered as reading when not found
+    notice: str | None = None  # e.g. why the LLM answer was replaced by quotes
+    mode: str = "extractive"  # or "llm"
+    unsupported: tuple[str, ...] = ()  # LLM sentences that their cited passage doesn't back
+
+    def citation(self, n: int) -> Citation:
+        return self.citations[n - 1]
+
+    def to_dict(self) -> dict:
+        def passage(p: Passage) -> dict:
+            return {"doc_id": p.doc_id, "title": p.title, "date": p.date, "source": p.source,
+                    "paragraph": p.paragraph, "paragraphs": p.paragraphs, "citation": p.citation,
+                    "text": p.text}  # fmt: skip
+
+        return {
+            "question": self.question, "query": self.query, "found": self.found,
+            "text": self.text, "mode": self.mode, "notice": self.notice,
+            "unsupported": list(self.unsupported),
+            "citations": [{"n": c.n, **passage(c.passage), "spans": [list(s) for s in c.spans],
+                           "quotes": list(c.quotes)} for c in self.citations],
+            "related": [passage(p) for p in self.related],
+        }  # fmt: skip
+
+
+StreamEvent = ResolvedQuery | str | Answer
+
+
+def emit_events(result: Answer) -> Iterator[StreamEvent]:
+    # Extractive answers stream one quote at a time, so a chat shows the same progression.
+    yield from re.findall(r".+?\[\d+\]|.+", result.text, flags=re.S)
+    yield result
+
+
+def declined(question: str, query: str, passages: Sequence[Passage], english: bool,
+              incomplete: bool = False) -> Answer:  # fmt: skip
+    if incomplete:
+        text = INCOMPLETE_EN if english else INCOMPLETE
+    else:
+        text = NOT_FOUND_EN if english else NOT_FOUND
+    return Answer(question=question, text=text, citations=(), found=False, query=query,
+                  related=tuple(passages[:3]))  # fmt: skip
+
+
+def quote_spans(question: str, query: str, lead: str, quotes) -> Answer:
+    """Our one-line lead (《X》已废止：), then the quoted sentences that show it."""
+    pieces = [
+        f"{passage.text[start:end]}[{n}]" for n, (passage, start, end) in enumerate(quotes, 1)
+    ]
+    citations = tuple(Citation(n, passage, ((start, end),))
+                      for n, (passage, start, end) in enumerate(quotes, 1))  # fmt: skip
+    return Answer(question=question, text=lead + "".join(pieces), citations=citations,
+                  found=True, query=query)  # fmt: skip
+
+
+def quote_items(question: str, query: str, items) -> Answer:
+    """The parts of a section, each by its opening sentence (after its heading, when it has one),
+    each citing its passage."""
+    numbers: dict[int, int] = {}  # passage id → marker: parts in one paragraph share one
+    spans: dict[int, list[tuple[int, int]]] = {}
+    pieces = []
+    for label, passage, start, end in items:
+        n = numbers.setdefault(passage.passage_id, len(numbers) + 1)
+        spans.setdefault(passage.passage_id, []).append((start, end))
+        pieces.append(f"{label}：{passage.text[start:end]}[{n}]" if label else
+                      f"{passage.text[start:end]}[{n}]")  # fmt: skip
+    by_id = {passage.passage_id: passage for _, passage, _, _ in items}
+    citations = tuple(Citation(n, by_id[pid], tuple(spans[pid])) for pid, n in numbers.items())
+    return Answer(question=question, text="".join(pieces), citations=citations, found=True,
+                  query=query)  # fmt: skip
+
+
+def quote_whole(question: str, query: str, provision: list[Passage],
+                 budget: int = provisions.MAX_PROVISION_CHARS) -> Answer:  # fmt: skip
+    """An article asked by number, or a section by name: quoted whole up to the budget, then "…"."""
+    kept = provisions.whole(provision, budget)
+    pieces = [f"{p.text}[{n}]" for n, p in enumerate(kept, 1)]
+    if len(kept) < len(provision):
+        pieces.append("…")
+    citations = tuple(Citation(n, p, ((0, len(p.text)),)) for n, p in enumerate(kept, 1))
+    note = provisions.authority_note(kept)
+    return Answer(question=question, text="".join(pieces) + (f"\n{note}" if note else ""),
+                  citations=citations, found=True, query=query)  # fmt: skip
+
+
+def compose(question: str, query: str, passages: Sequence[Passage],
+             picked: list[Sentence], named: Sequence[str] = ()) -> Answer:  # fmt: skip
+    """Quotes in reading order per passage (best passage first), one marker per passage run.
+
+    Quotes of one document stay together; when rules of several documents answer, the
+    governing one leads (or the one the question names) and the others follow as 另见."""
+    best_rank = {}
+    for order, sentence in enumerate(picked):
+        best_rank.setdefault(sentence.rank, order)
+    doc_order = provisions.lead_documents(
+        [passages[s.rank] for s in sorted(picked, key=lambda s: best_rank[s.rank])], named
+    )
+    picked = sorted(picked, key=lambda s: (doc_order[passages[s.rank].doc_id], best_rank[s.rank],
+                                           s.start))  # fmt: skip
+    numbers: dict[int, int] = {}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    quotes: list[tuple[int, int]] = []  # (passage rank, index of the run in spans[rank])
+    for sentence in picked:
+        numbers.setdefault(sentence.rank, len(numbers) + 1)
+        runs = spans.setdefault(sentence.rank, [])
+        text = passages[sentence.rank].text
+        if runs and not text[runs[-1][1] : sentence.start].strip():
+            # The next sentence of the same paragraph: quote both as one, one marker.
+            runs[-1] = (runs[-1][0], sentence.end)
+        else:
+            runs.append((sentence.start, sentence.end))
+            quotes.append((sentence.rank, len(runs) - 1))
+    citations = tuple(
+        Citation(n, passages[rank], tuple(spans[rank]))
+        for rank, n in sorted(numbers.items(), key=lambda item: item[1])
+    )
+    lead = citations[0].passage if citations else None
+    pieces, seen_docs = [], set()
+    for rank, run in quotes:
+        passage, (start, end) = passages[rank], spans[rank][run]
+        piece = passage.text[start:end]
+        # A quote that stops inside an enumeration (at ；or ：) says so, after its marker (each
+        # quote stays followed by its [n]); the card has the rest.
+        omitted = bool(re.search(r"[；;：:，,]$", piece) and passage.text[end:].strip())
+        if (pieces and passage.doc_id not in seen_docs and lead is not None
+                and passage.doc_id != lead.doc_id and provisions.is_rule(lead)
+                and provisions.is_rule(passage)):  # fmt: skip
+            piece = f"\n另见：{piece}"
+        seen_docs.add(passage.doc_id)
+        pieces.append(f"{piece}[{numbers[rank]}]" + ("…" if omitted else ""))
+    note = provisions.authority_note([c.passage for c in citations])
+    text = "".join(pieces) + (f"\n{note}" if note else "")
+    return Answer(question=question, text=text, citations=citations, found=True,
+                  query=query)  # fmt: skip
