@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from qa import crosslingual, provisions
+from qa import crosslingual, doc_questions, provisions
 from qa.authority import NEWS, Authority
 from qa.evidence import asks_beyond, contentless, evidence_terms, relevant
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
@@ -112,11 +112,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if exact and _allowed(exact[0], where):
         yield from _finish(quote_whole(question, query, exact), question, query, use_llm)
         return
-    issued = provisions.issuer_quotes(index, question, named)
+    issued = doc_questions.issuer_quotes(index, question, named)
     if issued:
         yield from _finish(quote_spans(question, query, "", issued), question, query, use_llm)
         return
-    status = provisions.status_quotes(index, question, named)
+    status = doc_questions.status_quotes(index, question, named)
     if status is not None and status[1]:
         yield from _finish(quote_spans(question, query, *status), question, query, use_llm)
         return
