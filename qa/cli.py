@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allow URLs on private or loopback addresses")  # fmt: skip
     parser.add_argument("--workers", type=_workers, metavar="N",
                         help="embedding processes; default: the number of cores")  # fmt: skip
+    parser.add_argument("--merge", action="store_true",
+                        help="fold the index's segments and deletions into one base after the "
+                        "update (done automatically past 10 segments or 10%% deleted)")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -123,6 +126,10 @@ def _build(args):
         report = build_index(corpora, index_dir, rebuild=args.rebuild, embedder=embedder,
                              vector_index=args.vector_index, progress=progress)  # fmt: skip
         report.warnings[:0] = fetch_warnings
+        if getattr(args, "merge", False):  # app.py passes no such option
+            from qa.writer import merge_index
+
+            merge_index(index_dir)
         return report
     finally:
         if bar is not None:

@@ -2,11 +2,16 @@
 
 SQLite's FTS5 `bm25()` scores every row that matches any query term, so a question with common
 words (中国, 排放, 控制) cost 190 ms at 100k passages (bench/results/scale.json). Here every
-(term, passage) weight is computed once when a generation is committed; a query adds up the
+(term, passage) weight is computed once when a generation is loaded; a query adds up the
 posting lists of its terms and takes the top n, in a few milliseconds. The weights are FTS5's:
 k1 = 1.2, b = 0.75, IDF = ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, so scores match what
 `bm25()` gave, except that a term FTS5 splits (13.5% → 13, 5) counts as its parts rather than
-as a phrase. The terms themselves stay in the FTS5 table, the source this file is built from.
+as a phrase. The terms themselves stay in the FTS5 table, the source these files are built from.
+
+An index is a base and append-only segments (qa.segments). Each part's file keeps raw term
+frequencies and passage lengths, not weights: N, the average length and each term's document
+frequency are taken over the live passages of all parts together, so that scores are those of
+one merged index.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from qa.vectors import write_file_atomically
 K1, B = 1.2, 0.75
 # FTS5's unicode61 tokenizer splits on everything but letters and digits ("13.5%" → 13, 5).
 _TOKEN = re.compile(r"[^\W_]+")
+FIELDS = ("ids", "terms", "offsets", "positions", "tf", "lengths")
 
 
 def fts_tokens(terms: list[str] | str) -> list[str]:
@@ -33,16 +39,56 @@ def fts_tokens(terms: list[str] | str) -> list[str]:
 
 
 @dataclass
-class LexicalIndex:
+class Postings:
+    """The postings of one part (the base or a segment), as saved."""
+
     ids: np.ndarray  # passage ids, ascending; a posting's passage is a position in this array
-    terms: np.ndarray  # the vocabulary; postings of terms[t] are offsets[t]:offsets[t + 1]
+    terms: np.ndarray  # the part's vocabulary; postings of terms[t] are offsets[t]:offsets[t + 1]
     offsets: np.ndarray
     positions: np.ndarray
-    weights: np.ndarray
-    _vocabulary: dict[str, int] = field(default_factory=dict, repr=False)
+    tf: np.ndarray  # occurrences of the term in the passage, per posting
+    lengths: np.ndarray  # terms per passage
+    vocabulary: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._vocabulary = {term: i for i, term in enumerate(self.terms.tolist())}
+        self.vocabulary = {term: i for i, term in enumerate(self.terms.tolist())}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class LexicalIndex:
+    """BM25 over parts, each with a mask of its live passages (None: all live)."""
+
+    def __init__(self, parts: list[Postings], alive: list[np.ndarray] | None = None) -> None:
+        alive = alive or [np.ones(len(part), dtype=bool) for part in parts]
+        count = int(sum(int(a.sum()) for a in alive))
+        total = sum(int(part.lengths[a].sum()) for part, a in zip(parts, alive))
+        average = max(total / count, 1e-9) if count else 1.0
+        vocabulary: dict[str, int] = {}
+        local = [
+            np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in part.vocabulary),
+                        dtype=np.int64, count=len(part.vocabulary))
+            for part in parts
+        ]  # fmt: skip
+        df = np.zeros(len(vocabulary), dtype=np.int64)
+        expanded = []
+        for part, a, to_global in zip(parts, alive, local):
+            term_of = np.repeat(np.arange(len(part.terms)), np.diff(part.offsets))
+            live = a[part.positions]
+            df[to_global] += np.bincount(term_of[live], minlength=len(part.terms))
+            expanded.append((term_of, live))
+        idf = np.maximum(np.log((count - df + 0.5) / (df + 0.5)), 1e-6)
+        self._parts = []
+        for part, to_global, (term_of, live) in zip(parts, local, expanded):
+            norm = K1 * (1 - B + B * part.lengths[part.positions] / average)
+            tf = part.tf.astype(np.float64)
+            weights = (idf[to_global][term_of] * tf * (K1 + 1) / (tf + norm)).astype(np.float32)
+            weights[~live] = 0.0
+            self._parts.append((part, weights))
+        self.ids = np.sort(np.concatenate([p.ids[a] for p, a in zip(parts, alive)] or [[]]))
+        self.ids = self.ids.astype(np.int64)
+        self._vocabulary = {t: i for t, i in vocabulary.items() if df[i] > 0}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,30 +100,52 @@ class LexicalIndex:
 
     def search(self, terms: list[str], n: int, allowed_ids: np.ndarray | None = None):
         """[(passage id, BM25 score)] of the n best passages holding any of `terms`."""
-        vocabulary = self._vocabulary
-        found = [vocabulary[t] for t in dict.fromkeys(fts_tokens(terms)) if t in vocabulary]
-        if not found or n <= 0:
+        query = [t for t in dict.fromkeys(fts_tokens(terms)) if t in self._vocabulary]
+        if not query or n <= 0:
             return []
-        scores = np.zeros(len(self.ids), dtype=np.float32)
-        for term in found:
-            start, end = self.offsets[term], self.offsets[term + 1]
-            scores[self.positions[start:end]] += self.weights[start:end]
-        if allowed_ids is not None:
-            at = np.searchsorted(self.ids, allowed_ids).clip(0, max(len(self.ids) - 1, 0))
-            mask = np.zeros(len(self.ids), dtype=bool)
-            mask[at[self.ids[at] == allowed_ids]] = True
-            scores[~mask] = 0.0
-        matching = np.flatnonzero(scores)
-        if len(matching) > n:
-            matching = matching[np.argpartition(-scores[matching], n - 1)[:n]]
-        matching = matching[np.lexsort((self.ids[matching], -scores[matching]))]
-        return [(int(self.ids[i]), float(scores[i])) for i in matching]
+        found_ids, found_scores = [], []
+        for part, weights in self._parts:
+            local = [part.vocabulary[t] for t in query if t in part.vocabulary]
+            if not local:
+                continue
+            scores = np.zeros(len(part.ids), dtype=np.float32)
+            for term in local:
+                start, end = part.offsets[term], part.offsets[term + 1]
+                scores[part.positions[start:end]] += weights[start:end]
+            if allowed_ids is not None:
+                at = np.searchsorted(part.ids, allowed_ids).clip(0, max(len(part.ids) - 1, 0))
+                mask = np.zeros(len(part.ids), dtype=bool)
+                mask[at[part.ids[at] == allowed_ids]] = True
+                scores[~mask] = 0.0
+            matching = np.flatnonzero(scores)
+            if len(matching) > n:  # the n best; of equal scores, the lower ids
+                threshold = -np.partition(-scores[matching], n - 1)[n - 1]
+                tied = matching[scores[matching] == threshold]
+                matching = matching[scores[matching] > threshold]
+                matching = np.concatenate([matching, tied[: n - len(matching)]])
+            found_ids.append(part.ids[matching])
+            found_scores.append(scores[matching])
+        if not found_ids:
+            return []
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        order = np.lexsort((ids, -scores))[:n]
+        return [(int(ids[i]), float(scores[i])) for i in order]
 
 
-def build(conn: sqlite3.Connection) -> LexicalIndex:
-    """BM25 weights of every (term, passage) in the FTS5 table of this connection."""
-    rows = conn.execute("SELECT rowid, terms FROM passage_terms ORDER BY rowid").fetchall()
-    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+def postings(conn: sqlite3.Connection, ids: np.ndarray | None = None) -> Postings:
+    """The postings of the FTS5 rows of this connection (only `ids`, ascending, when given)."""
+    if ids is None:
+        rows = conn.execute("SELECT rowid, terms FROM passage_terms ORDER BY rowid").fetchall()
+    else:
+        rows = []
+        for start in range(0, len(ids), 500):
+            batch = [int(i) for i in ids[start : start + 500]]
+            rows += conn.execute(
+                f"SELECT rowid, terms FROM passage_terms WHERE rowid IN "
+                f"({','.join('?' * len(batch))}) ORDER BY rowid",
+                batch,
+            ).fetchall()
+    found = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     vocabulary: dict[str, int] = {}
     tokens = [
         [vocabulary.setdefault(t, len(vocabulary)) for t in fts_tokens(row[1])] for row in rows
@@ -89,52 +157,61 @@ def build(conn: sqlite3.Connection) -> LexicalIndex:
     position_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
     pairs, tf = np.unique(term_of * max(len(rows), 1) + position_of, return_counts=True)
     term, position = pairs // max(len(rows), 1), pairs % max(len(rows), 1)
-    df = np.bincount(term, minlength=len(vocabulary))
-    idf = np.maximum(np.log((len(rows) - df + 0.5) / (df + 0.5)), 1e-6)
-    average_length = max(float(lengths.mean()), 1e-9) if len(rows) else 1.0
-    norm = K1 * (1 - B + B * lengths[position] / average_length)
     offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-    np.cumsum(df, out=offsets[1:])
-    return LexicalIndex(
-        ids=ids,
+    np.cumsum(np.bincount(term, minlength=len(vocabulary)), out=offsets[1:])
+    return Postings(
+        ids=found,
         terms=np.array(list(vocabulary), dtype=str),
         offsets=offsets,
         positions=position.astype(np.int32),
-        weights=(idf[term] * tf * (K1 + 1) / (tf + norm)).astype(np.float32),
+        tf=np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16),
+        lengths=lengths.astype(np.int32),
     )
 
 
-def write_atomic(lexical: LexicalIndex, path: Path) -> None:
-    """Save the postings atomically (qa.vectors.write_file_atomically)."""
+def build(conn: sqlite3.Connection) -> LexicalIndex:
+    """BM25 over every passage in the FTS5 table of this connection, as one part."""
+    return LexicalIndex([postings(conn)])
+
+
+def write_atomic(part: Postings, path: Path, fault: str | None = None) -> None:
+    """Save one part's postings atomically (qa.vectors.write_file_atomically)."""
 
     def write(temp_name: str) -> None:
         with open(temp_name, "wb") as handle:  # a name would get ".npz" appended
-            np.savez(handle, ids=lexical.ids, terms=lexical.terms, offsets=lexical.offsets,
-                     positions=lexical.positions, weights=lexical.weights)  # fmt: skip
+            np.savez(handle, **{key: getattr(part, key) for key in FIELDS})
 
-    write_file_atomically(path, write)
+    write_file_atomically(path, write, fault=fault)
 
 
-def load(path: Path, count: int, ids: np.ndarray | None = None) -> LexicalIndex:
-    """Read a saved file and check it covers `count` passages (exactly `ids`, when given);
-    IndexCorruptError otherwise."""
+def load(path: Path, count: int | None = None, ids: np.ndarray | None = None) -> Postings:
+    """Read a saved part and check it is sound, covers `count` passages and exactly `ids`
+    (when given); IndexCorruptError otherwise."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            lexical = LexicalIndex(**{key: data[key] for key in
-                                      ("ids", "terms", "offsets", "positions", "weights")})  # fmt: skip
+            if "tf" not in data.files and "weights" in data.files:
+                raise IndexCorruptError(
+                    f"term file {path.name} has the format before segments; it is rebuilt from "
+                    "the database until the next build saves it again"
+                )
+            part = Postings(**{key: data[key] for key in FIELDS})
     except FileNotFoundError:
         raise IndexCorruptError(f"term file {path.name} is missing") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise IndexCorruptError(f"term file {path.name} cannot be read ({error})") from None
-    positions = lexical.positions
+    positions = part.positions
     if (
-        len(lexical) != count
-        or lexical.offsets[-1] != len(positions)
-        or (len(positions) and not 0 <= positions.min() <= positions.max() < len(lexical))
+        (count is not None and len(part) != count)
+        or len(part.offsets) != len(part.terms) + 1
+        or part.offsets[-1] != len(positions)
+        or len(part.tf) != len(positions)
+        or len(part.lengths) != len(part)
+        or (len(positions) and not 0 <= positions.min() <= positions.max() < len(part))
     ):
         raise IndexCorruptError(
-            f"term file {path.name} covers {len(lexical)} passages, the metadata expects {count}"
+            f"term file {path.name} covers {len(part)} passages or is inconsistent; the "
+            f"metadata expects {count}"
         )
-    if ids is not None and not np.array_equal(lexical.ids, ids):
+    if np.any(np.diff(part.ids) <= 0) or (ids is not None and not np.array_equal(part.ids, ids)):
         raise IndexCorruptError(f"term file {path.name} names other passages than the database")
-    return lexical
+    return part

@@ -2,15 +2,18 @@
 
 Layout of an index folder:
     index.sqlite          documents, passages (with their vectors), FTS5 lexical terms, meta
-    vectors-<gen>.faiss   the vector index of generation <gen>, named in meta
+    vectors-<gen>.faiss   the base vector index, written by the commit of generation <gen>
     terms-<gen>.npz       its BM25 postings (qa.lexical), built from the FTS5 terms
+    segment-<gen>.*       the passages a later commit added, deleted-<gen>.npy those it
+                          removed (qa.segments); meta names the files of the generation
     write.lock            held by the one process allowed to write
     web/, uploads/        corpus folders of fetched pages and uploaded files
     index.sqlite.corrupt-<time>   a database --rebuild could not use, kept for inspection
 
 This module holds the schema and the read side; qa.writer the write side. A write happens
-inside one SQLite transaction. The new FAISS and BM25 files are written atomically under a new
-generation name *before* the transaction commits, and the old ones are deleted only after. A
+inside one SQLite transaction. The new FAISS and BM25 files (a base, or a segment) are written
+atomically under a new generation name *before* the transaction commits, and the files no
+generation names any more are deleted only after. A
 crash at any point leaves the last committed generation intact and loadable; a damaged derived
 file (unreadable, or naming other passage ids than SQLite) is rebuilt from SQLite. Every public
 Reader method turns damage into a QAError (qa.errors.guard_methods), and a Reader follows its
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import authority, lexical, vectors
+from qa import authority, lexical, segments, vectors
 from qa.authority import Authority
 from qa.errors import (
     IndexBusyError,
@@ -38,6 +41,7 @@ from qa.errors import (
     guard_methods,
 )
 from qa.integrity import Manifest, file_id, parse_manifest, vector_kind, whole_number
+from qa.segments import terms_file, vector_file  # noqa: F401 - the base's file names
 
 # 2: passages carry their place in the document (locator, article, section) and documents
 # their authority (level, status, effective date, relations); a writer migrates 1 in place.
@@ -149,14 +153,6 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
     return {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
 
 
-def vector_file(generation: int) -> str:
-    return f"vectors-{generation:06d}.faiss"
-
-
-def terms_file(generation: int) -> str:
-    return f"terms-{generation:06d}.npz"
-
-
 @guard_methods
 class Reader:
     """A read-only view of an index folder, reloaded when a writer commits a new generation.
@@ -172,6 +168,7 @@ class Reader:
         self.faiss_index = None
         self.terms = None
         self.repaired = False
+        self._damaged = -1
         manifest = self._open()
         self.model_id, self.dim = manifest.model_id, manifest.dim
         self.refresh()
@@ -199,6 +196,7 @@ class Reader:
         # The caller closes the previous connection (or goes back to it).
         self.conn, self.meta, self.read_only, self._file = conn, meta, read_only, opened
         self.generation = -1
+        self._parts = segments.PartCache()  # loaded files are this database's only
         self.__dict__.pop("_authorities", None)  # cached per generation of the previous file
         return manifest
 
@@ -234,57 +232,71 @@ class Reader:
         return whole_number(row["value"] if row else None, "generation", self.index_dir)
 
     def refresh(self) -> bool:
-        """Load the vectors of the committed generation if it changed; True when it did."""
+        """Load the vectors and terms of the committed generation if it changed; True when it
+        did. Only the files new since the loaded generation are read (qa.segments)."""
         self._follow_path()
-        generation = self.current_generation()
-        if generation == self.generation:
+        if self.current_generation() == self.generation:
             return False
-        for _attempt in range(3):  # a writer may commit and delete the old file meanwhile
+        for _attempt in range(3):  # a writer may commit and delete the old files meanwhile
             self.conn.execute("BEGIN")
             try:
-                generation = self.current_generation()
-                ids = np.fromiter(
-                    (row[0] for row in self.conn.execute("SELECT id FROM passages ORDER BY id")),
-                    dtype=np.int64,
-                )
-                path = self.index_dir / vector_file(generation)
-                try:
-                    self.faiss_index = vectors.load(
-                        path, self.dim, len(ids), self._vector_index(), ids=ids
-                    )
-                    self.repaired = False
-                except IndexCorruptError:
-                    if self.current_generation() != generation:
-                        continue
-                    # The vectors are in SQLite too: serve from a rebuilt copy, and say so.
-                    self.faiss_index = self._rebuild_vectors()
-                    self.repaired = True
-                try:
-                    self.terms = lexical.load(
-                        self.index_dir / terms_file(generation), len(ids), ids=ids
-                    )
-                except IndexCorruptError:
-                    if self.current_generation() != generation:
-                        continue
-                    self.terms = lexical.build(self.conn)  # from the FTS5 table, and say so
-                    self.repaired = True
-                    if not np.array_equal(self.terms.ids, ids):
-                        raise corrupt_error(
-                            self.index_dir, "its lexical terms and its passages disagree"
-                        ) from None
-                self.generation = generation
-                return True
+                loaded = self._load_generation()
             finally:
                 self.conn.execute("COMMIT")
+            if loaded is not None:
+                return True
+            if self.current_generation() == self._damaged:
+                self._repair()
+                return True
         raise IndexBusyError(f"{self.index_dir} keeps changing under a writer; try again")
+
+    def _load_generation(self) -> bool | None:
+        """Inside a read transaction: load the generation; None when a file could not be read
+        (its generation is then in self._damaged, to tell damage from a writer's cleanup)."""
+        meta = read_meta(self.conn)
+        generation = whole_number(meta.get("generation"), "generation", self.index_dir)
+        layout = segments.parse_layout(meta, self.index_dir)
+        ids = segments.passage_ids(self.conn)
+        kind = vector_kind(meta.get("vector_index"), self.index_dir)
+        self._damaged = generation
+        try:
+            deleted = segments.load_deleted(self.index_dir, layout)
+            terms = self._parts.load_terms(self.index_dir, layout, ids, deleted)
+            dense = self._parts.load_vectors(self.index_dir, layout, self.dim, kind, ids, deleted)
+        except IndexCorruptError:
+            return None
+        self.faiss_index, self.terms, self.generation = dense, terms, generation
+        self.repaired = False
+        return True
+
+    def _repair(self) -> None:
+        """Serve a generation whose derived files are damaged from copies rebuilt from SQLite
+        (the vectors and the terms are there too), and say so in `repaired`."""
+        self.conn.execute("BEGIN")
+        try:
+            generation = self.current_generation()
+            ids, matrix = load_all_vectors(self.conn, self.dim)
+            dense = vectors.build(ids, matrix, self.dim, self._vector_index())
+            terms = lexical.build(self.conn)
+            if not np.array_equal(terms.ids, ids):
+                raise corrupt_error(self.index_dir, "its lexical terms and its passages disagree")
+        finally:
+            self.conn.execute("COMMIT")
+        self._parts = segments.PartCache()
+        self.faiss_index, self.terms = vectors.SegmentedIndex([dense]), terms
+        self.generation, self.repaired = generation, True
 
     def _vector_index(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'vector_index'").fetchone()
         return vector_kind(row["value"] if row else None, self.index_dir)
 
-    def _rebuild_vectors(self):
-        ids, matrix = load_all_vectors(self.conn, self.dim)
-        return vectors.build(ids, matrix, self.dim, self._vector_index())
+    def dense(self, vector: np.ndarray, n: int, allowed_ids: np.ndarray | None = None):
+        """(ids, cosines) of the n passages nearest `vector`, among `allowed_ids` when given."""
+        return vectors.search(self.faiss_index, vector, n, allowed_ids)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these passage ids (e.g. the exact cosine of a lexical hit)."""
+        return vectors.vectors_for(self.faiss_index, ids)
 
     def passages(self, ids: list[int]) -> dict[int, sqlite3.Row]:
         if not ids:

@@ -29,6 +29,7 @@ DEFAULT_VECTOR_INDEX = "flat"  # bench/results/faiss.json: exact and fast enough
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+TIE_MARGIN = 32  # extra hits per part, so that equal scores at the cut are ordered by id
 EXACT_FILTER_LIMIT = 50_000  # filtered HNSW searches over fewer passages than this are exact
 
 
@@ -72,12 +73,10 @@ def kind_of(index) -> str:
     )
 
 
-def write_atomic(index, path: Path) -> None:
+def write_atomic(index, path: Path, fault: str = "during_vector_write") -> None:
     """Save a FAISS index atomically (see write_file_atomically)."""
     faiss = _faiss()
-    write_file_atomically(
-        path, lambda temp: faiss.write_index(index, temp), fault="during_vector_write"
-    )
+    write_file_atomically(path, lambda temp: faiss.write_index(index, temp), fault=fault)
 
 
 def write_file_atomically(path: Path, write: Callable[[str], None], fault: str | None = None):
@@ -120,12 +119,12 @@ def fsync_dir(folder: Path) -> None:
 def load(
     path: Path,
     dim: int,
-    count: int,
+    count: int | None,
     kind: str = DEFAULT_VECTOR_INDEX,
     ids: np.ndarray | None = None,
 ):
-    """Read a saved index and check it holds `count` vectors of `dim` in a `kind` index, under
-    the passage `ids` (ascending, as the writer adds them) when given.
+    """Read a saved index and check it holds `count` (None: any number of) vectors of `dim` in
+    a `kind` index, under ascending passage ids (exactly `ids` when given).
 
     IndexCorruptError otherwise.
     """
@@ -137,7 +136,7 @@ def load(
     except (RuntimeError, MemoryError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise IndexCorruptError(f"vector file {path.name} cannot be read ({first_line})") from None
-    if index.d != dim or index.ntotal != count:
+    if index.d != dim or (count is not None and index.ntotal != count):
         raise IndexCorruptError(
             f"vector file {path.name} holds {index.ntotal} vectors of dimension {index.d}, "
             f"the metadata expects {count} of dimension {dim}"
@@ -147,7 +146,8 @@ def load(
             f"vector file {path.name} is {kind_of(index)}, the manifest says {kind}"
         )
     # An id that names another passage would quote the wrong paragraph: all must match.
-    if ids is not None and not np.array_equal(faiss.vector_to_array(index.id_map), ids):
+    found = faiss.vector_to_array(index.id_map)
+    if np.any(np.diff(found) <= 0) or (ids is not None and not np.array_equal(found, ids)):
         raise IndexCorruptError(
             f"vector file {path.name} holds other passage ids than the database"
         )
@@ -156,6 +156,8 @@ def load(
 
 def search(index, query: np.ndarray, n: int, allowed_ids: np.ndarray | None = None):
     """Top-n (ids, scores) for one query vector; `allowed_ids` restricts the search to a subset."""
+    if isinstance(index, SegmentedIndex):
+        return index.search(query, n, allowed_ids)
     faiss = _faiss()
     if index.ntotal == 0 or n <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -188,6 +190,58 @@ def search(index, query: np.ndarray, n: int, allowed_ids: np.ndarray | None = No
 
 def vectors_for(index, ids: np.ndarray) -> np.ndarray:
     """Stored vectors of the given passage ids (for scoring lexical-only candidates exactly)."""
+    if isinstance(index, SegmentedIndex):
+        return index.reconstruct(ids)
     if not len(ids):
         return np.empty((0, index.d), dtype=np.float32)
     return index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+
+
+class SegmentedIndex:
+    """A base and its segments (qa.segments) searched as one index: each part is searched
+    (flat: exactly) and the top n merged by score, best first, ties by id. Entries that are
+    deleted or changed later must already be removed from the parts (`remove_ids`)."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = list(parts)
+        self.part_ids = [_faiss().vector_to_array(p.id_map) for p in self.parts]
+
+    @property
+    def ntotal(self) -> int:
+        return sum(int(part.ntotal) for part in self.parts)
+
+    @property
+    def d(self) -> int:
+        return int(self.parts[0].d)
+
+    def search(self, query: np.ndarray, n: int, allowed_ids: np.ndarray | None = None):
+        # Ties go to the lower id, whichever part holds them: a few more than n are asked
+        # for, as FAISS keeps an arbitrary one of equal scores at the n-th place.
+        found_ids, found_scores = [], []
+        for part, ids in zip(self.parts, self.part_ids):
+            allowed = allowed_ids
+            if allowed is not None and len(ids) and len(self.parts) > 1:
+                # A small selector per part: a segment holds only recent, high ids.
+                allowed = allowed[(allowed >= ids[0]) & (allowed <= ids[-1])]
+            found = search(part, query, n + TIE_MARGIN, allowed)
+            found_ids.append(found[0])
+            found_scores.append(found[1])
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        order = np.lexsort((ids, -scores))[: max(n, 0)]
+        return ids[order].astype(np.int64), scores[order].astype(np.float32)
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        matrix = np.zeros((len(ids), self.d), dtype=np.float32)
+        found = np.zeros(len(ids), dtype=bool)
+        for part, part_ids in zip(self.parts, self.part_ids):
+            if not len(part_ids):
+                continue
+            at = np.searchsorted(part_ids, ids).clip(0, len(part_ids) - 1)
+            hit = part_ids[at] == ids
+            if hit.any():
+                matrix[hit] = vectors_for(part, ids[hit])
+                found |= hit
+        if not found.all():
+            raise ValueError(f"no vector for passage ids {ids[~found][:5].tolist()}")
+        return matrix

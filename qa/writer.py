@@ -1,7 +1,8 @@
 """The one writer of an index folder: the lock, one transaction, and the atomic commit.
 
-See qa.store for the layout. A commit writes the new generation's FAISS file (temp file,
-fsync, rename) before the SQLite transaction that names it, and removes the old file after.
+See qa.store for the layout. A commit writes the new generation's files (temp file, fsync,
+rename) before the SQLite transaction that names them, and removes the unnamed ones after:
+a segment of what changed, or a new base when qa.segments asks for a merge.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from qa import lexical, vectors
+import numpy as np
+
+from qa import lexical, segments, vectors
 from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -26,6 +29,7 @@ from qa.errors import (
 )
 from qa.faults import kill_point
 from qa.integrity import Manifest, check_sound, file_id, move_aside, parse_manifest
+from qa.segments import Layout
 from qa.store import (
     DB_NAME,
     FORMAT_VERSION,
@@ -148,12 +152,16 @@ class Writer:
             for statement in MIGRATIONS[manifest.format_version]:  # all or nothing
                 self.conn.execute(statement)
         self.conn.execute(LATE_SCHEMA)
+        # A migration or a rebuild changes every passage: its commit rewrites the base.
+        self._rewrite = rebuild or bool(manifest and manifest.format_version != FORMAT_VERSION)
+        self._touched: set[int] = set()  # passages whose vector or terms changed in place
         if rebuild:
             check_sound(self.conn, self.index_dir, SCHEMA + LATE_SCHEMA)
             self.conn.execute("DELETE FROM passage_terms")
             self.conn.execute("DELETE FROM passages")
             self.conn.execute("DELETE FROM documents")
         self._generation = manifest.generation if manifest else 0
+        self._committed_ids = self._passage_ids()  # what the committed files hold
         return manifest
 
     def _check_still_here(self) -> None:
@@ -228,6 +236,7 @@ class Writer:
                 self.conn.execute("DELETE FROM passages WHERE id = ?", (passage_id,))
                 continue
             row = dict(duplicate)
+            self._touched.add(passage_id)  # new terms (the promoted copy's title)
             self.conn.execute(
                 f"UPDATE passages SET doc_id = ?, {', '.join(f'{c} = ?' for c in self.POSITION)} "
                 "WHERE id = ?",
@@ -277,6 +286,7 @@ class Writer:
         return cursor.lastrowid
 
     def set_vector(self, passage_id: int, vector: bytes) -> None:
+        self._touched.add(passage_id)
         self.conn.execute("UPDATE passages SET vector = ? WHERE id = ?", (vector, passage_id))
 
     def original_of(self, content_hash: str, doc_id: str) -> int | None:
@@ -302,33 +312,29 @@ class Writer:
         passages = self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         return documents, passages
 
-    def commit(self, **extra_meta: str) -> int:
+    def commit(self, *, merge: bool = False, **extra_meta: str) -> int:
         """Write the files of the new generation, then commit it; returns the generation.
 
-        Nothing is written into a folder that no longer holds this writer's database, and on
-        a failure the previous generation stays the committed one.
+        The files are a segment of what changed since the last commit, or with `merge` (or
+        when qa.segments says so) one new base of everything. Nothing is written into a
+        folder that no longer holds this writer's database, and on a failure the previous
+        generation stays the committed one.
         """
         self._check_still_here()
         generation = self._generation + 1
+        written: list[Path] = []
         try:
-            try:
-                ids, matrix = load_all_vectors(self.conn, self.dim)
-            except (TypeError, ValueError) as error:
-                raise corrupt_error(
-                    self.index_dir, f"a stored vector is damaged ({error})"
-                ) from None
-            lexical.write_atomic(lexical.build(self.conn), self.index_dir / terms_file(generation))
-            vectors.write_atomic(
-                vectors.build(ids, matrix, self.dim, self.vector_index),
-                self.index_dir / vector_file(generation),
-            )
+            ids = self._passage_ids()
+            layout = None if merge else self._append(generation, ids, written)
+            if layout is None:
+                layout = self._write_base(generation, written)
             documents, passages = self.counts()
             manifest = {
                 "format_version": FORMAT_VERSION, "model_id": self.model_id, "dim": self.dim,
                 "normalized": True, "metric": "inner_product", "vector_index": self.vector_index,
                 "generation": generation,
                 "documents": documents, "passages": passages,
-            } | extra_meta  # fmt: skip
+            } | layout.meta() | extra_meta  # fmt: skip
             self.conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [(key, json.dumps(value) if isinstance(value, bool) else str(value))
@@ -340,23 +346,54 @@ class Writer:
         except BaseException as error:
             self.rollback()
             if self._still_here():  # else these names may be another index's files now
-                (self.index_dir / vector_file(generation)).unlink(missing_ok=True)
-                (self.index_dir / terms_file(generation)).unlink(missing_ok=True)
+                for path in written:
+                    path.unlink(missing_ok=True)
             if isinstance(error, SQLITE_FAILURES):
                 raise from_sqlite(self.index_dir, error, writing=True) from error
             raise
         self.meta = {key: str(value) for key, value in manifest.items()}
-        self._generation = generation
-        if not self._still_here():
-            return generation
-        current = {vector_file(generation), terms_file(generation)}
-        for stale in [
-            *self.index_dir.glob("vectors-*.faiss*"),
-            *self.index_dir.glob("terms-*.npz*"),
-        ]:
-            if stale.name not in current:
-                stale.unlink(missing_ok=True)
+        self._generation, self._committed_ids, self._touched = generation, ids, set()
+        self._rewrite = False
+        kill_point("before_stale_cleanup")
+        if self._still_here():
+            segments.remove_stale(self.index_dir, layout.files())
         return generation
+
+    def _passage_ids(self) -> np.ndarray:
+        return segments.passage_ids(self.conn)
+
+    def _append(self, generation: int, ids: np.ndarray, written: list[Path]) -> Layout | None:
+        """Write a segment of what changed and the deletions; the new layout, or None when
+        this commit should rewrite the base instead (qa.segments)."""
+        if (
+            self._rewrite
+            or not segments.enabled()
+            or self.vector_index != "flat"
+            or self.meta.get("vector_index", vectors.DEFAULT_VECTOR_INDEX) != "flat"
+            or len(ids) < segments.MIN_BASE
+        ):
+            return None
+        return segments.append(
+            self.conn, self.index_dir, self.meta, generation, ids, self._committed_ids,
+            self._touched, self.dim, written,
+        )  # fmt: skip
+
+    def _write_base(self, generation: int, written: list[Path]) -> Layout:
+        """Rewrite everything from SQLite as the base of this generation (a merge)."""
+        try:
+            ids, matrix = load_all_vectors(self.conn, self.dim)
+        except (TypeError, ValueError) as error:
+            raise corrupt_error(self.index_dir, f"a stored vector is damaged ({error})") from None
+        written += [
+            self.index_dir / terms_file(generation),
+            self.index_dir / vector_file(generation),
+        ]
+        lexical.write_atomic(lexical.postings(self.conn), self.index_dir / terms_file(generation))
+        vectors.write_atomic(
+            vectors.build(ids, matrix, self.dim, self.vector_index),
+            self.index_dir / vector_file(generation),
+        )
+        return segments.Layout(base=generation, base_passages=len(ids))
 
     def _still_here(self) -> bool:
         try:
@@ -393,3 +430,15 @@ class Writer:
         # A full disk or damage met in the middle of a build: one clear error, not SQLite's.
         if isinstance(error, SQLITE_FAILURES):
             raise from_sqlite(self.index_dir, error, writing=True) from error
+
+
+def merge_index(index_dir: Path) -> int:
+    """Rewrite an index's base from SQLite, folding in its segments and deletions
+    (`index_build.py --merge`); returns the new generation."""
+    from qa.store import Reader
+
+    reader = Reader(index_dir)  # validates the index before the lock is taken
+    model_id, dim = reader.model_id, reader.dim
+    reader.close()
+    with Writer(index_dir, model_id, dim) as writer:
+        return writer.commit(merge=True)
