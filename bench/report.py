@@ -273,6 +273,21 @@ def _workers(w: dict) -> list[str]:
     ]
 
 
+def _commits(c: dict) -> list[str]:
+    rows = [[f"{s['passages']:,}", s["full_rewrite"]["add_seconds_median"],
+             s["segments"]["add_seconds_median"]] for s in c["sizes"]]  # fmt: skip
+    lines = ["## Adding one 20-passage article (median of 3, seconds)", "",
+             *_table(["passages", "full rewrite (before)", "segment commit (after)"], rows)]  # fmt: skip
+    big = c["sizes"][-1]
+    if "retrieve_10_segments_ms" in big:
+        lines += [
+            f"`retrieve` p50 at {big['passages']:,} passages: {big['retrieve_merged_ms']['p50']} ms "
+            f"merged, {big['retrieve_10_segments_ms']['p50']} ms with 10 unmerged segments.",
+            "",
+        ]
+    return lines
+
+
 SECTIONS = [
     ("retrieval", _retrieval),
     ("trust", _trust),
@@ -283,6 +298,7 @@ SECTIONS = [
     ("embedders", _embedders),
     ("build", _build),
     ("workers", _workers),
+    ("commits", _commits),
     ("startup", _startup),
     ("soak", _soak),
 ]
