@@ -103,7 +103,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
     passages, governing = provisions.governing_rules(index, vector, terms[:64], passages, where,
                                                      focus)  # fmt: skip
-    named = provisions.named_documents(query, index.titles(where))
+    visible = index.titles(where)
+    named = provisions.named_documents(query, visible)
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named)
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
@@ -120,7 +121,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if status is not None and status[1]:
         yield from _finish(quote_spans(question, query, *status), question, query, use_llm)
         return
-    titles = {d["doc_id"]: d["title"] for d in index.titles()}
+    titles = {d["doc_id"]: d["title"] for d in visible}
     authorities_by_doc = index.authorities()
     named_titles = [titles[d] for d in named if d in titles
                     and (authorities_by_doc.get(d) or Authority()).level not in (None, NEWS)]  # fmt: skip

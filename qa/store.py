@@ -197,7 +197,8 @@ class Reader:
         self.conn, self.meta, self.read_only, self._file = conn, meta, read_only, opened
         self.generation = -1
         self._parts = segments.PartCache()  # loaded files are this database's only
-        self.__dict__.pop("_authorities", None)  # cached per generation of the previous file
+        for cache in ("_authorities", "_sections"):  # per generation of the previous file
+            self.__dict__.pop(cache, None)
         return manifest
 
     def _follow_path(self) -> None:
@@ -370,11 +371,16 @@ class Reader:
         ).fetchall()
 
     def sections(self, doc_ids: list[str] | None = None) -> list[tuple[str, str]]:
-        """(doc_id, section) pairs of the library's outline headings."""
-        rows = self.conn.execute(
-            "SELECT DISTINCT doc_id, section FROM passages WHERE section IS NOT NULL AND section != ''"
-        )
-        return [(r[0], r[1]) for r in rows if doc_ids is None or r[0] in doc_ids]
+        """(doc_id, section) pairs of the library's outline headings; read once per generation
+        (a scan of every passage, which a question must not pay)."""
+        cached = getattr(self, "_sections", None)
+        if cached is None or cached[0] != self.generation:
+            rows = self.conn.execute(
+                "SELECT DISTINCT doc_id, section FROM passages "
+                "WHERE section IS NOT NULL AND section != ''"
+            )
+            cached = self._sections = (self.generation, [(r[0], r[1]) for r in rows])
+        return [pair for pair in cached[1] if doc_ids is None or pair[0] in doc_ids]
 
     def titles(self) -> list[dict]:
         """[{doc_id, title}] of every document (cheap: no passage counts)."""
