@@ -14,6 +14,7 @@ from qa.authority import LEVELS, STATUSES
 from qa.errors import IndexBusyError, QAError
 from qa.library import UPLOAD_TYPES, Library, remove_gradio_copies, uploaded_files
 from qa.library_text import META_FIELDS
+from qa.ui_checks import gradio_hints
 from qa.ui_text import BUSY, GENERIC_ERROR, LIBRARY
 
 log = logging.getLogger(__name__)
@@ -195,26 +196,33 @@ class LibraryTab:
         lists = [self.table, self.victim, docs, self.edit_doc, self.trash]
         write = {"concurrency_limit": 2, "concurrency_id": "write"}  # 2: the second is told BUSY
 
+        @gradio_hints
         def upload(files, token, request: gr.Request, progress=gr.Progress()):  # noqa: B008
             return self.upload(files, token, request, progress)
 
+        @gradio_hints
         def apply_metadata(added, token, title, date, issuer, number, level, status,
                            request: gr.Request):  # fmt: skip
             values = (title, date, issuer, number, level, status)
             return self.apply_upload_metadata(added, token, *values, request=request)
 
+        @gradio_hints
         def choose(doc_id, request: gr.Request):
             return self.choose_victim(doc_id, request)
 
+        @gradio_hints
         def delete(doc_id, confirm, token, request: gr.Request):
             return self.delete(doc_id, confirm, token, request)
 
+        @gradio_hints
         def restore(entry, token, request: gr.Request):
             return self.restore(entry, token, request)
 
+        @gradio_hints
         def empty(token, request: gr.Request):
             return self.empty_trash(token, request)
 
+        @gradio_hints
         def edit(doc_id, token, title, date, issuer, number, level, status, request: gr.Request):
             values = (title, date, issuer, number, level, status)
             return self.edit(doc_id, token, *values, request=request)

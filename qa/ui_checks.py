@@ -118,3 +118,17 @@ def check_history(history: object) -> list[tuple[str, str]]:
     if pairs is None:
         raise InputError("invalid_history")
     return [(question, reply) for question, reply in pairs]
+
+
+def gradio_hints(fn):
+    """Give a handler's `request` / `data` parameters their Gradio types as objects.
+
+    Under `from __future__ import annotations` the hints are strings naming a `gr` that is only
+    imported inside functions, so Gradio can't resolve them: it would fill gr.Request and
+    gr.LikeData with None and count them as inputs.
+    """
+    import gradio as gr
+
+    types = {"request": gr.Request, "data": gr.LikeData}
+    fn.__annotations__ = {name: types[name] for name in fn.__annotations__ if name in types}
+    return fn

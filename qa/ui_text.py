@@ -184,3 +184,27 @@ LIBRARY = {
            "disabled_notice": "⚠ No login is set (QA_AUTH) and the app is reachable beyond this "
                               "machine: adding, deleting, restoring and editing are disabled."},
 }  # fmt: skip
+
+# Saved conversations, export, copy and feedback (qa.chat_ui), per UI language.
+CONVERSATION = {
+    "zh": {"list": "对话记录", "new": "新对话", "title": "新名称", "rename": "重命名",
+           "delete": "删除对话", "confirm": "确认删除“{title}”", "export": "导出 Markdown",
+           "earlier": "前几轮回答的来源（{n}）", "choose": "请先选择一个对话。",
+           "no_title": "请输入新名称。", "long_title": "名称最多 {max} 字。",
+           "renamed": "已重命名为“{title}”。", "deleted": "已删除“{title}”。",
+           "not_renamed": "未重命名", "not_deleted": "未删除", "not_saved": "对话未保存",
+           "comment": "反馈意见（可选：先写，再点回答下方的赞或踩）",
+           "thanks": "已记录反馈（{rating}），谢谢！", "up": "有帮助", "down": "没有帮助",
+           "not_rated": "未记录反馈"},
+    "en": {"list": "Conversations", "new": "New conversation", "title": "New name",
+           "rename": "Rename", "delete": "Delete conversation", "confirm": "Confirm: delete “{title}”",
+           "export": "Export Markdown", "earlier": "Sources of earlier answers ({n})",
+           "choose": "Choose a conversation first.", "no_title": "Type a new name.",
+           "long_title": "Names have at most {max} characters.",
+           "renamed": "Renamed to “{title}”.", "deleted": "Deleted “{title}”.",
+           "not_renamed": "not renamed", "not_deleted": "not deleted",
+           "not_saved": "conversation not saved",
+           "comment": "Feedback (optional: write it, then click a thumb under the answer)",
+           "thanks": "Feedback recorded ({rating}). Thank you!", "up": "helpful",
+           "down": "not helpful", "not_rated": "feedback not recorded"},
+}  # fmt: skip

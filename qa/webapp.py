@@ -13,16 +13,23 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import re
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from qa import docview, render
-from qa.answer import Answer, answer, stream_answer
+from qa.answer import answer
 from qa.build import DEFAULT_CORPUS
+from qa.chat_ui import (  # noqa: F401 (re-exported: callers import them from qa.webapp)
+    CHAT_CSS,
+    CHAT_HEAD,
+    SEARCHED_MAX,
+    answer_bubble,
+    box_note,
+    chat_events,
+    sources_panel,
+)
+from qa.conversation_ui import ConversationPanel
 from qa.errors import QAError
-from qa.followup import ResolvedQuery
 from qa.library import (  # noqa: F401 (safe_upload_name: re-exported for callers of qa.webapp)
     MAX_UPLOAD_BYTES,
     Library,
@@ -39,6 +46,7 @@ from qa.ui_checks import (  # noqa: F401 (re-exported: callers import them from 
     check_in_force,
     check_k,
     check_question,
+    gradio_hints,
     parse_day,
 )
 from qa.ui_text import (  # noqa: F401 (re-exported)
@@ -63,7 +71,6 @@ WORKER_THREADS = 4  # answers, a library write and the odd blocking call
 # about 75 KB each, 10,000 by default. The least recently used go first.
 SESSION_CAPACITY = 1000
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-SEARCHED_MAX = 80  # the echoed 检索：… line of a follow-up is cut here
 
 
 def _admin_token() -> str | None:
@@ -84,88 +91,6 @@ def _check_token(token: str | None) -> None:
     expected = _admin_token()
     if expected and not hmac.compare_digest((token or "").encode(), expected.encode()):
         raise PermissionError("admin token required")
-
-
-def _text_html(text: str) -> str:
-    return render.escape(text)
-
-
-def answer_bubble(result: Answer, turn: int, lang: str) -> str:
-    """The chat bubble of an answer; a follow-up's 检索：… line cut to SEARCHED_MAX characters."""
-    query = result.query.strip()
-    if query != result.question.strip() and len(query) > SEARCHED_MAX:
-        result = replace(result, query=query[: SEARCHED_MAX - 1] + "…")
-    return render.answer_html(result, turn, lang)
-
-
-def sources_panel(result: Answer, turn: int, lang: str, k: int) -> str:
-    """The source cards, their heading saying how many passages were searched, and (on phones,
-    where the cards sit below the chat) a link back to the answer."""
-    cards = render.sources_html(result, turn, lang)
-    if not cards:
-        return ""
-    searched = UI[lang]["searched_k"].format(k=k)
-    cards = re.sub(r"<h3>(.*?)</h3>", lambda m: f"<h3>{m.group(1)}{searched}</h3>", cards, count=1)
-    return f'{cards}<a class="qa-back" href="#qa-chat">{UI[lang]["back"]}</a>'
-
-
-def box_note(lang: str, warning: str = "") -> str:
-    """The line under the question box: how to send, the length limit and a live count (the
-    page script keeps #qa-count current and shows data-empty when it blocks an empty question)."""
-    words = UI[lang]
-    kind = "qa-hint qa-warn" if warning else "qa-hint"
-    empty = render.html.escape(words["empty"], quote=True)
-    return (
-        f'<div class="qa-meta"><span class="{kind}" data-empty="{empty}">'
-        f"{_text_html(warning or words['hint'])}</span>"
-        f'<span id="qa-count">0 / {MAX_QUESTION_CHARS}</span></div>'
-    )
-
-
-def chat_events(
-    index: Index, message, chat, turns, docs, date_from, date_to, k, lang, undated: bool = True
-):
-    """One chat turn as (chat, turns, sources, input box, box note) updates, streamed.
-
-    A question without a word (empty, only punctuation) adds nothing to the chat: the note under
-    the box asks for one, in the UI language, as do the messages for bad options.
-    """
-    import gradio as gr
-
-    lang = lang if lang in UI else "zh"
-    chat, turns = list(chat or []), list(turns or [])
-    text = message if isinstance(message, str) else ""
-    if not has_substance(text):
-        yield chat, turns, gr.skip(), message, box_note(lang, UI[lang]["empty"])
-        return
-    chat.append({"role": "user", "content": _text_html(text[:MAX_QUESTION_CHARS])})
-    chat.append({"role": "assistant", "content": "…"})
-    turn = len(turns)
-    yield chat, turns, "", "", box_note(lang)
-    shown = ""
-    try:
-        question, k = check_question(text), check_k(k)
-        filters = check_dates(date_from, date_to)
-        docs = check_documents(docs, index)
-        for event in stream_answer(question, k, index=index, history=turns, docs=docs,
-                                   include_undated=undated is not False, **filters):  # fmt: skip
-            if isinstance(event, ResolvedQuery):
-                continue
-            if isinstance(event, str):
-                shown += event
-                chat[-1] = {"role": "assistant", "content": _text_html(shown)}
-                yield chat, turns, "", "", gr.skip()
-            elif isinstance(event, Answer):
-                chat[-1] = {"role": "assistant", "content": answer_bubble(event, turn, lang)}
-                turns.append((text, event.text))
-                yield chat, turns, sources_panel(event, turn, lang, k), "", gr.skip()
-    except InputError as error:  # kept in the box, to be corrected and sent again
-        chat[-1] = {"role": "assistant", "content": _text_html(error.text(lang))}
-        yield chat, turns, "", text, gr.skip()
-    except Exception:
-        log.exception("answer failed")
-        chat[-1] = {"role": "assistant", "content": _text_html(UI[lang]["error"])}
-        yield chat, turns, "", "", gr.skip()
 
 
 def ask_api(
@@ -221,14 +146,17 @@ def create_app(index: Index, host: str = "127.0.0.1"):
         log.warning("no login (QA_AUTH) and bound to %s, not a loopback address: the Library's "
                     "upload, delete, restore and edit are disabled", host)  # fmt: skip
     tab = LibraryTab(library, _check_token, enabled, writes_public)
+    panel = ConversationPanel(index)
     zh = UI["zh"]
 
     excluded: set[str] = set()  # sessions that unticked "include undated" (inputs stay as is)
 
+    @gradio_hints
     def set_undated(value, request: gr.Request):
         session = getattr(request, "session_hash", None) or ""
         (excluded.discard if value else excluded.add)(session)
 
+    @gradio_hints
     def respond(message, chat, turns, docs, date_from, date_to, k, lang, request: gr.Request):
         undated = (getattr(request, "session_hash", None) or "") not in excluded
         yield from chat_events(index, message, chat, turns, docs, date_from, date_to, k, lang,
@@ -253,6 +181,7 @@ def create_app(index: Index, host: str = "127.0.0.1"):
         samples = [[q] for q in library.examples() or EXAMPLES]
         return (*tab.state(), header_markdown(library, "zh"), gr.update(samples=samples))
 
+    @gradio_hints
     def switch_language(lang, request: gr.Request):
         """Every label, placeholder, button and heading of the page in the chosen language."""
         lang = lang if lang in UI else "zh"
@@ -265,7 +194,8 @@ def create_app(index: Index, host: str = "127.0.0.1"):
                 box_note(lang), gr.update(label=w["examples"]), gr.update(label=w["options"]),
                 gr.update(label=w["docs"]), gr.update(label=w["from"], **date),
                 gr.update(label=w["to"], **date), gr.update(label=w["k"], info=w["k_info"]),
-                gr.update(label=w["undated"]), *tab.relabel(lang))  # fmt: skip
+                gr.update(label=w["undated"]), *tab.relabel(lang),
+                *panel.relabel(lang))  # fmt: skip
 
     with gr.Blocks(title="政策问答 · Policy QA") as app:
         with gr.Row(elem_id="qa-top"):
@@ -276,6 +206,7 @@ def create_app(index: Index, host: str = "127.0.0.1"):
         turns = gr.State([])
         with gr.Tab(zh["chat_tab"], elem_id="qa-chat-tab") as chat_tab:
             with gr.Row(elem_id="qa-main"):
+                panel.build()
                 with gr.Column(scale=3, elem_id="qa-left"):
                     chatbot = gr.Chatbot(height=520, label=zh["chat"], sanitize_html=True,
                                          render_markdown=True, buttons=["copy"],
@@ -321,13 +252,14 @@ def create_app(index: Index, host: str = "127.0.0.1"):
         app.load(page_state, None, [*lists, header, examples], **hidden)
         lang.change(switch_language, [lang],
                     [header, chat_tab, library_tab, chatbot, box, clear, note, examples, options,
-                     docs, date_from, date_to, k, undated, *tab.relabelled()],
+                     docs, date_from, date_to, k, undated, *tab.relabelled(),
+                     *panel.relabelled()],
                     **hidden)  # fmt: skip
         examples.click(lambda sample: sample[0], examples, box, **hidden)
-        box.submit(respond, inputs, [chatbot, turns, sources, box, note], concurrency_id="answer",
-                   **hidden)  # fmt: skip
-        clear.click(lambda: ([], [], ""), None, [chatbot, turns, sources], **hidden)
+        answered = box.submit(respond, inputs, [chatbot, turns, sources, box, note],
+                              concurrency_id="answer", **hidden)  # fmt: skip
         tab.wire(docs, hidden, writes)
+        panel.wire(app, chatbot, turns, sources, lang, answered, clear, hidden)
         # Raw inputs: ask() checks them itself, so any bad value gets the same error shape.
         api_inputs[0].submit(ask, api_inputs, api_out, api_name="ask", concurrency_id="answer",
                              preprocess=False)  # fmt: skip
@@ -405,7 +337,8 @@ def build_server(index: Index, host: str = "127.0.0.1"):
                           www_redirect=False)  # fmt: skip
     blocked = [str(index.index_dir.resolve()), str(DEFAULT_CORPUS.resolve())]
     gr.mount_gradio_app(server, blocks, path="/", auth=_auth(), blocked_paths=blocked,
-                        show_error=False, max_file_size=MAX_UPLOAD_BYTES, css=CSS, head=HEAD,
+                        show_error=False, max_file_size=MAX_UPLOAD_BYTES, css=CSS + CHAT_CSS,
+                        head=HEAD + CHAT_HEAD,
                         footer_links=["api"])  # fmt: skip
     # Gradio accepts an input file only from its upload folder once the app "has launched",
     # which launch() sets and mount_gradio_app doesn't: unset, a request naming any path on
