@@ -156,9 +156,10 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     shape = provisions.required_shape(question, form)
     if shape is not None and not shape.search("".join(extractive.citations[0].quotes)):
         # The quotes don't hold what was asked (a price, a date…): quote the sentence that
-        # does, if the document that answers has one; else the texts don't say, and we say so.
-        lead_doc = extractive.citations[0].passage.doc_id
-        passages = [p for p in passages if p.doc_id == lead_doc]
+        # does, if a document already quoted has one (the 办法's 5% when the governing 条例
+        # states no share); else the texts don't say, and we say so.
+        quoted = {c.passage.doc_id for c in extractive.citations}
+        passages = [p for p in passages if p.doc_id in quoted]
         picked = select_sentences(index, vector, passages, terms, form, require=shape)
         if not picked:
             yield from emit_events(declined(question, query, passages, english))

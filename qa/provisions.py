@@ -83,9 +83,17 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
         return [doc_id for length, doc_id in sorted(scored, reverse=True) if length >= best - 2]
     for kind in _KINDS:
         if kind in text:
-            holders = [d["doc_id"] for d in documents if _title_core(d["title"]).endswith(kind)]
-            if len(holders) == 1:
-                return holders
+            holders = [d for d in documents if _title_core(d["title"]).endswith(kind)]
+            # 甲烷方案 names the 甲烷排放控制行动方案; 节能审查意见 names no 意见: besides its
+            # kind, the question must share a word of the title.
+            if (
+                len(holders) == 1
+                and _longest_common_run(
+                    text.replace(kind, ""), normalize(_title_core(holders[0]["title"]))
+                )
+                >= 2
+            ):
+                return [holders[0]["doc_id"]]
     return []
 
 
