@@ -84,17 +84,17 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
     for kind in _KINDS:
         if kind in text:
             holders = [d for d in documents if _title_core(d["title"]).endswith(kind)]
-            # 甲烷方案 names the 甲烷排放控制行动方案; 节能审查意见 names no 意见: besides its
-            # kind, the question must share a word of the title.
-            if (
-                len(holders) == 1
-                and _longest_common_run(
-                    text.replace(kind, ""), normalize(_title_core(holders[0]["title"]))
-                )
-                >= 2
-            ):
+            if len(holders) == 1 and _names_by_kind(text, kind, holders[0]["title"]):
                 return [holders[0]["doc_id"]]
     return []
+
+
+def _names_by_kind(text: str, kind: str, title: str) -> bool:
+    """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
+    be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""
+    as_name = re.search(rf"(?:^|[《“\s]){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text)
+    core = normalize(_title_core(title))
+    return bool(as_name) or _longest_common_run(text.replace(kind, ""), core) >= 2
 
 
 def _longest_common_run(a: str, b: str) -> int:

@@ -15,10 +15,10 @@ pytestmark = pytest.mark.slow
 
 # Floors on the test split, a little under what was measured there (see the closing note of the
 # trust issue and docs/benchmarks.md), so that a regression fails and noise does not.
-# Measured on test at this commit: fact 0.755, refused 0.704, declined 0.104, governing 0.833.
+# Measured on test at this commit: fact 0.774, refused 0.704, declined 0.085, governing 0.833.
 # The issue's targets (0.92 / 0.90 / ≤ 0.05 / 0.90) are not reached yet.
-FLOORS = {"fact": 0.70, "refused": 0.65, "governing": 0.66}
-CEILINGS = {"wrongly_declined": 0.15}
+FLOORS = {"fact": 0.72, "refused": 0.65, "governing": 0.66}
+CEILINGS = {"wrongly_declined": 0.13}
 
 
 @pytest.fixture(scope="module")
