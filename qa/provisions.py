@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from qa import authority as authorities
 from qa.authority import Authority, governing_key
 from qa.search import Index, Passage
-from qa.structure import _NUMERAL, normalize_article
+from qa.structure import NUMERAL, normalize_article
 from qa.text import normalize
 
-_ARTICLE_ASKED = re.compile(rf"第\s*{_NUMERAL}\s*条")
+_ARTICLE_ASKED = re.compile(rf"第\s*{NUMERAL}\s*条")
 # 碳排放权交易管理暂行条例 is named as 条例, 暂行条例 or its full title; these are the words of a
 # title that name its kind, and the generic words a title starts with.
 _KINDS = ("条例", "办法", "意见", "方案", "通知", "规定", "决定", "法")
@@ -25,7 +25,7 @@ _TITLE_NOISE = re.compile(
     r"^(?:中共中央\s*国务院|国务院|生态环境部|国家发展改革委)?关于|（[^）]*）|[\s《》]"
 )
 _SECTION_NUMBER = re.compile(
-    rf"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d{{1,2}}[.．、]|第{_NUMERAL}[编章节])\s*"
+    rf"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d{{1,2}}[.．、]|第{NUMERAL}[编章节])\s*"
 )
 _LEADING_VERB = re.compile(
     r"^(?:加强|推进|完善|强化|健全|提升|加快|深化|做好|持续|积极|切实|大力|全面)"

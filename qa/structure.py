@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 CN_DIGITS = "零一二三四五六七八九"
 _CN_VALUES = {c: i for i, c in enumerate(CN_DIGITS)} | {"〇": 0, "两": 2}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_NUMERAL = r"[一二三四五六七八九十百千零〇两\d]+"
+NUMERAL = r"[一二三四五六七八九十百千零〇两\d]+"
 
 ARTICLE = re.compile(
-    rf"^\s*\**\s*(第{_NUMERAL}条)(?:之[一二三四五六七八九十]+)?\**(?=[\s\u3000]|$|[^\w])"
+    rf"^\s*\**\s*(第{NUMERAL}条)(?:之[一二三四五六七八九十]+)?\**(?=[\s\u3000]|$|[^\w])"
 )
-DIVISION = re.compile(rf"^\s*第{_NUMERAL}([编章节])")
+DIVISION = re.compile(rf"^\s*第{NUMERAL}([编章节])")
 ITEM = re.compile(r"^\s*[（(]([一二三四五六七八九十]+)[）)]")
 OUTLINE = (  # heading patterns of policy documents, outermost first
     re.compile(r"^[一二三四五六七八九十]+、"),
@@ -71,7 +71,7 @@ def article_name(number: int) -> str:
 
 def normalize_article(text: str) -> str | None:
     """第22条 / 第二十二条 → 第二十二条; None when it names no article."""
-    match = re.fullmatch(rf"第\s*({_NUMERAL})\s*条", text.strip())
+    match = re.fullmatch(rf"第\s*({NUMERAL})\s*条", text.strip())
     if not match:
         return None
     number = cn_to_int(match.group(1))
