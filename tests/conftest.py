@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import FakeEmbedder
+from servers import chromium
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus" / "000_431dc65471ed79db.txt"
@@ -94,3 +95,10 @@ def real_index_dir(tmp_path_factory) -> Path:
     index_dir = tmp_path_factory.mktemp("real-index")
     build_index([CORPUS], index_dir)
     return index_dir
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, one per test module."""
+    with chromium() as launched:
+        yield launched

@@ -4,12 +4,18 @@ the tests that drive the real server."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
+
+# Debian's chromium: Playwright's own browser download doesn't work offline (`make browser`).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def free_port() -> int:
@@ -57,3 +63,18 @@ def queue_call(url: str, fn_index: int, data: list, session: str | None = None,
                 if message.get("msg") == "process_completed":
                     return message
     raise AssertionError("the stream ended without process_completed")
+
+
+@contextmanager
+def chromium():
+    """A headless Debian chromium through Playwright; skips the test when it isn't installed."""
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed: run `make browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -7,7 +7,6 @@ qa.webapp.build_server with uvicorn in a thread (tests/servers.py) and drive Deb
 from __future__ import annotations
 
 import json
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +23,6 @@ from qa.webapp import build_server
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 GOAL = "甲烷排放控制要点的主要目标是什么？"
 TASKS = "碳市场配额怎么清缴？"
 FOLLOW = "那2030年的目标呢？"
@@ -141,18 +139,6 @@ def app(tmp_path_factory):
     with served(build_server(index, "127.0.0.1")) as (url, _):
         yield url, index.index_dir
     env.undo()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        pytest.skip("chromium is not installed: run `make browser`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @contextmanager

@@ -299,31 +299,21 @@ def test_with_qa_auth_the_viewer_needs_the_login(serve, index_dir):
 
 
 @pytest.mark.slow
-def test_browser_opens_the_cited_paragraph_highlighted(serve, index_dir):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        pytest.skip("chromium is not installed: run `make browser`")
-    from playwright.sync_api import sync_playwright
-
+def test_browser_opens_the_cited_paragraph_highlighted(serve, index_dir, browser):
     url = serve(index_dir)
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            for scheme, shot in (("light", "docview.png"), ("dark", "docview-dark.png")):
-                context = browser.new_context(viewport={"width": 900, "height": 600},
-                                              java_script_enabled=False, color_scheme=scheme)  # fmt: skip
-                page = context.new_page()
-                page.goto(f"{url}/doc/law.md#p13")
-                target = page.locator("#p13")
-                box = target.bounding_box()
-                assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 600
-                assert page.locator("#p2").bounding_box()["y"] < 0  # it really scrolled there
-                colours = [page.locator(s).evaluate("e => getComputedStyle(e).backgroundColor")
-                           for s in ("#p13", "#p12")]  # fmt: skip
-                assert colours[0] != colours[1]  # the cited paragraph is highlighted
-                assert "第九条" in target.inner_text()
-                page.screenshot(path=str(ARTIFACTS / shot))
-                context.close()
-        finally:
-            browser.close()
+    for scheme, shot in (("light", "docview.png"), ("dark", "docview-dark.png")):
+        context = browser.new_context(viewport={"width": 900, "height": 600},
+                                      java_script_enabled=False, color_scheme=scheme)  # fmt: skip
+        page = context.new_page()
+        page.goto(f"{url}/doc/law.md#p13")
+        target = page.locator("#p13")
+        box = target.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 600
+        assert page.locator("#p2").bounding_box()["y"] < 0  # it really scrolled there
+        colours = [page.locator(s).evaluate("e => getComputedStyle(e).backgroundColor")
+                   for s in ("#p13", "#p12")]  # fmt: skip
+        assert colours[0] != colours[1]  # the cited paragraph is highlighted
+        assert "第九条" in target.inner_text()
+        page.screenshot(path=str(ARTIFACTS / shot))
+        context.close()

@@ -141,19 +141,15 @@ def test_writes_need_a_login_unless_bound_to_loopback(monkeypatch):
 
 @pytest.mark.slow
 def test_browser_results_confirmed_delete_and_fresh_lists_in_every_tab(tmp_path, monkeypatch):
-    from test_ui_polish import CHROMIUM, serving, shot
-
-    if not CHROMIUM:
-        pytest.skip("chromium is not installed: run `make browser`")
-    from playwright.sync_api import sync_playwright
+    from servers import chromium
+    from test_ui_polish import serving, shot
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     for name in ("QA_ADMIN_TOKEN", "QA_AUTH"):
         monkeypatch.delenv(name, raising=False)
     forest = _upload(tmp_path, "forest.md", ARTICLE)
     fake_pdf = _upload(tmp_path, "scan.pdf", b"GIF89a not a pdf")
-    with serving(tmp_path / "app") as (url, index_dir, _), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with serving(tmp_path / "app") as (url, index_dir, _), chromium() as browser:
         first, second = (browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
                          for _ in range(2))  # fmt: skip
         for page in (first, second):
@@ -186,4 +182,3 @@ def test_browser_results_confirmed_delete_and_fresh_lists_in_every_tab(tmp_path,
         assert "林业碳汇说明" not in first.locator("#qa-table").inner_text()
         assert not list((index_dir / "uploads").iterdir())
         assert (index_dir / "trash").is_dir()
-        browser.close()

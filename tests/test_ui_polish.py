@@ -10,7 +10,6 @@ test-artifacts/.
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +35,6 @@ from qa.webapp import (
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 GOAL = "甲烷排放控制要点的主要目标是什么？"
 FILE_DATA = {"_type": "gradio.FileData"}
 
@@ -94,18 +92,6 @@ def app(tmp_path_factory):
     with serving(tmp_path_factory.mktemp("ui")) as served:
         yield served
     env.undo()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        pytest.skip("chromium is not installed: run `make browser`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @contextmanager
