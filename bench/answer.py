@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.retrieval import CORPUS, ROOT, percentile, save
+from bench.retrieval import ROOT, corpus_index, percentile, save
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -79,14 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, help="an index of corpus/ + the policy corpus")
     args = parser.parse_args(argv)
-    from qa import Index, build_index
-
     with tempfile.TemporaryDirectory() as scratch:
-        index_dir = args.index_dir
-        if index_dir is None:
-            index_dir = Path(scratch) / "index"
-            build_index([CORPUS], index_dir)
-        index = Index(index_dir)
+        index = corpus_index(args.index_dir, scratch)
         report = {
             "quality": quality(index),
             "latency_warm_cache": latency(index, cold_cache=False),

@@ -50,6 +50,16 @@ def save(name: str, result: dict) -> dict:
     return result
 
 
+def corpus_index(index_dir: Path | None, scratch: str):
+    """An Index of corpus/: the one at `index_dir`, else one built now in `scratch`."""
+    from qa import Index, build_index
+
+    if index_dir is None:
+        index_dir = Path(scratch) / "index"
+        build_index([CORPUS], index_dir)
+    return Index(index_dir)
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]

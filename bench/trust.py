@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.retrieval import CORPUS, ROOT, percentile, save
+from bench.retrieval import ROOT, corpus_index, percentile, save
 
 QUESTIONS_FILE = ROOT / "tests" / "data" / "policy_questions.yaml"
 FLOORS = {"fact": 0.92, "refused": 0.90, "wrongly_declined": 0.05, "governing": 0.90,
@@ -143,15 +143,9 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
-    from qa import Index, build_index
-
     questions = load_questions()
     with tempfile.TemporaryDirectory() as scratch:
-        index_dir = args.index_dir
-        if index_dir is None:
-            index_dir = Path(scratch) / "index"
-            build_index([CORPUS], index_dir)
-        index = Index(index_dir)
+        index = corpus_index(args.index_dir, scratch)
         results = {}
         for split in ("dev", "test"):
             if args.split not in (split, "all"):
