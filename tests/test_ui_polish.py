@@ -399,6 +399,8 @@ def test_the_language_switch_changes_the_whole_page(app, browser):
         page.get_by_label("English").check()
         page.wait_for_function("() => document.querySelector('#qa-header')?.innerText"
                                ".includes('documents')")  # fmt: skip
+        # The switch updates many components; the tab labels may land after the header.
+        page.get_by_role("tab", name="Library").wait_for(timeout=15_000)
         for name in ("Chat", "Library"):
             assert page.get_by_role("tab", name=name).count() == 1
         assert page.get_by_role("tab", name="资料库").count() == 0
