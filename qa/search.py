@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import vectors
 from qa.authority import Authority
 from qa.embedding import Embedder, load_embedder
 from qa.errors import ModelMismatchError
-from qa.store import Filter, Reader
+from qa.store_base import Filter, Store, open_store, store_location
 from qa.structure import Locator
 from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
 
@@ -142,43 +141,61 @@ def make_filter(docs: Iterable[str] | None, date_from: object, date_to: object,
 
 
 class Index:
-    """An opened index folder. Searches see each committed update as soon as it lands."""
+    """An opened index: the local folder, or a Milvus store (`store` URI or QA_STORE).
+    Searches see each committed update as soon as it lands."""
 
     def __init__(
-        self, index_dir: str | Path | None = None, *, embedder: Embedder | None = None
-    ) -> None:
+        self, index_dir: str | Path | None = None, *, embedder: Embedder | None = None,
+        store: str | None = None,
+    ) -> None:  # fmt: skip
         from qa.build import default_index_dir
 
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
-        self._reader = Reader(self.index_dir)
-        self.embedder = embedder or load_embedder(self._reader.model_id)
-        if (self.embedder.model_id, self.embedder.dim) != (self._reader.model_id, self._reader.dim):
+        self.store_uri = store_location(store)
+        self._store: Store = open_store(self.index_dir, self.store_uri)
+        self.embedder = embedder or load_embedder(self._store.model_id)
+        if (self.embedder.model_id, self.embedder.dim) != (self._store.model_id, self._store.dim):
             raise ModelMismatchError(
-                f"index at {self.index_dir} was built with {self._reader.model_id} (dimension "
-                f"{self._reader.dim}), but the embedder is {self.embedder.model_id} (dimension "
+                f"index at {self.location} was built with {self._store.model_id} (dimension "
+                f"{self._store.dim}), but the embedder is {self.embedder.model_id} (dimension "
                 f"{self.embedder.dim}); rebuild with `python index_build.py --rebuild --model ...`"
             )
         self._lock = threading.RLock()  # one SQLite connection, shared by the app's threads
 
     @property
+    def location(self) -> str:
+        return self.store_uri or str(self.index_dir)
+
+    @property
+    def _reader(self):
+        """The local index folder's reader (the document viewer reads the record there)."""
+        from qa.store import Reader
+
+        if isinstance(self._store, Reader):
+            return self._store
+        if getattr(self, "_record", None) is None:
+            self._record = Reader(self.index_dir)
+        return self._record
+
+    @property
     def model_id(self) -> str:
-        return self._reader.model_id
+        return self._store.model_id
 
     @property
     def dim(self) -> int:
-        return self._reader.dim
+        return self._store.dim
 
     @property
     def size(self) -> int:
         with self._lock:
-            self._reader.refresh()
-            return int(self._reader.faiss_index.ntotal)
+            self._store.refresh()
+            return self._store.count()
 
     def documents(self) -> list[dict]:
         """The indexed documents, newest first: doc_id, title, date, source, issuer, passages."""
         with self._lock:
-            self._reader.refresh()
-            return [dict(row) for row in self._reader.documents()]
+            self._store.refresh()
+            return [dict(row) for row in self._store.documents()]
 
     def search(self, query: str, k: int = 5, *, docs: Iterable[str] | None = None,
                date_from: object = None, date_to: object = None, in_force: bool = False,
@@ -211,15 +228,14 @@ class Index:
         where = where or Filter()
         n = max(CANDIDATES, 3 * k)
         with self._lock:
-            self._reader.refresh()
-            faiss_index = self._reader.faiss_index
-            allowed = self._reader.allowed_ids(where) if where.active else None
-            dense_ids, dense_scores = vectors.search(faiss_index, vector, n, allowed)
-            lexical = self._reader.lexical(terms or [], n, allowed)
-            ranked = _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
-            rows = self._reader.passages([pid for pid, *_ in ranked])
-            copies = self._reader.republications([pid for pid, *_ in ranked])
-            authorities = self._reader.authorities()
+            store = self._store
+            store.refresh()
+            dense_ids, dense_scores = store.dense(vector, n, where)
+            lexical = store.lexical(terms or [], n, where)
+            ranked = _fuse(store, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
+            rows = store.fetch([pid for pid, *_ in ranked])
+            copies = store.republications([pid for pid, *_ in ranked])
+            authorities = store.authorities()
         return [
             _passage(rows[pid], score, dense, lex, copies.get(pid, ()), authorities)
             for pid, score, dense, lex in ranked
@@ -229,10 +245,10 @@ class Index:
     def _rows(self, fetch) -> list[Passage]:
         """Passages (unscored) of the rows `fetch(reader)` returns, on the current generation."""
         with self._lock:
-            self._reader.refresh()
-            rows = fetch(self._reader)
-            copies = self._reader.republications([row["id"] for row in rows])
-            authorities = self._reader.authorities()
+            self._store.refresh()
+            rows = fetch(self._store)
+            copies = self._store.republications([row["id"] for row in rows])
+            authorities = self._store.authorities()
         return [_passage(r, 0.0, 0.0, 0.0, copies.get(r["id"], ()), authorities) for r in rows]
 
     def following(self, passage: Passage, limit: int = 8) -> list[Passage]:
@@ -250,15 +266,15 @@ class Index:
     def sections(self) -> list[tuple[str, str]]:
         """(doc_id, section path) of every outline section in the library."""
         with self._lock:
-            self._reader.refresh()
-            return self._reader.sections()
+            self._store.refresh()
+            return self._store.sections()
 
     def titles(self, where: Filter | None = None) -> list[dict]:
         """[{doc_id, title}] of the documents a search with `where` may return."""
         with self._lock:
-            self._reader.refresh()
-            rows = self._reader.titles()
-            hidden = {d for d, a in self._reader.authorities().items() if not a.in_force}
+            self._store.refresh()
+            rows = self._store.titles()
+            hidden = {d for d, a in self._store.authorities().items() if not a.in_force}
         if where is not None and where.docs is not None:
             rows = [r for r in rows if r["doc_id"] in where.docs]
         if where is not None and where.in_force:
@@ -270,24 +286,27 @@ class Index:
         from qa.lexical import fts_tokens
 
         with self._lock:
-            self._reader.refresh()
-            vocabulary = self._reader.terms.vocabulary
-        return [t for t in terms if not all(x in vocabulary for x in fts_tokens([t]))]
+            self._store.refresh()
+            terms = list(terms)
+            known = self._store.known_terms(sorted({x for t in terms for x in fts_tokens([t])}))
+        return [t for t in terms if not all(x in known for x in fts_tokens([t]))]
 
     def with_article(self, article: str) -> list[str]:
         """Ids of the documents that have this article (第二十二条)."""
         with self._lock:
-            self._reader.refresh()
-            return self._reader.with_article(article)
+            self._store.refresh()
+            return self._store.with_article(article)
 
     def authorities(self) -> dict[str, Authority]:
         """Level, status, effective date and relations of every document, by doc id."""
         with self._lock:
-            self._reader.refresh()
-            return dict(self._reader.authorities())
+            self._store.refresh()
+            return dict(self._store.authorities())
 
     def close(self) -> None:
-        self._reader.close()
+        self._store.close()
+        if getattr(self, "_record", None) is not None:
+            self._record.close()
 
 
 def _zscores(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -296,22 +315,20 @@ def _zscores(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (values - reference.mean()) / reference.std()
 
 
-def _fuse(faiss_index, vector, dense_ids, dense_scores, lexical, weights):
+def _fuse(store: Store, vector, dense_ids, dense_scores, lexical, weights):
     """[(id, fused, cosine, bm25)] best first. Lexical-only hits get their exact cosine."""
-    dense = dict(zip(dense_ids.tolist(), dense_scores.tolist()))
+    dense = dict(zip(list(dense_ids), np.asarray(dense_scores).tolist()))
     bm25 = dict(lexical)
-    extra = np.array([pid for pid in bm25 if pid not in dense], dtype=np.int64)
-    if len(extra):
-        dense.update(
-            zip(extra.tolist(), (vectors.vectors_for(faiss_index, extra) @ vector).tolist())
-        )
+    extra = [pid for pid in bm25 if pid not in dense]
+    if extra:
+        dense.update(zip(extra, (store.vectors(extra) @ vector).tolist()))
     if not dense:
         return []
     ids = list(dense)
     cosine = np.array([dense[pid] for pid in ids])
     lexical_scores = np.array([bm25.get(pid, 0.0) for pid in ids])
     dense_weight, lexical_weight = weights
-    dense_z = _zscores(cosine, dense_scores.astype(np.float64))
+    dense_z = _zscores(cosine, np.asarray(dense_scores, dtype=np.float64))
     lexical_z = _zscores(lexical_scores, np.array(list(bm25.values()) or [0.0]))
     fused = dense_weight * dense_z + lexical_weight * lexical_z
     order = np.argsort(-fused, kind="stable")

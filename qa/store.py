@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ from qa.errors import (
 )
 from qa.integrity import Manifest, file_id, parse_manifest, vector_kind, whole_number
 from qa.segments import terms_file, vector_file  # noqa: F401 - the base's file names
+from qa.store_base import Filter
 
 # 2: passages carry their place in the document (locator, article, section) and documents
 # their authority (level, status, effective date, relations); a writer migrates 1 in place.
@@ -102,38 +102,6 @@ PASSAGE_COLUMNS = (
     "p.id, p.doc_id, p.paragraph, p.paragraph_end, p.heading, p.text, p.char_start, p.char_end, p.page, "
     "p.locator, p.article, p.section, d.title, d.date, d.source, d.issuer, d.doc_number, d.path"
 )
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Restricts a search to some documents and/or a date range (ISO dates, inclusive)."""
-
-    docs: tuple[str, ...] | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-    in_force: bool = False  # only documents in force (现行有效); the reader knows which
-    include_undated: bool = False  # with a date range: keep documents that have no date
-
-    def sql(self, not_in_force: tuple[str, ...] = ()) -> tuple[str, list]:
-        clauses, args = [], []
-        if self.in_force and not_in_force:
-            clauses.append(f"d.doc_id NOT IN ({','.join('?' * len(not_in_force))})")
-            args.extend(not_in_force)
-        if self.docs is not None:
-            clauses.append(f"d.doc_id IN ({','.join('?' * len(self.docs))})")
-            args.extend(self.docs)
-        undated = " OR d.date IS NULL OR d.date = ''" if self.include_undated else ""
-        if self.date_from:
-            clauses.append(f"(d.date >= ?{undated})")
-            args.append(self.date_from)
-        if self.date_to:
-            clauses.append(f"(d.date <= ?{undated})")
-            args.append(self.date_to)
-        return " AND ".join(clauses) or "1", args
-
-    @property
-    def active(self) -> bool:
-        return self.docs is not None or bool(self.date_from or self.date_to) or self.in_force
 
 
 def connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
@@ -197,7 +165,8 @@ class Reader:
         self.conn, self.meta, self.read_only, self._file = conn, meta, read_only, opened
         self.generation = -1
         self._parts = segments.PartCache()  # loaded files are this database's only
-        for cache in ("_authorities", "_sections"):  # per generation of the previous file
+        # Caches per generation of the previous file.
+        for cache in ("_authorities", "_sections", "_allowed_cache"):
             self.__dict__.pop(cache, None)
         return manifest
 
@@ -291,15 +260,27 @@ class Reader:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'vector_index'").fetchone()
         return vector_kind(row["value"] if row else None, self.index_dir)
 
-    def dense(self, vector: np.ndarray, n: int, allowed_ids: np.ndarray | None = None):
-        """(ids, cosines) of the n passages nearest `vector`, among `allowed_ids` when given."""
-        return vectors.search(self.faiss_index, vector, n, allowed_ids)
+    def count(self) -> int:
+        return int(self.faiss_index.ntotal)
 
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
+    def _allowed(self, where: Filter | None) -> np.ndarray | None:
+        """The passage ids `where` lets through (None: all), once per filter and generation."""
+        if where is None or not where.active:
+            return None
+        cached = getattr(self, "_allowed_cache", None)
+        if cached is None or cached[:2] != (self.generation, where):
+            cached = self._allowed_cache = (self.generation, where, self.allowed_ids(where))
+        return cached[2]
+
+    def dense(self, vector: np.ndarray, n: int, where: Filter | None = None):
+        """(ids, cosines) of the n passages nearest `vector` that pass `where`."""
+        return vectors.search(self.faiss_index, vector, n, self._allowed(where))
+
+    def vectors(self, ids) -> np.ndarray:
         """The stored vectors of these passage ids (e.g. the exact cosine of a lexical hit)."""
-        return vectors.vectors_for(self.faiss_index, ids)
+        return vectors.vectors_for(self.faiss_index, np.asarray(ids, dtype=np.int64))
 
-    def passages(self, ids: list[int]) -> dict[int, sqlite3.Row]:
+    def fetch(self, ids: list[int]) -> dict[int, sqlite3.Row]:
         if not ids:
             return {}
         rows = self.conn.execute(
@@ -331,9 +312,12 @@ class Reader:
                 found.setdefault(row["original_id"], []).append(row)
         return found
 
-    def lexical(self, terms: list[str], n: int, allowed_ids: np.ndarray | None):
-        """[(passage id, BM25 score)] best first, among `allowed_ids` when given."""
-        return self.terms.search(terms, n, allowed_ids)
+    def lexical(self, terms: list[str], n: int, where: Filter | None = None):
+        """[(passage id, BM25 score)] best first, of the passages that pass `where`."""
+        return self.terms.search(terms, n, self._allowed(where))
+
+    def known_terms(self, tokens: list[str]) -> set[str]:
+        return {t for t in tokens if t in self.terms.vocabulary}
 
     def allowed_ids(self, where: Filter) -> np.ndarray:
         not_in_force = tuple(d for d, a in self.authorities().items() if not a.in_force)

@@ -77,11 +77,10 @@ def merged_copy(index_dir: Path, target: Path) -> Path:
 def results(index_dir: Path, embedder) -> list:
     """Dense and BM25 hits (ids, scores), unfiltered and filtered, and the fused search."""
     reader, index = Reader(index_dir), Index(index_dir, embedder=embedder)
-    allowed = np.sort(reader.allowed_ids(reader_filter()))
     found = []
     for query in QUERIES:
         vector = embedder.embed_queries([query])[0]
-        for where in (None, allowed):
+        for where in (None, reader_filter()):
             ids, scores = reader.dense(vector, 20, where)
             found.append(("dense", ids.tolist(), scores.tolist()))
             hits = reader.lexical(tokenize(query), 20, where)
