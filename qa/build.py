@@ -72,6 +72,7 @@ class BuildReport:
     embed_seconds: float = 0.0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    synced: str = ""  # what the sync to the Milvus store (QA_STORE) did
 
     def summary(self) -> str:
         return (
@@ -79,6 +80,7 @@ class BuildReport:
             f"{self.removed} removed, {self.unchanged} unchanged) · {self.passages} paragraphs · "
             f"embedded {self.embedded} in {self.embed_seconds:.1f} s"
             + (f" · {self.duplicates} duplicate paragraphs stored once" if self.duplicates else "")
+            + (f"\n{self.synced}" if self.synced else "")
         )
 
 
@@ -207,6 +209,7 @@ def build_index(
         )
         if nothing_changed and writer.meta.get("model_id") and not rebuild:
             report.seconds = time.perf_counter() - started
+            _sync_store(index_dir, report, replace=False)  # the store may lag the record
             return report  # the committed generation is already this state
         if report.passages == 0:
             raise EmptyBuildError(
@@ -214,8 +217,21 @@ def build_index(
                 + "".join(f"\n  {warning}" for warning in report.warnings)
             )
         writer.commit(pipeline_version=PIPELINE_VERSION)
+    _sync_store(index_dir, report, replace=rebuild)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _sync_store(index_dir: Path, report: BuildReport, replace: bool) -> None:
+    """Copy what the commit changed into the Milvus store QA_STORE names, if any; the local
+    index stays the record it is synced from."""
+    from qa.store_base import store_location
+
+    uri = store_location()
+    if uri is not None:
+        from qa.milvus_sync import sync
+
+        report.synced = sync(index_dir, uri, replace=replace).summary()
 
 
 def model_for(index_dir: Path, model: str | None = None, rebuild: bool = False) -> str | None:
@@ -268,6 +284,7 @@ def remove_documents(doc_ids: Sequence[str], index_dir: str | Path | None = None
             report.removed += 1
         report.documents, report.passages = writer.counts()
         writer.commit()
+    _sync_store(index_dir, report, replace=False)
     return report
 
 

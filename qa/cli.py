@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--merge", action="store_true",
                         help="fold the index's segments and deletions into one base after the "
                         "update (done automatically past 10 segments or 10%% deleted)")  # fmt: skip
+    parser.add_argument("--store", metavar="URI",
+                        help="also keep a Milvus store in sync with the index: "
+                        "milvus:///path/file.db (Milvus Lite) or http://host:19530; default: "
+                        "$QA_STORE, else none")  # fmt: skip
+    parser.add_argument("--export-to", metavar="URI",
+                        help="copy the index, vectors included, into a new collection of the "
+                        "Milvus store at URI, swap its alias to it and exit (no re-embedding)")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -66,8 +73,11 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     from qa.errors import QAError
 
     try:
+        _use_store(args.store)
         if args.list:
             return _list(args.index_dir)
+        if args.export_to:
+            return _export(args.index_dir, args.export_to)
         if args.remove:
             from qa.build import remove_documents
 
@@ -83,6 +93,31 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
+    return 0
+
+
+def _use_store(store: str | None) -> None:
+    """--store is QA_STORE for this process: every write (build, remove, the app's Library)
+    syncs to it, and searches read from it."""
+    import os
+
+    from qa.store_base import STORE_ENV, store_location
+
+    if store is not None:
+        os.environ[STORE_ENV] = store_location(store) or ""
+
+
+def _export(index_dir: Path | None, uri: str) -> int:
+    from qa.build import default_index_dir
+    from qa.milvus_sync import sync
+    from qa.store_base import store_location
+
+    uri = store_location(uri)
+    if uri is None:
+        raise ValueError(
+            "--export-to needs a Milvus URI: milvus:///path/file.db or http://host:19530"
+        )
+    print(sync(index_dir or default_index_dir(), uri, replace=True).summary())
     return 0
 
 
@@ -306,10 +341,14 @@ def app_main(argv: Sequence[str] | None = None) -> int:
                         help="corpus folder kept in sync at start-up (default: corpus/)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--store", metavar="URI",
+                        help="answer from a Milvus store (milvus:///path/file.db or "
+                        "http://host:19530), kept in sync with the index; default: $QA_STORE")  # fmt: skip
     args = parser.parse_args(argv)
     from qa.errors import QAError
 
     try:
+        _use_store(args.store)
         report = _build(argparse.Namespace(corpus=args.corpus, index_dir=args.index_dir,
                                            rebuild=False, model=None, quiet=False,
                                            vector_index=None))  # fmt: skip

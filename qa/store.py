@@ -280,13 +280,14 @@ class Reader:
         """The stored vectors of these passage ids (e.g. the exact cosine of a lexical hit)."""
         return vectors.vectors_for(self.faiss_index, np.asarray(ids, dtype=np.int64))
 
-    def fetch(self, ids: list[int]) -> dict[int, sqlite3.Row]:
+    def fetch(self, ids) -> dict[int, sqlite3.Row]:
+        ids = [int(i) for i in ids]
         if not ids:
             return {}
         rows = self.conn.execute(
             f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d USING (doc_id) "
             f"WHERE p.id IN ({','.join('?' * len(ids))})",
-            [int(i) for i in ids],
+            ids,
         )
         return {row["id"]: row for row in rows}
 

@@ -1,0 +1,241 @@
+"""Copy a local index into Milvus: an incremental sync by content key, or a full export that
+writes new collections and swaps the alias.
+
+The local index (SQLite) stays the record: vectors are copied from it, never re-embedded. A
+passage's key is `doc_id#<content hash>` (a suffix tells repeated paragraphs of one document
+apart), so a retried sync upserts the same rows. Each row carries a fingerprint of everything
+stored with it; a sync writes only rows whose fingerprint changed (an edited paragraph, a
+document that a newer one now repeals) and deletes the keys no longer in the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import ModelMismatchError, QAError
+from qa.lexical import fts_tokens
+from qa.milvus_store import (
+    FORMAT,
+    MANIFEST_KEY,
+    Location,
+    connect,
+    parse_uri,
+    read_manifest,
+)
+from qa.store import Reader
+from qa.text import embedding_input
+
+BATCH = 256
+MAX_VARCHAR = 65535  # bytes, Milvus' limit for one VARCHAR value
+DOCS_DIM = 2  # Milvus wants a vector field in every collection; documents have none of their own
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    store: str
+    collection: str
+    written: int
+    deleted: int
+    unchanged: int
+    documents: int
+    replaced: bool  # a new collection was written and the alias swapped to it
+    seconds: float
+
+    def summary(self) -> str:
+        how = "exported into a new collection" if self.replaced else "synced"
+        return (
+            f"{how} {self.store}: {self.written} passages written, {self.deleted} deleted, "
+            f"{self.unchanged} unchanged, {self.documents} documents ({self.seconds:.1f} s)"
+        )
+
+
+def _schema(client, dim: int, lite: bool):
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=1024)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=1024)
+    schema.add_field("date", DataType.VARCHAR, max_length=32)
+    schema.add_field("in_force", DataType.BOOL)
+    for name in ("paragraph", "paragraph_end", "seq"):
+        schema.add_field(name, DataType.INT64)
+    schema.add_field("article", DataType.VARCHAR, max_length=256)
+    schema.add_field("section", DataType.VARCHAR, max_length=4096)
+    schema.add_field("fp", DataType.VARCHAR, max_length=64)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
+    schema.add_field("search_text", DataType.VARCHAR, max_length=MAX_VARCHAR,
+                     enable_analyzer=True, analyzer_params={"tokenizer": "jieba"})  # fmt: skip
+    schema.add_field("terms", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True,
+                     enable_match=True, analyzer_params={"tokenizer": "whitespace"})  # fmt: skip
+    schema.add_field("meta", DataType.JSON)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                 input_field_names=["search_text"],
+                                 output_field_names=["sparse"]))  # fmt: skip
+    params = client.prepare_index_params()
+    # Exact search in Milvus Lite (a development engine); the server picks its own ANN index.
+    params.add_index("vector", index_type="FLAT" if lite else "AUTOINDEX", metric_type="IP")
+    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    return schema, params
+
+
+def _create(client, location: Location, name: str, dim: int) -> None:
+    from pymilvus import DataType
+
+    schema, params = _schema(client, dim, location.lite)
+    client.create_collection(name, schema=schema, index_params=params)
+    docs = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    docs.add_field("doc_id", DataType.VARCHAR, is_primary=True, max_length=1024)
+    docs.add_field("meta", DataType.JSON)
+    docs.add_field("vector", DataType.FLOAT_VECTOR, dim=DOCS_DIM)
+    docs_params = client.prepare_index_params()
+    docs_params.add_index("vector", index_type="FLAT", metric_type="L2")
+    client.create_collection(name + "_docs", schema=docs, index_params=docs_params)
+
+
+def _desired(reader: Reader) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The rows the store should hold, without vectors (key → row), and the documents."""
+    authorities = reader.authorities()
+    copies: dict[int, list] = {}
+    for row in reader.conn.execute("SELECT original_id, doc_id, paragraph FROM duplicates"):
+        copies.setdefault(row[0], []).append({"doc_id": row[1], "paragraph": row[2]})
+    rows: dict[str, dict] = {}
+    for r in reader.conn.execute(
+        "SELECT p.id, p.doc_id, p.seq, p.paragraph, p.paragraph_end, p.heading, p.text, "
+        "p.char_start, p.char_end, p.page, p.locator, p.article, p.section, p.content_hash, "
+        "p.hash, d.title, d.date, t.terms FROM passages p JOIN documents d USING (doc_id) "
+        "JOIN passage_terms t ON t.rowid = p.id ORDER BY p.doc_id, p.seq"
+    ):
+        key = f"{r['doc_id']}#{r['content_hash'][:16]}"
+        key = next(
+            k for n in range(1, 10**6) if (k := key + (f"#{n}" if n > 1 else "")) not in rows
+        )
+        if len(r["text"].encode()) > MAX_VARCHAR:
+            raise QAError(f"passage {r['paragraph']} of {r['doc_id']} is over {MAX_VARCHAR} bytes, "
+                          "Milvus' limit for one text field: split the paragraph in the file")  # fmt: skip
+        row = {
+            "key": key, "doc_id": r["doc_id"], "date": r["date"] or "",
+            "in_force": authorities[r["doc_id"]].in_force if r["doc_id"] in authorities else True,
+            "paragraph": r["paragraph"], "paragraph_end": r["paragraph_end"], "seq": r["seq"],
+            "article": r["article"] or "", "section": r["section"] or "", "text": r["text"],
+            "search_text": embedding_input(r["title"], r["heading"], r["text"])[:20000],
+            "terms": " ".join(fts_tokens(r["terms"] or ""))[:20000],
+            "meta": {"heading": r["heading"], "char_start": r["char_start"],
+                     "char_end": r["char_end"], "page": r["page"], "locator": r["locator"],
+                     "copies": copies.get(r["id"], []), "hash": r["hash"]},
+        }  # fmt: skip
+        row["fp"] = _fingerprint(row)
+        row["_id"] = r["id"]
+        rows[key] = row
+    documents = {}
+    for d in reader.documents():
+        meta = {k: d[k] for k in ("title", "date", "source", "issuer", "path", "passages")}
+        extra = reader.conn.execute(
+            "SELECT doc_number, authority FROM documents WHERE doc_id = ?", (d["doc_id"],)
+        ).fetchone()
+        meta.update(doc_number=extra["doc_number"], authority=extra["authority"])
+        documents[d["doc_id"]] = {"doc_id": d["doc_id"], "meta": meta}
+    return rows, documents
+
+
+def _fingerprint(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _batches(items: list, size: int = BATCH) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing(client, name: str, field: str, key: str) -> dict[str, object]:
+    found, iterator = {}, client.query_iterator(name, batch_size=1000, filter=f'{key} != ""',
+                                                output_fields=[key, field])  # fmt: skip
+    while batch := iterator.next():
+        found.update((r[key], r[field]) for r in batch)
+    iterator.close()
+    return found
+
+
+def sync(index_dir: str | Path, store: str, *, replace: bool = False,
+         progress: Callable[[int, int], None] | None = None) -> SyncReport:  # fmt: skip
+    """Bring the Milvus store at `store` in line with the local index at `index_dir`.
+
+    `replace` (index_build.py --export-to, or a store of another model) writes new collections
+    and swaps the alias to them when they are complete, so readers never see a half copy.
+    """
+    started = time.monotonic()
+    location = parse_uri(store)
+    reader = Reader(Path(index_dir))
+    client = connect(location)
+    try:
+        previous = None
+        if client.has_collection(location.collection):
+            previous = read_manifest(client, location)
+            other_model = (previous["model_id"], int(previous["dim"])) != (
+                reader.model_id,
+                reader.dim,
+            )
+            if other_model and not replace:
+                raise ModelMismatchError(
+                    f"the store {location.label} holds vectors of {previous['model_id']} "
+                    f"(dimension {previous['dim']}), the index at {index_dir} "
+                    f"{reader.model_id} (dimension {reader.dim}): replace it with "
+                    f"`python index_build.py --index-dir {index_dir} --export-to '{store}'`"
+                )
+        replace = replace or previous is None
+        generation = int(previous["generation"]) + 1 if previous else 1
+        target = f"{location.collection}__g{generation}" if replace else previous["collection"]
+        docs_name = target + "_docs"
+        if replace:
+            for name in (target, docs_name):  # left over from an interrupted export
+                if client.has_collection(name):
+                    client.drop_collection(name)
+            _create(client, location, target, reader.dim)
+        rows, documents = _desired(reader)
+        held = {} if replace else _existing(client, target, "fp", "key")
+        changed = [k for k, row in rows.items() if held.get(k) != row["fp"]]
+        stale = [k for k in held if k not in rows]
+        for done, batch in enumerate(_batches(changed)):
+            vectors = reader.vectors([rows[k]["_id"] for k in batch])
+            client.upsert(target, [
+                {**{f: v for f, v in rows[k].items() if f != "_id"}, "vector": vector.tolist()}
+                for k, vector in zip(batch, vectors)
+            ])  # fmt: skip
+            if progress:
+                progress(min((done + 1) * BATCH, len(changed)), len(changed))
+        for batch in _batches(stale):
+            client.delete(target, ids=batch)
+        held_docs = {} if replace else _existing(client, docs_name, "meta", "doc_id")
+        new_docs = [d for k, d in documents.items() if held_docs.get(k) != d["meta"]]
+        for batch in _batches(new_docs):
+            client.upsert(docs_name, [{**d, "vector": [0.0] * DOCS_DIM} for d in batch])
+        gone_docs = [k for k in held_docs if k not in documents]
+        for batch in _batches(gone_docs):
+            client.delete(docs_name, ids=batch)
+        manifest = {"format": FORMAT, "model_id": reader.model_id, "dim": reader.dim,
+                    "generation": generation, "documents": docs_name, "passages": len(rows)}  # fmt: skip
+        client.alter_collection_properties(target, properties={MANIFEST_KEY: json.dumps(manifest)})
+        if replace:
+            _swap_alias(client, location.collection, target, previous)
+    finally:
+        reader.close()
+        client.close()
+    return SyncReport(store, target, len(changed), len(stale), len(rows) - len(changed),
+                      len(documents), replace, time.monotonic() - started)  # fmt: skip
+
+
+def _swap_alias(client, alias: str, target: str, previous: dict | None) -> None:
+    """Point the alias at the new collection in one step, then drop what it pointed at."""
+    if previous is None:
+        client.create_alias(target, alias)
+        return
+    client.alter_alias(target, alias)
+    for name in (previous["collection"], previous["documents"]):
+        if client.has_collection(name):
+            client.drop_collection(name)
