@@ -12,6 +12,12 @@ def _index_dir_help() -> str:
     return "index folder (default: $QA_INDEX_DIR, else .index/ in the checkout)"
 
 
+_STORE_HELP = (
+    "search a Milvus store instead of the index folder: milvus:///path/file.db (Milvus Lite) "
+    "or http://host:19530; default: $QA_STORE"
+)
+
+
 def _workers(text: str) -> int:
     """--workers: a whole number ≥ 1 (checked here, before any work starts)."""
     try:
@@ -220,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     search.add_argument("-k", type=int, default=5, help="number of paragraphs (default 5)")
     search.add_argument("--index-dir", type=Path, help=_index_dir_help())
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.add_argument("--store", metavar="URI", help=_STORE_HELP)
     ask = commands.add_parser("ask", help="answer a question, quoting and citing the sources")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="paragraphs to answer from (default 5)")
@@ -234,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="only documents in force (现行有效); repealed ones are left out")  # fmt: skip
     ask.add_argument("--index-dir", type=Path, help=_index_dir_help())
     ask.add_argument("--json", action="store_true", help="machine-readable output")
+    ask.add_argument("--store", metavar="URI", help=_STORE_HELP)
     commands.add_parser("build", help="same as index_build.py", add_help=False)
     feedback = commands.add_parser("feedback", help="export the answer ratings of the chat")
     feedback.add_argument(
@@ -252,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "feedback":
             return _feedback(args)
+        _use_store(args.store)
         return _ask(args) if args.command == "ask" else _search(args)
     except (QAError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

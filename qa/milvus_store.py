@@ -16,6 +16,7 @@ The write side is qa.milvus_sync; SQLite (the local index) stays the record it i
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -155,6 +156,8 @@ class MilvusStore:
         self.model_id, self.dim = manifest["model_id"], int(manifest["dim"])
         self._passages, self._docs_name = manifest["collection"], manifest["documents"]
         self._count = int(manifest["passages"])
+        for name in (self._passages, self._docs_name):  # a new process finds them released
+            self.client.load_collection(name)
         self._docs = {r["doc_id"]: r["meta"] for r in self._scan(self._docs_name, "", ["meta"])}
         self._authorities = authority.resolve(
             {
@@ -291,6 +294,31 @@ class MilvusStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _guarded(method):
+    """Milvus' own errors (a dropped connection, a collection gone) become QAErrors that name
+    the store, as the local index turns damage into QAErrors."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except QAError:
+            raise
+        except Exception as error:
+            from pymilvus.exceptions import MilvusException
+
+            if isinstance(error, MilvusException | ConnectionError):
+                raise QAError(f"the Milvus store {self.location.label} failed: {error}") from error
+            raise
+
+    return wrapper
+
+
+for _name, _method in list(vars(MilvusStore).items()):
+    if callable(_method) and not _name.startswith("__"):
+        setattr(MilvusStore, _name, _guarded(_method))
 
 
 def _quote(value: str) -> str:

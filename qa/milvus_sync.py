@@ -197,6 +197,9 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
                 if client.has_collection(name):
                     client.drop_collection(name)
             _create(client, location, target, reader.dim)
+        else:
+            for name in (target, docs_name):  # a new process finds them released
+                client.load_collection(name)
         rows, documents = _desired(reader)
         held = {} if replace else _existing(client, target, "fp", "key")
         changed = [k for k, row in rows.items() if held.get(k) != row["fp"]]
@@ -223,6 +226,15 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
         client.alter_collection_properties(target, properties={MANIFEST_KEY: json.dumps(manifest)})
         if replace:
             _swap_alias(client, location.collection, target, previous)
+    except Exception as error:
+        from pymilvus.exceptions import MilvusException
+
+        if isinstance(error, MilvusException):
+            raise QAError(
+                f"syncing into the Milvus store {location.label} failed: {error}; "
+                "the local index is unchanged, run the build again to retry"
+            ) from error
+        raise
     finally:
         reader.close()
         client.close()

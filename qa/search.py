@@ -350,18 +350,19 @@ def _passage(row, score: float, dense: float, lexical: float, copies=(),
     )  # fmt: skip
 
 
-_open: dict[Path, Index] = {}
+_open: dict[tuple[Path, str | None], Index] = {}
 _open_lock = threading.Lock()
 
 
 def open_index(index_dir: str | Path | None = None) -> Index:
-    """The process-wide Index for a folder, opened on first use and reused after."""
+    """The process-wide Index for a folder (and the store QA_STORE names), opened on first use
+    and reused after."""
     from qa.build import default_index_dir
 
-    key = Path(index_dir or default_index_dir()).resolve()
+    key = (Path(index_dir or default_index_dir()).resolve(), store_location())
     with _open_lock:
         if key not in _open:
-            _open[key] = Index(key)
+            _open[key] = Index(key[0], store=key[1])
         return _open[key]
 
 

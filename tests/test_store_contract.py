@@ -258,6 +258,23 @@ def test_a_store_of_another_model_is_refused(built, backend, monkeypatch):
         assert store_of(index_dir).model_id == "fake-bigram-hash"  # nothing was written
 
 
+def test_a_store_another_process_left_released_is_loaded_on_open(tmp_path, monkeypatch):
+    """Milvus only: a collection is released when the process that loaded it ends."""
+    pytest.importorskip("pymilvus", reason="pip install -e '.[milvus]' for the Milvus store")
+    monkeypatch.setenv(STORE_ENV, f"milvus://{tmp_path / 'milvus.db'}")
+    corpus = write_corpus(tmp_path / "corpus", old=OLD_RULES, new=NEW_RULES, plan=PLAN, news=NEWS)
+    index_dir = tmp_path / "index"
+    build_index([corpus], index_dir, embedder=FakeEmbedder())
+    store = store_of(index_dir)
+    for name in (store._passages, store._docs_name):
+        store.client.release_collection(name)
+    store.close()
+    reopened = store_of(index_dir)
+    assert reopened.count() == 10 and reopened.provision("new.md", "第三条")
+    reopened.close()
+    build_index([corpus], index_dir, embedder=FakeEmbedder())  # a sync into a released one
+
+
 def test_missing_and_damaged_manifests_say_how_to_fix_them(tmp_path):
     pymilvus = pytest.importorskip("pymilvus", reason="pip install -e '.[milvus]'")
     MilvusClient = pymilvus.MilvusClient
