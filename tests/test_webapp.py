@@ -225,3 +225,31 @@ def test_requests_beyond_the_queue_get_an_immediate_busy_answer(small_queue_app)
     assert "answered" in outcomes
     assert any("Queue is full" in outcome for outcome in outcomes)
     assert set(outcomes) <= {"answered", "Queue is full! Please try again."}
+
+
+def test_the_app_answers_from_a_milvus_store(real_index_dir, tmp_path_factory):
+    """QA_STORE=milvus://…: start-up copies the index into Milvus Lite and the chat answers
+    from it; the store then holds every passage of the index."""
+    pytest.importorskip("pymilvus", reason="pip install -e '.[milvus]' for the Milvus store")
+    from gradio_client import Client
+
+    from qa.milvus_store import MilvusStore
+    from qa.store import Reader
+
+    store = f"milvus://{tmp_path_factory.mktemp('milvus') / 'store.db'}"
+    app = start_app(real_index_dir, tmp_path_factory, QA_STORE=store)
+    url, index_dir = next(app)
+    try:
+        result = Client(url, verbose=False).predict("中美将建立什么工作组？", 5, api_name="/ask")
+        assert result["found"] is True and "工作组" in result["answer"]
+        assert (
+            result["citations"][0]["title"]
+            == "生态环境部就我国如何落实中美气候联合宣言相关内容答复"
+        )
+    finally:
+        next(app, None)  # stops the app, which holds the Milvus Lite file
+    milvus, local = MilvusStore(store), Reader(index_dir)
+    assert milvus.count() == local.count() > 0
+    assert {d["doc_id"] for d in milvus.documents()} == {d["doc_id"] for d in local.documents()}
+    milvus.close()
+    local.close()
