@@ -225,7 +225,7 @@ def build_index(
 def _sync_store(index_dir: Path, report: BuildReport, replace: bool) -> None:
     """Copy what the commit changed into the Milvus store QA_STORE names, if any; the local
     index stays the record it is synced from."""
-    from qa.store_base import store_location
+    from qa.stores import store_location
 
     uri = store_location()
     if uri is not None:

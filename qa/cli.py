@@ -107,7 +107,7 @@ def _use_store(store: str | None) -> None:
     syncs to it, and searches read from it."""
     import os
 
-    from qa.store_base import STORE_ENV, store_location
+    from qa.stores import STORE_ENV, store_location
 
     if store is not None:
         os.environ[STORE_ENV] = store_location(store) or ""
@@ -116,7 +116,7 @@ def _use_store(store: str | None) -> None:
 def _export(index_dir: Path | None, uri: str) -> int:
     from qa.build import default_index_dir
     from qa.milvus_sync import sync
-    from qa.store_base import store_location
+    from qa.stores import store_location
 
     uri = store_location(uri)
     if uri is None:

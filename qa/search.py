@@ -17,7 +17,8 @@ import numpy as np
 from qa.authority import Authority
 from qa.embedding import Embedder, load_embedder
 from qa.errors import ModelMismatchError
-from qa.store_base import Filter, Store, open_store, store_location
+from qa.store_base import Filter, Store
+from qa.stores import open_store, store_location
 from qa.structure import Locator
 from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
 

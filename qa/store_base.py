@@ -1,30 +1,20 @@
-"""The store interface `qa.search` talks to, and how a store is chosen.
+"""The store interface `qa.search` talks to, and the filter it takes.
 
 Two implementations: the local index folder (qa.store.Reader: SQLite + FAISS + BM25 postings,
-the default) and Milvus (qa.milvus_store, `pip install -e '.[milvus]'`). A location is either
-an index folder or a URI:
-
-    milvus:///path/to/file.db     embedded Milvus Lite (a local file, no server)
-    http://host:19530             a Milvus standalone or cluster (https:// too)
-
+the default) and Milvus (qa.milvus_store, `pip install -e '.[milvus]'`); qa.stores picks one.
 Rows are mappings with the columns of PASSAGE_FIELDS; passage ids are opaque (SQLite row ids
 locally, content keys in Milvus) and only passed back to the same store.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from qa.authority import Authority
-
-STORE_ENV = "QA_STORE"
-MILVUS_SCHEMES = ("milvus://", "http://", "https://")
 
 PASSAGE_FIELDS = (
     "id", "doc_id", "paragraph", "paragraph_end", "heading", "text", "char_start", "char_end",
@@ -125,32 +115,3 @@ class Store(Protocol):
         """The lexical tokens that some passage holds."""
 
     def close(self) -> None: ...
-
-
-def is_uri(location: str | Path | None) -> bool:
-    return isinstance(location, str) and location.startswith(MILVUS_SCHEMES)
-
-
-def store_location(store: str | None = None) -> str | None:
-    """The store URI asked for (argument, else QA_STORE), or None for the local index."""
-    value = (store if store is not None else os.environ.get(STORE_ENV, "")).strip()
-    if not value or value == "local":
-        return None
-    if not is_uri(value):
-        raise ValueError(
-            f"store {value!r} is not one of milvus:///path/file.db, http://host:19530 or "
-            f"https://host:19530; leave {STORE_ENV} unset for the local index folder"
-        )
-    return value
-
-
-def open_store(index_dir: Path, store: str | None = None) -> Store:
-    """The local index at `index_dir`, or the Milvus store at the URI `store` (or QA_STORE)."""
-    uri = store_location(store)
-    if uri is None:
-        from qa.store import Reader
-
-        return Reader(index_dir)
-    from qa.milvus_store import MilvusStore
-
-    return MilvusStore(uri)

@@ -15,7 +15,8 @@ from fakes import FakeEmbedder
 from qa import Index, build_index
 from qa.build import remove_documents
 from qa.errors import IndexCorruptError, IndexMissingError, ModelMismatchError
-from qa.store_base import STORE_ENV, Filter, open_store
+from qa.store_base import Filter
+from qa.stores import STORE_ENV, open_store
 
 OLD_RULES = """---
 title: 配额清缴管理办法
