@@ -3,7 +3,7 @@
     milvus:///path/to/file.db[?collection=NAME]   Milvus Lite, embedded (a local file)
     http://host:19530[?collection=NAME]           a Milvus standalone or cluster (MILVUS_TOKEN)
 
-A passage row holds its content key (doc_id + passage hash), doc_id, date, in_force, its place
+A passage row holds its content key (doc_id + passage hash), doc_id, date, status, its place
 (paragraph, article, section), the display text, the text Milvus' BM25 function indexes with the
 jieba analyzer, our own lexical tokens (whitespace analyzer, for vocabulary checks), the 384-d
 vector and a JSON of what citations need. Documents (title, issuer, authority…) live in a second,
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa import authority
-from qa.authority import Authority
+from qa.authority import IN_FORCE, Authority
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
 from qa.store_base import Filter
 
@@ -97,7 +97,7 @@ def filter_expression(where: Filter | None) -> str:
         return ""
     clauses = []
     if where.in_force:
-        clauses.append("in_force == true")
+        clauses.append(f"status == {_quote(IN_FORCE)}")
     if where.docs is not None:
         clauses.append(f"doc_id in {json.dumps(list(where.docs), ensure_ascii=False)}")
     for op, value in ((">=", where.date_from), ("<=", where.date_to)):

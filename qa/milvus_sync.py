@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.authority import IN_FORCE
 from qa.errors import ModelMismatchError, QAError
 from qa.lexical import fts_tokens
 from qa.milvus_store import (
@@ -61,7 +62,7 @@ def _schema(client, dim: int, lite: bool):
     schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=1024)
     schema.add_field("doc_id", DataType.VARCHAR, max_length=1024)
     schema.add_field("date", DataType.VARCHAR, max_length=32)
-    schema.add_field("in_force", DataType.BOOL)
+    schema.add_field("status", DataType.VARCHAR, max_length=32)  # 现行有效, 已废止, 已被修改
     for name in ("paragraph", "paragraph_end", "seq"):
         schema.add_field(name, DataType.INT64)
     schema.add_field("article", DataType.VARCHAR, max_length=256)
@@ -121,7 +122,7 @@ def _desired(reader: Reader) -> tuple[dict[str, dict], dict[str, dict]]:
                           "Milvus' limit for one text field: split the paragraph in the file")  # fmt: skip
         row = {
             "key": key, "doc_id": r["doc_id"], "date": r["date"] or "",
-            "in_force": authorities[r["doc_id"]].in_force if r["doc_id"] in authorities else True,
+            "status": authorities[r["doc_id"]].status if r["doc_id"] in authorities else IN_FORCE,
             "paragraph": r["paragraph"], "paragraph_end": r["paragraph_end"], "seq": r["seq"],
             "article": r["article"] or "", "section": r["section"] or "", "text": r["text"],
             "search_text": embedding_input(r["title"], r["heading"], r["text"])[:20000],
