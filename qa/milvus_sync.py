@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qa.authority import IN_FORCE
 from qa.errors import ModelMismatchError, QAError
+from qa.integrity import parse_manifest
 from qa.lexical import fts_tokens
 from qa.milvus_store import (
     FORMAT,
@@ -28,7 +32,8 @@ from qa.milvus_store import (
     parse_uri,
     read_manifest,
 )
-from qa.store import Reader
+from qa.store import DB_NAME, check_format, library_authorities, read_meta
+from qa.store import connect as connect_local
 from qa.text import embedding_input
 
 BATCH = 256
@@ -100,49 +105,91 @@ def _create(client, location: Location, name: str, dim: int) -> None:
     client.create_collection(name + "_docs", schema=docs, index_params=docs_params)
 
 
-def _desired(reader: Reader) -> tuple[dict[str, dict], dict[str, dict]]:
-    """The rows the store should hold, without vectors (key → row), and the documents."""
-    authorities = reader.authorities()
-    copies: dict[int, list] = {}
-    for row in reader.conn.execute("SELECT original_id, doc_id, paragraph FROM duplicates"):
-        copies.setdefault(row[0], []).append({"doc_id": row[1], "paragraph": row[2]})
-    rows: dict[str, dict] = {}
-    for r in reader.conn.execute(
-        "SELECT p.id, p.doc_id, p.seq, p.paragraph, p.paragraph_end, p.heading, p.text, "
-        "p.char_start, p.char_end, p.page, p.locator, p.article, p.section, p.content_hash, "
-        "p.hash, d.title, d.date, t.terms FROM passages p JOIN documents d USING (doc_id) "
-        "JOIN passage_terms t ON t.rowid = p.id ORDER BY p.doc_id, p.seq"
-    ):
-        key = f"{r['doc_id']}#{r['content_hash'][:16]}"
-        key = next(
-            k for n in range(1, 10**6) if (k := key + (f"#{n}" if n > 1 else "")) not in rows
+_PASSAGES = (
+    "SELECT p.id, p.doc_id, p.seq, p.paragraph, p.paragraph_end, p.heading, p.text, "
+    "p.char_start, p.char_end, p.page, p.locator, p.article, p.section, p.content_hash, p.hash, "
+    "d.title, d.date, t.terms{vector} FROM passages p JOIN documents d USING (doc_id) "
+    "JOIN passage_terms t ON t.rowid = p.id"
+)
+
+
+class _Record:
+    """One read snapshot of the local index: what the store should hold."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.authorities = library_authorities(conn)
+        self.copies: dict[int, list] = {}
+        for row in conn.execute("SELECT original_id, doc_id, paragraph FROM duplicates"):
+            self.copies.setdefault(row[0], []).append({"doc_id": row[1], "paragraph": row[2]})
+
+    def fingerprints(self) -> tuple[dict[str, str], dict[str, int]]:
+        """key → fingerprint and key → passage id of every passage (no texts kept: the rows to
+        write are read again by id, so a sync of a large index holds little in memory)."""
+        fingerprints: dict[str, str] = {}
+        ids: dict[str, int] = {}
+        query = _PASSAGES.format(vector="") + " ORDER BY p.doc_id, p.seq"
+        for r in self.conn.execute(query):
+            base = key = f"{r['doc_id']}#{r['content_hash'][:16]}"
+            repeat = 1
+            while key in ids:  # the same paragraph twice in one document
+                repeat += 1
+                key = f"{base}#{repeat}"
+            fingerprints[key], ids[key] = _fingerprint(self.row(r, key)), r["id"]
+        return fingerprints, ids
+
+    def rows(self, keys: list[str], ids: dict[str, int]) -> list[dict]:
+        """The rows of these keys, vectors included."""
+        key_of = {ids[k]: k for k in keys}
+        query = _PASSAGES.format(vector=", p.vector") + (
+            f" WHERE p.id IN ({','.join('?' * len(key_of))})"
         )
+        found = {}
+        for r in self.conn.execute(query, list(key_of)):
+            row = self.row(r, key_of[r["id"]])
+            row["fp"] = _fingerprint(row)
+            row["vector"] = np.frombuffer(r["vector"], dtype=np.float32).tolist()
+            found[row["key"]] = row
+        return [found[k] for k in keys]
+
+    def row(self, r: sqlite3.Row, key: str) -> dict:
         if len(r["text"].encode()) > MAX_VARCHAR:
-            raise QAError(f"passage {r['paragraph']} of {r['doc_id']} is over {MAX_VARCHAR} bytes, "
-                          "Milvus' limit for one text field: split the paragraph in the file")  # fmt: skip
-        row = {
+            raise QAError(
+                f"passage {r['paragraph']} of {r['doc_id']} is over {MAX_VARCHAR} bytes, Milvus' "
+                "limit for one text field: split the paragraph in the file and build again"
+            )
+        known = self.authorities.get(r["doc_id"])
+        return {
             "key": key, "doc_id": r["doc_id"], "date": r["date"] or "",
-            "status": authorities[r["doc_id"]].status if r["doc_id"] in authorities else IN_FORCE,
+            "status": known.status if known else IN_FORCE,
             "paragraph": r["paragraph"], "paragraph_end": r["paragraph_end"], "seq": r["seq"],
             "article": r["article"] or "", "section": r["section"] or "", "text": r["text"],
             "search_text": embedding_input(r["title"], r["heading"], r["text"])[:20000],
             "terms": " ".join(fts_tokens(r["terms"] or ""))[:20000],
             "meta": {"heading": r["heading"], "char_start": r["char_start"],
                      "char_end": r["char_end"], "page": r["page"], "locator": r["locator"],
-                     "copies": copies.get(r["id"], []), "hash": r["hash"]},
+                     "copies": self.copies.get(r["id"], []), "hash": r["hash"]},
         }  # fmt: skip
-        row["fp"] = _fingerprint(row)
-        row["_id"] = r["id"]
-        rows[key] = row
-    documents = {}
-    for d in reader.documents():
-        meta = {k: d[k] for k in ("title", "date", "source", "issuer", "path", "passages")}
-        extra = reader.conn.execute(
-            "SELECT doc_number, authority FROM documents WHERE doc_id = ?", (d["doc_id"],)
-        ).fetchone()
-        meta.update(doc_number=extra["doc_number"], authority=extra["authority"])
-        documents[d["doc_id"]] = {"doc_id": d["doc_id"], "meta": meta}
-    return rows, documents
+
+    def documents(self) -> dict[str, dict]:
+        rows = self.conn.execute(
+            "SELECT d.doc_id, d.title, d.date, d.source, d.issuer, d.path, d.doc_number, "
+            "d.authority, count(p.id) AS passages FROM documents d "
+            "LEFT JOIN passages p USING (doc_id) GROUP BY d.doc_id"
+        )
+        fields = (
+            "title",
+            "date",
+            "source",
+            "issuer",
+            "path",
+            "passages",
+            "doc_number",
+            "authority",
+        )
+        return {
+            r["doc_id"]: {"doc_id": r["doc_id"], "meta": {f: r[f] for f in fields}} for r in rows
+        }
 
 
 def _fingerprint(row: dict) -> str:
@@ -172,21 +219,24 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
     """
     started = time.monotonic()
     location = parse_uri(store)
-    reader = Reader(Path(index_dir))
-    client = connect(location)
+    index_dir = Path(index_dir)
+    conn = connect_local(index_dir / DB_NAME, readonly=True)
+    client = None
     try:
+        manifest = parse_manifest(read_meta(conn), index_dir)
+        check_format(manifest, index_dir)
+        conn.execute("BEGIN")  # one snapshot of the record for the whole sync
+        record = _Record(conn)
+        client = connect(location)
         previous = None
         if client.has_collection(location.collection):
             previous = read_manifest(client, location)
-            other_model = (previous["model_id"], int(previous["dim"])) != (
-                reader.model_id,
-                reader.dim,
-            )
-            if other_model and not replace:
+            ours = (manifest.model_id, manifest.dim)
+            if (previous["model_id"], int(previous["dim"])) != ours and not replace:
                 raise ModelMismatchError(
                     f"the store {location.label} holds vectors of {previous['model_id']} "
                     f"(dimension {previous['dim']}), the index at {index_dir} "
-                    f"{reader.model_id} (dimension {reader.dim}): replace it with "
+                    f"{manifest.model_id} (dimension {manifest.dim}): replace it with "
                     f"`python index_build.py --index-dir {index_dir} --export-to '{store}'`"
                 )
         replace = replace or previous is None
@@ -197,24 +247,21 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
             for name in (target, docs_name):  # left over from an interrupted export
                 if client.has_collection(name):
                     client.drop_collection(name)
-            _create(client, location, target, reader.dim)
+            _create(client, location, target, manifest.dim)
         else:
             for name in (target, docs_name):  # a new process finds them released
                 client.load_collection(name)
-        rows, documents = _desired(reader)
+        fingerprints, ids = record.fingerprints()
         held = {} if replace else _existing(client, target, "fp", "key")
-        changed = [k for k, row in rows.items() if held.get(k) != row["fp"]]
-        stale = [k for k in held if k not in rows]
+        changed = [k for k, fp in fingerprints.items() if held.get(k) != fp]
+        stale = [k for k in held if k not in fingerprints]
         for done, batch in enumerate(_batches(changed)):
-            vectors = reader.vectors([rows[k]["_id"] for k in batch])
-            client.upsert(target, [
-                {**{f: v for f, v in rows[k].items() if f != "_id"}, "vector": vector.tolist()}
-                for k, vector in zip(batch, vectors)
-            ])  # fmt: skip
+            client.upsert(target, record.rows(batch, ids))
             if progress:
                 progress(min((done + 1) * BATCH, len(changed)), len(changed))
         for batch in _batches(stale):
             client.delete(target, ids=batch)
+        documents = record.documents()
         held_docs = {} if replace else _existing(client, docs_name, "meta", "doc_id")
         new_docs = [d for k, d in documents.items() if held_docs.get(k) != d["meta"]]
         for batch in _batches(new_docs):
@@ -222,9 +269,9 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
         gone_docs = [k for k in held_docs if k not in documents]
         for batch in _batches(gone_docs):
             client.delete(docs_name, ids=batch)
-        manifest = {"format": FORMAT, "model_id": reader.model_id, "dim": reader.dim,
-                    "generation": generation, "documents": docs_name, "passages": len(rows)}  # fmt: skip
-        client.alter_collection_properties(target, properties={MANIFEST_KEY: json.dumps(manifest)})
+        written = {"format": FORMAT, "model_id": manifest.model_id, "dim": manifest.dim,
+                   "generation": generation, "documents": docs_name, "passages": len(ids)}  # fmt: skip
+        client.alter_collection_properties(target, properties={MANIFEST_KEY: json.dumps(written)})
         if replace:
             _swap_alias(client, location.collection, target, previous)
     except Exception as error:
@@ -237,9 +284,10 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
             ) from error
         raise
     finally:
-        reader.close()
-        client.close()
-    return SyncReport(store, target, len(changed), len(stale), len(rows) - len(changed),
+        conn.close()
+        if client is not None:
+            client.close()
+    return SyncReport(store, target, len(changed), len(stale), len(ids) - len(changed),
                       len(documents), replace, time.monotonic() - started)  # fmt: skip
 
 

@@ -333,9 +333,7 @@ class Reader:
         computed once per generation."""
         cached = getattr(self, "_authorities", None)
         if cached is None or cached[0] != self.generation:
-            rows = self.conn.execute("SELECT doc_id, title, authority FROM documents")
-            found = {r["doc_id"]: (r["title"], Authority.from_json(r["authority"])) for r in rows}
-            cached = self._authorities = (self.generation, authority.resolve(found))
+            cached = self._authorities = (self.generation, library_authorities(self.conn))
         return cached[1]
 
     def provision(self, doc_id: str, article: str) -> list[sqlite3.Row]:
@@ -408,6 +406,13 @@ def check_format(manifest: Manifest, index_dir: Path) -> None:
             f"index at {index_dir} has format {manifest.format_version}, this version reads "
             f"{FORMAT_VERSION}; run `python index_build.py --rebuild --index-dir {index_dir}`"
         )
+
+
+def library_authorities(conn: sqlite3.Connection) -> dict[str, Authority]:
+    """Each document's authority with the library's relations joined (qa.authority.resolve)."""
+    rows = conn.execute("SELECT doc_id, title, authority FROM documents")
+    found = {r["doc_id"]: (r["title"], Authority.from_json(r["authority"])) for r in rows}
+    return authority.resolve(found)
 
 
 def load_all_vectors(conn: sqlite3.Connection, dim: int) -> tuple[np.ndarray, np.ndarray]:

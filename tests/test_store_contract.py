@@ -324,3 +324,15 @@ def test_readers_keep_answering_while_a_write_lands(built):
     assert answers and all(hits and hits[0].doc_id == "plan.md" for hits in answers)
     assert index.size == 13
     index.close()
+
+
+def test_a_paragraph_repeated_in_one_document_keeps_both_places(tmp_path, backend):
+    repeated = "本办法由生态环境部负责解释，各省级生态环境主管部门应当做好组织实施工作。"
+    text = f"---\ntitle: 重复段落\ndate: 2024-01-01\n---\n\n{repeated}\n\n中间一段说明配额清缴的时间安排和核查要求。\n\n{repeated}\n"
+    corpus = write_corpus(tmp_path / "corpus", twice=text)
+    build_index([corpus], tmp_path / "index", embedder=FakeEmbedder())
+    store = store_of(tmp_path / "index")
+    rows = store.following("twice.md", 0, 10)
+    assert [r["paragraph"] for r in rows] == [1, 2, 3] and rows[0]["text"] == rows[2]["text"]
+    assert store.count() == 3
+    store.close()
