@@ -7,8 +7,6 @@ document text is the blocks joined by newlines; passage offsets point into it.
 from __future__ import annotations
 
 import codecs
-import datetime as dt
-import email.utils
 import hashlib
 import logging
 import os
@@ -20,7 +18,16 @@ from pathlib import Path
 
 import yaml
 
+# `X as X` marks a re-export: callers import these from qa.documents.
+from qa.blocks import MAX_BLOCK_CHARS as MAX_BLOCK_CHARS
+from qa.blocks import MAX_BLOCKS as MAX_BLOCKS
+from qa.blocks import MAX_DOCUMENT_CHARS as MAX_DOCUMENT_CHARS
+from qa.blocks import MAX_FILE_BYTES as MAX_FILE_BYTES
+from qa.blocks import NUMBERED_HEADING, SENTENCE_END, NotADate, Parsed, could_be_heading
+from qa.blocks import Block as Block
+from qa.blocks import parse_date as parse_date
 from qa.errors import IngestError
+from qa.html_blocks import looks_like_html, parse_html
 from qa.text import has_substance, is_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -28,12 +35,6 @@ log = logging.getLogger(__name__)
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 # Housekeeping files that describe a corpus rather than belong to it.
 IGNORED_NAMES = re.compile(r"^(readme|sources|license|licence|changelog)(\.|$)", re.IGNORECASE)
-# Limits that bound the work one file can cause; each refusal names its limit.
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_BLOCKS = 20_000  # paragraphs and headings in one document
-MAX_BLOCK_CHARS = 100_000  # one paragraph: beyond this it is not prose but a dump
-MAX_DOCUMENT_CHARS = 2_000_000  # the whole cleaned text, about 1,000 pages
-
 
 # Page furniture: short lines that carry no policy content (editor credits, app slogans, share bars).
 _FURNITURE = re.compile(
@@ -44,18 +45,6 @@ _FURNITURE = re.compile(
     re.IGNORECASE,
 )
 _FURNITURE_MAX_CHARS = 40
-_HEADING_MAX_CHARS = 60
-_SENTENCE_END = tuple("。！？；：!?;:")
-_NUMBERED_HEADING = re.compile(
-    r"^(第[一二三四五六七八九十百零〇\d]+[章节编部分]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）)"
-)
-
-
-@dataclass(frozen=True)
-class Block:
-    text: str
-    is_heading: bool = False
-    page: int | None = None  # PDFs: the page the block starts on
 
 
 @dataclass
@@ -238,8 +227,6 @@ def _parse(path: Path, raw: bytes) -> tuple[dict, Parsed]:
         parse = formats.parse_pdf if suffix == ".pdf" else formats.parse_docx
         return {}, parse(path, raw)
     front, body = split_front_matter(decode(raw, path), path)
-    from qa.html_blocks import looks_like_html, parse_html
-
     if suffix in {".html", ".htm"} or (suffix == ".txt" and looks_like_html(body)):
         return front, parse_html(body)
     if suffix in {".md", ".markdown"}:
@@ -305,18 +292,14 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
 
 class _FrontMatterLoader(yaml.SafeLoader):
     """safe_load, except that a timestamp that can't exist (2021-02-30, a +99:00 offset) stays
-    text (_NotADate) instead of raising ValueError, which parse_date never reads as a date: the
+    text (NotADate) instead of raising ValueError, which parse_date never reads as a date: the
     file is indexed undated."""
 
     def construct_yaml_timestamp(self, node):
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError):
-            return _NotADate(self.construct_scalar(node))
-
-
-class _NotADate(str):
-    """Front matter text that YAML reads as a timestamp but no calendar has: never a date."""
+            return NotADate(self.construct_scalar(node))
 
 
 _FrontMatterLoader.add_constructor(
@@ -332,35 +315,6 @@ def _text_field(front: dict, key: str) -> str | None:
     return value or None
 
 
-def parse_date(value: object) -> str | None:
-    """ISO date from YAML dates, ISO strings, RFC 2822 (`Thu, 25 Nov 2021 05:36:57 GMT`) or 2021年11月25日."""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if not isinstance(value, str) or isinstance(value, _NotADate) or not value.strip():
-        return None
-    value = value.strip()
-    match = re.search(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})", value)
-    try:
-        if match:
-            return dt.date(*(int(group) for group in match.groups())).isoformat()
-        return email.utils.parsedate_to_datetime(value).date().isoformat()
-    except (TypeError, ValueError):
-        return None
-
-
-@dataclass
-class Parsed:
-    blocks: list[Block]
-    title: str | None = None
-    date: str | None = None
-
-
-def _could_be_heading(text: str) -> bool:
-    return len(text) <= _HEADING_MAX_CHARS and "\n" not in text and not text.endswith(_SENTENCE_END)
-
-
 def _is_furniture(text: str) -> bool:
     return len(text) <= _FURNITURE_MAX_CHARS and bool(_FURNITURE.search(text))
 
@@ -368,8 +322,6 @@ def _is_furniture(text: str) -> bool:
 def parse_markdown(markdown: str) -> Parsed:
     """CommonMark via markdown-it, so emphasis follows the spec (`**省（区、市）**年` stays literal)."""
     from markdown_it import MarkdownIt
-
-    from qa.html_blocks import parse_html
 
     html = (
         MarkdownIt("commonmark", {"html": True, "breaks": False}).enable("table").render(markdown)
@@ -385,15 +337,15 @@ def parse_plain_text(text: str) -> Parsed:
         lines = [line for line in lines if line]
         if not lines:
             continue
-        separate = all(line.endswith(_SENTENCE_END) or _NUMBERED_HEADING.match(line)
+        separate = all(line.endswith(SENTENCE_END) or NUMBERED_HEADING.match(line)
                        for line in lines[:-1])  # fmt: skip
         paragraphs = lines if separate else [_join_wrapped(lines)]
         for paragraph in paragraphs:
             if has_substance(paragraph):
-                heading = _could_be_heading(paragraph) and bool(_NUMBERED_HEADING.match(paragraph))
+                heading = could_be_heading(paragraph) and bool(NUMBERED_HEADING.match(paragraph))
                 blocks.append(Block(paragraph, heading))
     title = None
-    if blocks and _could_be_heading(blocks[0].text) and len(blocks) > 1:
+    if blocks and could_be_heading(blocks[0].text) and len(blocks) > 1:
         title = blocks[0].text
         blocks[0] = Block(title, True)
     return Parsed(blocks=blocks, title=title)

@@ -18,34 +18,27 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+# `X as X` marks a re-export: callers import these from qa.embedding.
 from qa.e5_convert import DEFAULT_MODEL_ID
+from qa.embedder_base import BATCH_SIZE as BATCH_SIZE
+from qa.embedder_base import MAX_SEQ_TOKENS as MAX_SEQ_TOKENS
+from qa.embedder_base import ONNX_MODEL_ID as ONNX_MODEL_ID
+from qa.embedder_base import BatchedEmbedder as BatchedEmbedder
+from qa.embedder_base import Embedder as Embedder
+from qa.embedder_base import Progress as Progress
 from qa.errors import QAError
 from qa.text import for_embedding
 
-BATCH_SIZE = 32  # the int8 ONNX embedder measured its own (qa.onnx_model)
-ONNX_MODEL_ID = f"{DEFAULT_MODEL_ID}@onnx-int8"
 # The bundled model as int8 ONNX (default: faster, no torch at run time) or as fp32 torch.
 DEFAULT_EMBEDDER_ID = ONNX_MODEL_ID
 BUNDLED = (ONNX_MODEL_ID, DEFAULT_MODEL_ID)
-MAX_SEQ_TOKENS = 512
 # Below this many passages a pool costs more (processes start, models load) than it saves; it also
 # keeps queries and the answer layer's sentence vectors in-process.
 PARALLEL_MIN_TEXTS = 64
-
-Progress = Callable[[int, int], None]  # (done, total)
-
-
-class Embedder(Protocol):
-    model_id: str
-    dim: int
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
-
-    def embed_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray: ...
 
 
 def configure_threads() -> None:
@@ -57,60 +50,6 @@ def configure_threads() -> None:
     # Hubs are unreachable here: fail fast instead of retrying the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-class BatchedEmbedder:
-    """Batching shared by the backends; subclasses encode one batch of prompted texts."""
-
-    model_id: str
-    dim: int
-    batch_size = BATCH_SIZE
-    sort_by_length = True  # keeps padding low inside each batch (bench/results/build.json)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
-
-    def encode_documents(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self.embed_passages(texts, encode=self.encode_queries)
-
-    def batches(self, texts: list[str]) -> list[list[int]]:
-        """Indices into `texts`, batch by batch. Int8 activations are quantised per batch, so every
-        path (in-process or in worker processes) must embed exactly these batches."""
-        order = list(range(len(texts)))
-        if self.sort_by_length:
-            order.sort(key=lambda i: len(texts[i]))
-        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
-
-    def embed_passages(
-        self, texts: list[str], progress: Progress | None = None, *, encode=None
-    ) -> np.ndarray:
-        encode = encode or self.encode_documents
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        done = 0
-        for batch in self.batches(texts):
-            vectors[batch] = encode([texts[i] for i in batch])
-            done += len(batch)
-            if progress:
-                progress(done, len(texts))
-        return vectors
-
-    def worker_loader(self, threads: int) -> tuple[Callable[..., BatchedEmbedder], tuple]:
-        """How a worker process loads this same model with `threads` threads: (factory, args)."""
-        raise NotImplementedError
-
-    def prepare_documents(self, texts: list[str]) -> Any:
-        """One batch as a worker process receives it (here the texts; ONNX sends token ids)."""
-        return texts
-
-    def encode_prepared(self, prepared: Any) -> np.ndarray:
-        """In a worker: the vectors of a batch made by prepare_documents()."""
-        return self.encode_documents(prepared)
-
-    def close(self) -> None:
-        """Nothing to release in-process; ParallelEmbedder stops its workers here."""
 
 
 class SentenceTransformerEmbedder(BatchedEmbedder):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
+from qa.blocks import MAX_DOCUMENT_CHARS, NUMBERED_HEADING, SENTENCE_END, Block, Parsed
 from qa.errors import IngestError
 from qa.pdf_budget import (
     MAX_PDF_DECODED_BYTES,
@@ -34,10 +35,6 @@ _PAGE_NUMBER = re.compile(
     r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页)?(\s*[/／]\s*\d{1,4})?\s*(页)?[-—–\s]*$|^page\s+\d+(\s+of\s+\d+)?$",
     re.I,
 )
-_NUMBERED_HEADING = re.compile(
-    r"^(第[一二三四五六七八九十百零〇\d]+[章节编部分]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）)"
-)
-_SENTENCE_END = tuple("。！？；：!?;:")
 _MARGIN_SHARE = 0.1  # top and bottom tenth of a page: where running headers and footers live
 
 MAX_DOCX_UNPACKED_BYTES = 200 * 1024 * 1024  # all parts: python-docx loads every one
@@ -57,11 +54,9 @@ class _Line:
     size: float
 
 
-def parse_pdf(path: Path, data: bytes):
+def parse_pdf(path: Path, data: bytes) -> Parsed:
     """Blocks of a PDF's text layer. `data` is the file's bytes, read once by the caller."""
     import pdfplumber
-
-    from qa.documents import MAX_DOCUMENT_CHARS
 
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
@@ -115,9 +110,7 @@ def parse_pdf(path: Path, data: bytes):
         raise IngestError(path, f"is a damaged PDF ({type(error).__name__})", PDF_FIX) from None
 
 
-def _layout(path: Path, lines: list[_Line], heights: list[float], metadata_title: str):
-    from qa.documents import Block, Parsed
-
+def _layout(path: Path, lines: list[_Line], heights: list[float], metadata_title: str) -> Parsed:
     body = _drop_furniture(lines, heights)
     if not body:
         raise IngestError(path, "no paragraphs with text", "check that the PDF holds text")
@@ -134,9 +127,7 @@ def _layout(path: Path, lines: list[_Line], heights: list[float], metadata_title
 
     for line in body:
         larger = line.size > body_size + 1.0
-        numbered = bool(_NUMBERED_HEADING.match(line.text)) and not line.text.endswith(
-            _SENTENCE_END
-        )
+        numbered = bool(NUMBERED_HEADING.match(line.text)) and not line.text.endswith(SENTENCE_END)
         if larger or (numbered and len(line.text) <= 40):
             flush()
             blocks.append(Block(line.text, True, line.page))
@@ -184,12 +175,10 @@ def _join(parts) -> str:
     return joined
 
 
-def parse_docx(path: Path, data: bytes):
+def parse_docx(path: Path, data: bytes) -> Parsed:
     """Paragraphs in order, Title/Heading styles as headings, each table row as a paragraph."""
     from docx import Document as load_docx
     from docx.text.paragraph import Paragraph
-
-    from qa.documents import Block, Parsed
 
     _check_docx_package(path, data)
     try:
@@ -328,7 +317,7 @@ def _all_bold(paragraph, text: str) -> bool:
         bool(runs)
         and all(_is_bold(run) for run in runs)
         and len(text) <= 60
-        and not text.endswith(_SENTENCE_END)
+        and not text.endswith(SENTENCE_END)
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from qa.documents import _NUMBERED_HEADING, Block, Parsed, _could_be_heading, parse_date
+from qa.blocks import NUMBERED_HEADING, Block, Parsed, could_be_heading, parse_date
 from qa.text import has_substance
 
 BLOCK_TAGS = {
@@ -158,7 +158,7 @@ def _emit(pieces: list[tuple[str, bool]], blocks: list[Block], heading: bool) ->
         bold_text = "".join(piece for piece, bold in pieces if bold)
         plain_text = "".join(piece for piece, bold in pieces if not bold)
         all_bold = has_substance(bold_text) and not has_substance(plain_text)
-        heading = _could_be_heading(text) and (all_bold or bool(_NUMBERED_HEADING.match(text)))
+        heading = could_be_heading(text) and (all_bold or bool(NUMBERED_HEADING.match(text)))
     blocks.append(Block(text, heading))
 
 

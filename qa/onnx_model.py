@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from qa.e5_convert import MANIFEST_NAME, cached_folder, default_model_dir
-from qa.embedding import ONNX_MODEL_ID, BatchedEmbedder
+from qa.embedder_base import MAX_SEQ_TOKENS, ONNX_MODEL_ID, BatchedEmbedder
 from qa.text import for_embedding
 
 EXPORT_VERSION = 1  # bump when the export recipe changes; cached exports are then redone
 MODEL_FILE = "model.onnx"
-MAX_SEQ_TOKENS = 512
 COPIED = ("tokenizer.json", "config_sentence_transformers.json")
 
 
