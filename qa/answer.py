@@ -13,7 +13,14 @@ from pathlib import Path
 
 from qa import crosslingual, doc_questions, provisions
 from qa.authority import NEWS, Authority
-from qa.evidence import asks_beyond, contentless, evidence_terms, relevant
+from qa.evidence import (
+    asks_beyond,
+    contentless,
+    evidence_terms,
+    library_words,
+    relevant,
+    states_asked,
+)
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
 from qa.quotes import (
     INCOMPLETE,
@@ -93,7 +100,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     index = index or open_index(index_dir)
     vector = index.embedder.embed_queries([query])[0]
     if english:
-        translated = crosslingual.english_terms(query)
+        translated = crosslingual.english_terms(query, lambda words: library_words(index, words))
         # An English follow-up carries the Chinese topic of the chat: keep its words too.
         terms = crosslingual.lexical_terms(translated) + [t for t in tokenize(query) if has_cjk(t)]
         terms += re.findall(r"\d{2,}", query)  # 2030 names the same year in both languages
@@ -104,7 +111,10 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     passages, governing = provisions.governing_rules(index, vector, terms[:64], passages, where,
                                                      focus)  # fmt: skip
     visible = index.titles(where)
-    named = provisions.named_documents(query, visible)
+    # An English question names a document by its translated words (interim regulations →
+    # 暂行条例), each read as the longest word the library uses for it.
+    asked = "".join(max(sorted(t), key=len) for t in translated) if english else query
+    named = provisions.named_documents(asked, visible)
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named)
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
@@ -125,7 +135,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     authorities_by_doc = index.authorities()
     named_titles = [titles[d] for d in named if d in titles
                     and (authorities_by_doc.get(d) or Authority()).level not in (None, NEWS)]  # fmt: skip
-    part = provisions.lookup_section(index, query, named, passages)
+    part = provisions.lookup_section(index, asked, named, passages)
     if part and part[1] and _allowed(part[1][0], where):
         path, section = part
         if not asks_beyond(index, question, path, named_titles, section):
@@ -166,6 +176,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             return
         passages, picked = with_list_items(index, list(passages), picked)
         extractive = compose(question, query, passages, picked, named)
+    quotes = [q for c in extractive.citations for q in c.quotes]
+    if shape is not None and not states_asked(quotes, shape, evidence, question):
+        # A figure is quoted, but not of the asked thing or year: the texts don't say.
+        yield from emit_events(declined(question, query, passages, english))
+        return
     yield from _finish(extractive, question, query, use_llm, passages, index)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
@@ -25,17 +26,31 @@ a an the of to in on at for from by with about as into over under and or but not
 were be been being do does did done have has had will would shall should can could may might must
 what which who whom whose when where why how that this these those there here it its they them
 their we our you your i me my he she his her than then so such very much many more most any some
-all each every other own same also just only please tell me know
+all each every other own same also just only please tell me know during within among per
 """.split()
 )
-# Policy vocabulary the general dictionary lacks or buries under other senses.
+# Policy vocabulary the general dictionary lacks or buries under other senses: the words the
+# library's rules use for the things they regulate (cover → 覆盖, not 掩藏; review → 审查).
 DOMAIN_TERMS = {
-    "emission": "排放", "emissions": "排放", "emit": "排放", "carbon market": "碳市场",
-    "emissions trading": "碳排放权交易", "carbon trading": "碳排放权交易", "ets": "碳排放权交易",
-    "non-fossil": "非化石", "carbon peak": "碳达峰", "peak carbon": "碳达峰",
-    "carbon neutrality": "碳中和", "carbon neutral": "碳中和", "allowance": "配额",
-    "allowances": "配额", "quota": "配额", "ccer": "核证自愿减排量", "united states": "美国",
-    "greenhouse gas": "温室气体", "take effect": "施行", "coal mine": "煤矿",
+    "emission": "排放", "emissions": "排放", "emit": "排放", "emitting": "排放",
+    "carbon market": "碳市场", "emissions trading": "碳排放权交易",
+    "carbon trading": "碳排放权交易", "ets": "碳排放权交易", "non-fossil": "非化石",
+    "carbon peak": "碳达峰", "peak carbon": "碳达峰", "carbon neutrality": "碳中和",
+    "carbon neutral": "碳中和", "allowance": "配额", "allowances": "配额", "quota": "配额",
+    "ccer": "核证自愿减排量", "united states": "美国", "greenhouse gas": "温室气体",
+    "take effect": "施行", "come into force": "施行", "coal mine": "煤矿",
+    "key emitting unit": "重点排放单位", "key emitter": "重点排放单位", "emitter": "排放单位",
+    "energy conservation": "节能", "energy saving": "节能", "energy-saving": "节能",
+    "review": "审查", "inspection": "检查", "inspector": "检查人员", "on-site": "现场",
+    "cover": "覆盖", "covered": "覆盖", "sector": "行业", "industry": "行业",
+    "surrender": "清缴", "verification": "核查", "verify": "核查", "register": "登记",
+    "registration": "登记", "registry": "注册登记机构", "project owner": "项目业主",
+    "emission reduction": "减排", "reductions": "减排量", "penalty": "罚款", "fine": "罚款",
+    "fined": "罚款", "repeal": "废止", "repealed": "废止", "abolish": "废止",
+    "premier": "总理", "sign": "签署", "signed": "签署", "issue": "印发", "issued": "印发",
+    "publicity period": "公示期", "public comment period": "公示期", "working day": "工作日",
+    "power generation": "发电", "steel": "钢铁", "cement": "水泥", "aluminium": "铝",
+    "aluminum": "铝", "provincial": "省级", "annual": "年度", "target": "目标",
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",
@@ -87,26 +102,43 @@ def _lookup(phrase: str) -> frozenset[str]:
     return frozenset()
 
 
-def english_terms(question: str) -> list[frozenset[str]]:
+def english_terms(
+    question: str, known: Callable[[set[str]], set[str]] | None = None
+) -> list[frozenset[str]]:
     """Chinese candidates for each content term of an English question, longest phrases first.
 
     A term the dictionary doesn't know (a name, a number) is left out: it can't be checked.
+    With `known` (the subset of words the library uses), a term keeps only the translations
+    the library uses: "present" is 出席 or 呈递 in general, neither in rules about carbon; a
+    term with none keeps them all, and counts as a topic the texts don't speak of.
     """
     question = re.sub(r"\bU\.?S\.?A?\b", "united states", question)
     words = re.findall(r"[a-z][a-z\-']*", question.lower())
     terms: list[frozenset[str]] = []
     i = 0
     while i < len(words):
-        if words[i] in _ENGLISH_STOPWORDS:  # how much, how long: the asking, not the topic
+        # how much, how long: the asking, not the topic
+        if words[i] in _ENGLISH_STOPWORDS or (i and words[i - 1] == "how" and words[i] in _HOW):
             i += 1
             continue
         for size in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
-            found = _lookup(" ".join(words[i : i + size]))
-            if found:
-                terms.append(frozenset(normalize(w) for w in found))
+            found = frozenset(normalize(w) for w in _lookup(" ".join(words[i : i + size])))
+            used = found & known(set(found)) if known is not None and found else found
+            # A phrase none of whose translations the library uses is a topic the texts don't
+            # speak of (electric vehicles → 电动车), unless its words are all policy words,
+            # which the library says its own way (on-site inspection → 现场 检查, not 现场视察).
+            if used or (found and (size == 1 or not _domain_words(words[i : i + size]))):
+                terms.append(used or found)
                 break
         i += size
     return terms
+
+
+def _domain_words(words: list[str]) -> bool:
+    return all(w in DOMAIN_TERMS or _singular(w) in DOMAIN_TERMS for w in words)
+
+
+_HOW = frozenset("long many much often soon far".split())
 
 
 def coverage(terms: list[frozenset[str]], text: str) -> float:

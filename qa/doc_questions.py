@@ -27,6 +27,11 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
     titles = {d["doc_id"]: d["title"] for d in index.titles()}
     authorities_by_doc = index.authorities()
     asked = [m.group(1) for m in _QUOTED_TITLE.finditer(question)]
+    # A repealed text is not in the library, but its title is, in the text that repealed it:
+    # 节能审查办法还适用吗 asks about that text, not about its successor the search names.
+    plain = re.sub(r"\s+", "", question)
+    asked += [r for a in authorities_by_doc.values() for r in a.repeals
+              if authorities.title_key(r) in plain and r not in asked]  # fmt: skip
     asked += [titles[d] for d in named if d in titles and titles[d] not in asked]
     if not asked:
         return None
@@ -52,17 +57,28 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
             return f"《{title}》已废止：", quotes[:1]
     if target is not None and authorities_by_doc[target].in_force:
         others = [d for d in titles if d != target]
-        quotes = sorted(sentences_naming(others, None), key=lambda q: q[0].date or "", reverse=True)
+        dates = {d["doc_id"]: d.get("date") or "" for d in index.documents()}
+        # Only a text issued after it can show that it still applies (a 2021 news report
+        # announcing the 2023 方案 shows nothing of the kind).
+        quotes = sorted((q for q in sentences_naming(others, None)
+                         if (q[0].date or "") > dates.get(target, "")),
+                        key=lambda q: q[0].date or "", reverse=True)  # fmt: skip
         lead = f"资料中没有废止《{title}》的规定；"
         if quotes:
             return lead + "较新的文件仍以其为依据：", quotes[:1]
-        return lead + "它在资料中现行有效。", []
+        # Nothing newer cites it: its own commencement clause (本办法自…起施行) shows it.
+        own = [(p, start, end) for p in index.search(f"{title} 自 起施行", k=5, docs=[target])
+               for start, end in sentence_spans(p.text) if "起施行" in p.text[start:end]]  # fmt: skip
+        return lead + ("它在资料中现行有效：" if own else "它在资料中现行有效。"), own[:1]
     return None
 
 
 _ISSUER_ASKED = re.compile(r"(?:谁|哪个部门|哪个机关|哪些部门|哪位|哪个单位).{0,6}(?:发布|印发|发的|签署|公布|颁布|制定|签发)"
-                           r"|(?:发布|印发|签署|公布|颁布|签发).{0,4}(?:的是谁|的部门)")  # fmt: skip
-_SIGNER = re.compile(r"总理|部长|主任|局长|主席|委员长")
+                           r"|(?:发布|印发|签署|公布|颁布|签发).{0,4}(?:的是谁|的部门)"
+                           r"|\bwho (?:signed|issued|published|promulgated)|\b(?:signed|issued) by\b"
+                           r"|which (?:department|ministry|agency|body|authority) (?:issued|published)",
+                           re.I)  # fmt: skip
+_SIGNER = re.compile(r"总理|部长|主任|局长|主席|委员长|\bsign|premier|minister", re.I)
 
 
 def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:

@@ -56,6 +56,14 @@ def contentless(question: str) -> bool:
     return not words
 
 
+def library_words(index: Index, words: set[str]) -> set[str]:
+    """The words the library uses: every jieba piece of the word is in its vocabulary (温室气体
+    as 温室 + 气体), none is a stopword only (中)."""
+    pieces = {w: tokenize(w) for w in words}
+    unknown = set(index.unknown_terms(sorted({x for p in pieces.values() for x in p})))
+    return {w for w, p in pieces.items() if p and not unknown.intersection(p)}
+
+
 def asks_beyond(index: Index, question: str, path: str, named_titles: list[str],
                  section: list[Passage]) -> bool:  # fmt: skip
     """True when the question has topic words besides the section's and the document's names
@@ -99,8 +107,8 @@ _ASKED_ATTRIBUTE = re.compile(
 
 
 def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[str]:
-    """Topic words of the question that no passage holds, nor any part of them (海南省, 质押;
-    not 咨询机构, whose 咨询 and 机构 the texts use). Not counted: the attribute asked for
+    """Topic words of the question that no passage holds, nor all of their parts (海南省, 质押,
+    碳税; not 咨询机构, whose 咨询 and 机构 the texts use). Not counted: the attribute asked for
     (别名, 特征: the texts say it otherwise), and words that are not nouns of the question:
     a topic is a thing (海南省, 碳税), while 用于 or 建造 are only said otherwise, and 松有 of
     鸡毛松有多高 is a piece jieba's search mode cut."""
@@ -111,7 +119,20 @@ def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[
     unknown = [t for t in index.unknown_terms(terms) if is_topic_word(t)
                and t not in attributes and any(t in n or n in t for n in things)]  # fmt: skip
     known = [t for t in terms if t not in unknown]
-    return [t for t in unknown if not any(part in t for part in known)]
+    return [t for t in unknown if not _made_of(t, known)]
+
+
+def _made_of(word: str, parts: list[str]) -> bool:
+    """True when known words cover most characters of the word (咨询 + 机构 make 咨询机构, 原生
+    makes 原生地; 碳 alone doesn't make 碳税, which the texts never speak of)."""
+    covered = [False] * len(word)
+    for part in parts:
+        start = word.find(part)
+        while part and start >= 0:
+            covered[start : start + len(part)] = [True] * len(part)
+            start = word.find(part, start + 1)
+    # Mostly: 原生地 is 原生 with a suffix; 碳税 is not 碳.
+    return sum(covered) * 2 > len(word)
 
 
 def evidence_terms(index: Index, question: str, terms: list[str],
@@ -159,3 +180,40 @@ def relevant(passages: Sequence[Passage], terms: list, english: bool,
     if os.environ.get("QA_DEBUG"):
         print(f"   coverage {coverage:.2f} dense {best_dense:.3f} unknown {list(unknown)}")
     return coverage >= MIN_COVERAGE and best_dense >= MIN_DENSE
+
+
+def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence,
+                 question: str) -> bool:  # fmt: skip
+    """True when a clause of the quotes holds the asked kind of fact (a figure, a date, a title)
+    for what was asked: in a quote with one of the question's topic words, and, when the
+    question names a year, not under another year's heading (到2025年，煤矿瓦斯年利用量达到
+    60亿立方米；到2030年，油田伴生气… gives no figure for 2030). A quote of （联系人姓名及
+    电话从略。） and a numbered heading gives no telephone number."""
+    numbers = re.findall(r"\d{2,}", question)
+    years = set(re.findall(r"\d{4}", question))
+    words = [t for t in terms if not isinstance(t, str) or (is_topic_word(t) and not t.isdigit())]
+    # Only the topic words the quotes use at all: a question's words may all be said otherwise
+    # (or name the document), and then no sentence can be told from another by them.
+    words = [t for t in words if any(_holds(t, normalize(q)) for q in quotes)]
+    for quote in quotes:
+        text = normalize(quote)
+        # A quote runs on about one thing (纽西兰鸡毛松…。它…高达…米): its topic words may sit
+        # in an earlier sentence than its figure.
+        if words and not any(_holds(t, text) for t in words):
+            continue
+        for clause in re.finditer(r"[^；;。！？!?\n]+", text):
+            rest = clause.group()
+            for number in numbers:
+                rest = rest.replace(number, "")
+            scope = re.findall(r"到(\d{4})年", text[: clause.end()])
+            # 到2025年，…达到80%以上，2030年达到85%以上: a year in the clause is its own scope.
+            in_scope = not scope or scope[-1] in years or any(y in clause.group() for y in years)
+            if shape.search(rest) and (not years or in_scope):
+                return True
+    return False
+
+
+def _holds(term, text: str) -> bool:
+    if isinstance(term, str):
+        return term in text
+    return any(word in text for word in term)  # an English term: any of its translations

@@ -221,3 +221,67 @@ def test_who_signed_a_named_regulation_is_quoted_from_its_signature(library):
     result = answer("碳排放权交易管理暂行条例是哪位总理签署公布的？", index=library)
     assert result.found and "总理　李强" in result.text
     assert result.citations[0].passage.doc_id == "regulation.md"
+
+
+def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
+    from qa.evidence import states_asked
+    from qa.provisions import _NUMBER
+
+    plan = [
+        "到2025年，煤矿瓦斯年利用量达到60亿立方米；到2030年，油田伴生气集气率达到国际先进水平。"
+    ]
+    terms = ["煤矿", "瓦斯", "利用"]
+    assert states_asked(plan, _NUMBER, terms, "到2025年煤矿瓦斯年利用量要达到多少？")
+    assert not states_asked(plan, _NUMBER, terms, "到2030年煤矿瓦斯年利用量要达到多少？")
+    # A number in a heading quoted beside the asked thing is not its figure.
+    contact = ["（联系人姓名及电话从略。）", "1.2024、2025年度名录制定要求"]
+    assert not states_asked(contact, _NUMBER, ["联系人", "电话"], "联系人电话是多少？")
+    # The figure may follow in the next sentence of the same quote (它…).
+    assert states_asked(["鸡毛松是常绿乔木。它可高达50米。"], _NUMBER, ["鸡毛松"], "鸡毛松有多高？")
+
+
+def test_an_unknown_word_is_known_only_when_known_words_make_most_of_it():
+    from qa.evidence import _made_of
+
+    assert _made_of("咨询机构", ["咨询", "机构"])
+    assert _made_of("原生地", ["原生"])
+    assert not _made_of("碳税", ["碳"])
+
+
+def test_english_terms_keep_the_words_the_library_uses():
+    from qa.crosslingual import english_terms
+
+    library = {"检查人员", "现场", "检查", "电气", "交通工具"}
+
+    def known(words: set[str]) -> set[str]:
+        return words & library
+
+    inspection = english_terms("How many inspectors are needed for an on-site inspection?", known)
+    assert frozenset({"现场"}) in inspection and frozenset({"检查"}) in inspection
+    assert all("现场视察" not in term for term in inspection)
+    # A phrase of general words the library doesn't use stays one (unmatched) topic.
+    vehicles = english_terms("What are the subsidies for electric vehicles?", known)
+    assert any("电动车" in term for term in vehicles)
+    assert all("交通工具" not in term for term in vehicles)
+
+
+def test_a_repealed_text_outside_the_library_is_answered_from_its_repealer(
+    tmp_path: Path, fake_embedder, monkeypatch
+):
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "review-new.md").write_text(NEW_REVIEW, encoding="utf-8")
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    index = Index(tmp_path / "index", embedder=fake_embedder)
+    repealed = answer("节能审查办法还适用吗？", index=index)
+    assert repealed.found and repealed.text.startswith("《节能审查办法》已废止")
+    assert "同时废止" in repealed.text
+    # The successor, in force and cited by nothing newer, shows its own commencement clause.
+    current = answer("节能审查和碳排放评价办法还有效吗？", index=index)
+    assert current.found and "现行有效" in current.text and "2025年9月1日起施行" in current.text
+
+
+def test_who_signed_is_answered_in_english_too(library):
+    result = answer("Who signed the interim regulations?", index=library)
+    assert result.found and "总理　李强" in result.text
