@@ -336,3 +336,31 @@ def test_a_paragraph_repeated_in_one_document_keeps_both_places(tmp_path, backen
     assert [r["paragraph"] for r in rows] == [1, 2, 3] and rows[0]["text"] == rows[2]["text"]
     assert store.count() == 3
     store.close()
+
+
+def test_export_copies_the_vectors_without_embedding_again(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pymilvus", reason="pip install -e '.[milvus]' for the Milvus store")
+    from qa.cli import build_main
+    from qa.store import Reader
+
+    monkeypatch.delenv(STORE_ENV, raising=False)
+    corpus = write_corpus(tmp_path / "corpus", old=OLD_RULES, new=NEW_RULES, plan=PLAN, news=NEWS)
+    build_index([corpus], tmp_path / "index", embedder=FakeEmbedder())
+    uri = f"milvus://{tmp_path / 'exported.db'}"
+    # No model is loaded on this path: the fake model id would fail to load if it were.
+    assert build_main(["--index-dir", str(tmp_path / "index"), "--export-to", uri]) == 0
+    assert "10 passages written" in capsys.readouterr().out
+    local, milvus = Reader(tmp_path / "index"), open_store(tmp_path, uri)
+    local_rows = {
+        (r["doc_id"], r["paragraph"]): pid for pid, r in local.fetch(range(1, 11)).items()
+    }
+    ids, _ = milvus.dense(np.ones(64, dtype=np.float32), 10)
+    for key, row in milvus.fetch(ids).items():
+        np.testing.assert_array_equal(
+            milvus.vectors([key])[0],
+            local.vectors([local_rows[row["doc_id"], row["paragraph"]]])[0],
+        )
+    local.close()
+    milvus.close()
+    assert build_main(["--index-dir", str(tmp_path / "index"), "--export-to", "local"]) == 1
+    assert "--export-to needs a Milvus URI" in capsys.readouterr().err
