@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python -m bench.answer
 	$(BIN)/python -m bench.trust
 	$(BIN)/python -m bench.cmrc
+	$(BIN)/python -m bench.milvus
 	$(BIN)/python -m bench.embedders
 	$(BIN)/python -m bench.build_speed
 	$(BIN)/python -m bench.workers

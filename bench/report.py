@@ -288,6 +288,33 @@ def _commits(c: dict) -> list[str]:
     return lines
 
 
+def _milvus(m: dict) -> list[str]:
+    r, p, c = m["retrieval"], m["policy_answers"], m["cmrc"]
+    ours, rankers = r["ours"]["hybrid"], r["milvus_hybrid_search"]
+    rows = [[f"hybrid, our z-score fusion: {side}", f"{ours[side]['hit@1']:.3f}",
+             f"{ours[side]['hit@5']:.3f}"] for side in ("local", "milvus")]  # fmt: skip
+    rows += [[f"Milvus hybrid_search, {name}", f"{q['hit@1']:.3f}", f"{q['hit@5']:.3f}"]
+             for name, q in rankers.items()]  # fmt: skip
+    latency = m["retrieve_p50_ms"]
+    return [
+        f"## Milvus store: local against {m['engine']} ({m['passages']} passages)",
+        "",
+        *_table(["retrieval (tests/data/retrieval_questions.yaml)", "hit@1", "hit@5"], rows),
+        *_table(["answers", "local", "Milvus", "identical answer text"], [
+            [f"policy set ({p['questions']} questions): fact", f"{p['local']['fact']:.3f}",
+             f"{p['milvus']['fact']:.3f}", f"{p['identical_share']:.3f}"],
+            [f"CMRC sample ({c['questions']} questions): accuracy",
+             f"{c['local']['answer_accuracy']:.3f}", f"{c['milvus']['answer_accuracy']:.3f}",
+             f"{c['identical_share']:.3f}"],
+        ]),
+        f"- Same top passage: {r['same_top1']['hybrid']:.3f} of the questions; identical answers "
+        f"over both sets: {m['identical_answers_all']:.3f}.",
+        f"- Warm `retrieve` p50: local {latency['local']} ms, Milvus Lite {latency['milvus']} ms "
+        "(a development engine, not a performance reference).",
+        "",
+    ]  # fmt: skip
+
+
 SECTIONS = [
     ("retrieval", _retrieval),
     ("trust", _trust),
@@ -299,6 +326,7 @@ SECTIONS = [
     ("build", _build),
     ("workers", _workers),
     ("commits", _commits),
+    ("milvus", _milvus),
     ("startup", _startup),
     ("soak", _soak),
 ]
