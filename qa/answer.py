@@ -14,11 +14,13 @@ from pathlib import Path
 from qa import crosslingual, doc_questions, provisions
 from qa.authority import NEWS, Authority
 from qa.evidence import (
+    answer_features,
+    answerable,
     asks_beyond,
     contentless,
     evidence_terms,
     library_words,
-    relevant,
+    names_numbers,
     states_asked,
 )
 from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
@@ -151,9 +153,10 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     unknown: list[str] = []
     if not english:
         evidence, unknown = evidence_terms(index, question, evidence, named_titles)
-    if not relevant(passages, evidence, english, unknown):
+    if not passages or not names_numbers(passages, evidence):
         yield from emit_events(declined(question, query, passages, english))
         return
+    searched = passages
     passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
     picked = select_sentences(index, vector, passages, terms, form)
@@ -164,21 +167,23 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = provisions.required_shape(question, form)
+    shape_missing = False
     if shape is not None and not shape.search("".join(extractive.citations[0].quotes)):
         # The quotes don't hold what was asked (a price, a date…): quote the sentence that
         # does, if a document already quoted has one (the 办法's 5% when the governing 条例
-        # states no share); else the texts don't say, and we say so.
+        # states no share); else the texts don't say it, which the decision weighs.
         quoted = {c.passage.doc_id for c in extractive.citations}
-        passages = [p for p in passages if p.doc_id in quoted]
-        picked = select_sentences(index, vector, passages, terms, form, require=shape)
-        if not picked:
-            yield from emit_events(declined(question, query, passages, english))
-            return
-        passages, picked = with_list_items(index, list(passages), picked)
-        extractive = compose(question, query, passages, picked, named)
+        shaped = [p for p in passages if p.doc_id in quoted]
+        picked = select_sentences(index, vector, shaped, terms, form, require=shape)
+        shape_missing = not picked
+        if picked:
+            passages, picked = with_list_items(index, shaped, picked)
+            extractive = compose(question, query, passages, picked, named)
     quotes = [q for c in extractive.citations for q in c.quotes]
-    if shape is not None and not states_asked(quotes, shape, evidence, question):
-        # A figure is quoted, but not of the asked thing or year: the texts don't say.
+    # A figure quoted of another thing or year doesn't state the asked one.
+    stated = shape is None or states_asked(quotes, shape, evidence, question)
+    features = answer_features(searched, evidence, english, unknown, shape_missing, stated)
+    if not answerable(features):
         yield from emit_events(declined(question, query, passages, english))
         return
     yield from _finish(extractive, question, query, use_llm, passages, index)

@@ -1,0 +1,210 @@
+"""Fit the answer-or-decline decision of qa/evidence.py (WEIGHTS, BIAS) on the dev split only.
+
+    .venv/bin/python -m bench.answerability [--index-dir DIR] [--cmrc-weight W] [--cache FILE]
+
+Every dev question of tests/data/policy_questions.yaml is answered with the decision switched
+off, and the features of each candidate answer are recorded (qa.evidence.FEATURE_LOG); questions
+that never reach the decision (exact article and section look-ups, hard rules) keep their
+outcome. Labels: answerable or not. The CMRC 2018 sample's questions (bench/cmrc.py: indexed half
+answerable, held-out half not) are extra training rows, each weighing `--cmrc-weight` (default
+1.0) of a dev row; they are never scored. Their negatives are off-topic, unlike dev's near-misses:
+without them the dense cosine gets almost no weight and bench.cmrc loses answers.
+
+The model is an L2-regularised logistic regression over standardised features, classes weighted
+to equal total weight, fitted with Newton's method in numpy. The regularisation is picked by
+leave-one-out cross-validation over the dev questions (balanced error of the decisions, then log
+loss); the printed cross-validated dev rates are the honest estimate. The final model is fitted
+on all rows and printed in raw feature units, ready to paste into qa/evidence.py.
+Writes bench/results/answerability.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench.retrieval import corpus_index, save
+from bench.trust import load_questions
+
+LAMBDAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+def _collect(index, question: str, history: list[str]) -> tuple[dict | None, object]:
+    """(features of the final question's decision, or None when it made none; its answer)."""
+    from qa import answer, evidence
+
+    turns: list[tuple[str, str]] = []
+    for earlier in history:
+        turns.append((earlier, answer(earlier, index=index, history=turns).text))
+    log: list[dict] = []
+    token = evidence.FEATURE_LOG.set(log)
+    try:
+        result = answer(question, index=index, history=turns, use_llm=False)
+    finally:
+        evidence.FEATURE_LOG.reset(token)
+    return (log[-1] if log else None), result
+
+
+def _always_answer():
+    """The decision switched off, so that every candidate answer is produced and recorded."""
+    from qa import evidence
+
+    saved = evidence.BIAS
+    evidence.BIAS = 1e9
+    return lambda: setattr(evidence, "BIAS", saved)
+
+
+def dev_rows(index) -> list[dict]:
+    restore = _always_answer()
+    rows = []
+    try:
+        for q in load_questions():
+            if q["split"] != "dev":
+                continue
+            features, result = _collect(index, q["q"], q.get("history", []))
+            expect, all_of = q.get("expect", []), q.get("all_of", [])
+            fact = any(e in result.text for e in expect) and all(e in result.text for e in all_of)
+            rows.append({"id": q["id"], "answerable": q.get("answerable", True),
+                         "features": features, "found": result.found,
+                         "fact": bool(result.found and fact)})  # fmt: skip
+    finally:
+        restore()
+    return rows
+
+
+def cmrc_rows() -> list[dict]:
+    from bench import cmrc
+    from qa import Index, build_index
+    from qa.embedding import load_embedder
+
+    indexed, held_out = cmrc.split(cmrc.load())
+    labelled = [(q, True) for q in cmrc.questions_of(indexed)]
+    labelled += [(q, False) for q in cmrc.questions_of(held_out)]
+    restore = _always_answer()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="answerability-cmrc-") as scratch:
+            embedder = load_embedder()
+            cmrc.write_corpus(indexed, Path(scratch) / "corpus")
+            build_index([Path(scratch) / "corpus"], Path(scratch) / "index", embedder=embedder)
+            index = Index(Path(scratch) / "index", embedder=embedder)
+            for q, answerable in labelled:
+                features, _ = _collect(index, q["q"], [])
+                rows.append({"id": q["id"], "answerable": answerable, "features": features})
+    finally:
+        restore()
+    return rows
+
+
+def fit(x: np.ndarray, y: np.ndarray, lam: float, rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and bias of a class-balanced, L2-penalised logistic regression (Newton steps);
+    `rows` weighs each row."""
+    n, f = x.shape
+    w = rows * np.where(y == 1, n / (2 * max(y.sum(), 1)), n / (2 * max(n - y.sum(), 1)))
+    a = np.hstack([x, np.ones((n, 1))])
+    beta = np.zeros(f + 1)
+    penalty = np.diag([lam] * f + [0.0])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(a @ beta, -30, 30)))
+        grad = a.T @ (w * (p - y)) + penalty @ beta
+        hess = (a * (w * p * (1 - p))[:, None]).T @ a + penalty + 1e-9 * np.eye(f + 1)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta[:f], float(beta[f])
+
+
+def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    return mean, np.where(std > 1e-9, std, 1.0)
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, scored: np.ndarray, lam: float,
+                   rows: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Leave-one-out probabilities for the scored rows (the dev questions)."""
+    probs = np.full(len(y), np.nan)
+    for i in np.flatnonzero(scored):
+        keep = np.arange(len(y)) != i
+        mean, std = standardise(x[keep])
+        w, b = fit((x[keep] - mean) / std, y[keep], lam, rows[keep])
+        probs[i] = 1 / (1 + np.exp(-(((x[i] - mean) / std) @ w + b)))
+    return probs
+
+
+def rates(rows: list[dict], answer: list[bool]) -> dict:
+    """Dev rates as bench.trust counts them, with `answer` deciding the rows that reach it."""
+    found = [a if r["features"] is not None else r["found"] for r, a in zip(rows, answer)]
+    pos = [(r, f) for r, f in zip(rows, found) if r["answerable"]]
+    neg = [f for r, f in zip(rows, found) if not r["answerable"]]
+    return {
+        "fact": round(sum(f and r["fact"] for r, f in pos) / len(pos), 3),
+        "wrongly_declined": round(sum(not f for _, f in pos) / len(pos), 3),
+        "refused": round(sum(not f for f in neg) / len(neg), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, help="an index of corpus/ (default: build one)")
+    parser.add_argument("--cmrc-weight", type=float, default=1.0, help="0 leaves CMRC out")
+    parser.add_argument("--cache", type=Path, help="reuse (or write) the extracted features")
+    args = parser.parse_args(argv)
+    from qa.evidence import FEATURES
+
+    if args.cache and args.cache.exists():
+        cached = json.loads(args.cache.read_text("utf-8"))
+        dev, extra = cached["dev"], cached["cmrc"]
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            dev = dev_rows(corpus_index(args.index_dir, scratch))
+        extra = cmrc_rows() if args.cmrc_weight > 0 else []
+        if args.cache:
+            args.cache.write_text(json.dumps({"dev": dev, "cmrc": extra}), "utf-8")
+    if args.cmrc_weight <= 0:
+        extra = []
+    decided = [r for r in dev if r["features"] is not None]
+    train = decided + [r for r in extra if r["features"] is not None]
+    x = np.array([[r["features"][name] for name in FEATURES] for r in train])
+    y = np.array([float(r["answerable"]) for r in train])
+    scored = np.arange(len(train)) < len(decided)
+    rows = np.where(scored, 1.0, args.cmrc_weight)
+    trials = {}
+    for lam in LAMBDAS:
+        probs = cross_validate(x, y, scored, lam, rows)[scored]
+        truth = y[scored]
+        balanced = 0.5 * (np.mean(probs[truth == 1] < 0.5) + np.mean(probs[truth == 0] >= 0.5))
+        loss = -np.mean(truth * np.log(probs + 1e-12) + (1 - truth) * np.log(1 - probs + 1e-12))
+        trials[lam] = (round(float(balanced), 4), round(float(loss), 4), probs)
+    best = min(LAMBDAS, key=lambda lam: trials[lam][:2])
+    cv_answer = iter(trials[best][2] >= 0.5)
+    cv = rates(dev, [bool(next(cv_answer)) if r["features"] is not None else False for r in dev])
+    mean, std = standardise(x)
+    w, b = fit((x - mean) / std, y, best, rows)
+    raw = w / std
+    bias = b - float(raw @ mean)
+    result = {
+        "dev_questions": len(dev),
+        "dev_decisions": len(decided),
+        "cmrc_rows": len(train) - len(decided),
+        "cmrc_weight": args.cmrc_weight,
+        "lambda": best,
+        "cv_by_lambda": {
+            str(k): {"balanced_error": v[0], "log_loss": v[1]} for k, v in trials.items()
+        },
+        "cv_dev": cv,
+        "weights": {name: round(float(v), 3) for name, v in zip(FEATURES, raw)},
+        "bias": round(bias, 3),
+        "misses_cv": [
+            r["id"] for r, p in zip(decided, trials[best][2]) if (p >= 0.5) != r["answerable"]
+        ],
+    }
+    return save("answerability", result)
+
+
+if __name__ == "__main__":
+    main()
