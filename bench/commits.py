@@ -105,10 +105,13 @@ def main(argv: list[str] | None = None) -> dict:
     embedder = ComposedEmbedder(load_embedder())
     sizes = sorted(args.sizes)
     rows = []
+    load_before = os.getloadavg()[0]
     for size in sizes:
         print(f"== {size} passages", flush=True)
         rows.append(run_size(size, embedder, args.queries, size == sizes[-1]))
-    return save("commits", {"sizes": rows})
+    # Other jobs on a shared machine stretch every timing here; the load says how busy it was.
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return save("commits", {"sizes": rows, "load_average_before_after": load})
 
 
 if __name__ == "__main__":

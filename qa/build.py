@@ -21,10 +21,11 @@ import numpy as np
 
 from qa import authority
 from qa.chunking import Chunk, chunk_document
-from qa.documents import MAX_FILE_BYTES, Document, iter_corpus_files, read_document, with_sidecar
+from qa.documents import MAX_FILE_BYTES, Document, read_document
 from qa.embedding import Embedder, Progress, load_embedder
 from qa.errors import EmptyBuildError, IngestError, QAError
 from qa.faults import kill_point
+from qa.file_stats import FileStats, corpus_files
 from qa.text import embedding_input, normalize, tokenize
 from qa.writer import Writer
 
@@ -137,11 +138,12 @@ def build_index(
         seen_texts: dict[str, str] = {row["text_sha256"]: row["path"] for row in known.values()}
         to_index: list[tuple[Document, Path]] = []
         deleted = deleted_files(index_dir)  # file sha256 → doc id
+        # Unchanged files are not read again (qa.file_stats); a rebuild hashes every file.
+        stats = FileStats(writer.conn, _file_sha256, trust=not rebuild)
         for root in roots:
-            for path in iter_corpus_files(root):
-                path = path.resolve()
+            for path in corpus_files(root):  # resolved paths
                 row = known_by_path.get(str(path)) if same_pipeline else None
-                sha = with_sidecar(path, _file_sha256(path))  # a metadata edit is a change
+                sha = stats.sha256(path)  # sidecar included: a metadata edit is a change
                 if row is not None and row["file_sha256"] == sha:
                     seen_docs[row["doc_id"]] = str(path)
                     report.unchanged += 1
@@ -193,8 +195,9 @@ def build_index(
             )
 
         for doc_id, row in known.items():
-            in_scanned_root = any(_is_under(Path(row["path"] or ""), root) for root in roots)
-            if (rebuild or in_scanned_root) and doc_id not in seen_docs:
+            if doc_id in seen_docs:
+                continue
+            if rebuild or any(_is_under(Path(row["path"] or ""), root) for root in roots):
                 writer.delete_document(doc_id)
                 report.removed += 1
 
@@ -207,7 +210,10 @@ def build_index(
             and same_pipeline
             and writer.meta.get("vector_index", "flat") == writer.vector_index
         )
+        stats_changed = stats.save(roots)
         if nothing_changed and writer.meta.get("model_id") and not rebuild:
+            if stats_changed and not to_index:
+                writer.commit_records()  # only the file stats: no new generation
             report.seconds = time.perf_counter() - started
             _sync_store(index_dir, report, replace=False)  # the store may lag the record
             return report  # the committed generation is already this state

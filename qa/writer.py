@@ -359,6 +359,19 @@ class Writer:
             segments.remove_stale(self.index_dir, layout.files())
         return generation
 
+    def commit_records(self) -> None:
+        """Commit rows that no derived file depends on (qa.file_stats) without starting a
+        generation: for a build that changed no document. Not while a migration or rebuild is
+        pending, which only a full commit may make durable."""
+        if self._rewrite:
+            return
+        self._check_still_here()
+        try:
+            self.conn.execute("COMMIT")
+        except SQLITE_FAILURES as error:
+            self.rollback()
+            raise from_sqlite(self.index_dir, error, writing=True) from error
+
     def _passage_ids(self) -> np.ndarray:
         return segments.passage_ids(self.conn)
 

@@ -302,3 +302,20 @@ def test_sigkill_at_each_point_keeps_the_last_committed_generation(
         results(index_dir, fake_embedder),
         results(merged_copy(index_dir, tmp_path / "merged"), fake_embedder),
     )
+
+
+def test_the_commit_set_arithmetic_equals_numpys_set_operations():
+    """segments.append finds added and gone ids by binary search; numpy's set operations are
+    the reference."""
+    rng = np.random.default_rng(15)
+    for _ in range(300):
+        committed, ids = (np.unique(rng.integers(0, 300, rng.integers(0, 200))) for _ in "ab")
+        changed = np.unique(rng.integers(0, 300, rng.integers(0, 30)))
+        found = changed[qa.segments._within(changed, committed) & qa.segments._within(changed, ids)]
+        added = np.union1d(ids[~qa.segments._within(ids, committed)], found)
+        gone = committed[~qa.segments._within(committed, ids)]
+        expected_added = np.union1d(
+            np.setdiff1d(ids, committed), np.intersect1d(np.intersect1d(changed, committed), ids)
+        )
+        assert np.array_equal(added, expected_added)
+        assert np.array_equal(gone, np.setdiff1d(committed, ids))
