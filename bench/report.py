@@ -269,8 +269,27 @@ def _workers(w: dict) -> list[str]:
             for cores, v in projected.items()
         )
         + ".",
+        *_cpu_projection(w),
         "",
     ]
+
+
+def _cpu_projection(w: dict) -> list[str]:
+    cpu = w.get("projection", {}).get("from_cpu_seconds")
+    lines = []
+    if cpu:
+        lines.append(
+            f"From CPU time ({cpu['passages_per_cpu_second']} passages per CPU second): "
+            + ", ".join(f"{cores} cores ≈ {v}" for cores, v in cpu["cores"].items())
+            + " passages/s."
+        )
+    if load := w.get("load_average_before_after"):
+        lines.append(
+            f"Load average {load[0]}–{load[-1]} on the 2 cores while it ran (a shared machine); "
+            "[scaling.md](scaling.md#worker-scaling-issue-15-4) has every run and what the "
+            "projection assumes."
+        )
+    return lines
 
 
 def _commits(c: dict) -> list[str]:
