@@ -29,14 +29,9 @@ from qa.errors import (
 )
 from qa.faults import kill_point
 from qa.integrity import Manifest, check_sound, file_id, move_aside, parse_manifest
+from qa.schema import DB_NAME, FORMAT_VERSION, LATE_SCHEMA, LOCK_NAME, MIGRATIONS, SCHEMA
 from qa.segments import Layout
 from qa.store import (
-    DB_NAME,
-    FORMAT_VERSION,
-    LATE_SCHEMA,
-    LOCK_NAME,
-    MIGRATIONS,
-    SCHEMA,
     connect,
     load_all_vectors,
     read_meta,
