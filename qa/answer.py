@@ -38,6 +38,7 @@ from qa.quotes import (
     quote_items,
     quote_spans,
     quote_whole,
+    with_list_items,
 )
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import (
@@ -45,7 +46,6 @@ from qa.sentences import (
     question_form,
     select_sentences,
     sentence_similarity,
-    with_list_items,
 )
 from qa.text import has_substance, tokenize
 
@@ -111,7 +111,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     passages = index.search_vector(vector, k, terms=terms[:64], where=where)
     focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
     passages, governing = provisions.governing_rules(index, vector, terms[:64], passages, where,
-                                                     focus)  # fmt: skip
+                                                     focus, own_part(question, resolved))  # fmt: skip
     visible = index.titles(where)
     # An English question names a document by its translated words (interim regulations →
     # 暂行条例), each read as the longest word the library uses for it.
@@ -126,7 +126,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from _finish(quote_whole(question, query, exact), question, query, use_llm)
         return
     issued = doc_questions.issuer_quotes(index, question, named)
-    if issued:
+    issued = issued or doc_questions.definition_quotes(index, question, named)
+    if issued and _allowed(issued[0][0], where):
         yield from _finish(quote_spans(question, query, "", issued), question, query, use_llm)
         return
     status = doc_questions.status_quotes(index, question, named)
@@ -135,6 +136,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     titles = {d["doc_id"]: d["title"] for d in visible}
     authorities_by_doc = index.authorities()
+    known = [*titles.values(), *(r for a in authorities_by_doc.values() for r in a.repeals)]
+    if doc_questions.unheld_title(question, known):
+        # Its content is in that document only: texts that cite it don't state it.
+        yield from emit_events(declined(question, query, passages, english))
+        return
     named_titles = [titles[d] for d in named if d in titles
                     and (authorities_by_doc.get(d) or Authority()).level not in (None, NEWS)]  # fmt: skip
     part = provisions.lookup_section(index, asked, named, passages)
@@ -159,7 +165,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     searched = passages
     passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
-    picked = select_sentences(index, vector, passages, terms, form)
+    picked = select_sentences(index, vector, passages, terms, form, question=question)
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
         return
@@ -174,14 +180,17 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         # states no share); else the texts don't say it, which the decision weighs.
         quoted = {c.passage.doc_id for c in extractive.citations}
         shaped = [p for p in passages if p.doc_id in quoted]
-        picked = select_sentences(index, vector, shaped, terms, form, require=shape)
+        picked = select_sentences(
+            index, vector, shaped, terms, form, require=shape, question=question
+        )
         shape_missing = not picked
         if picked:
             passages, picked = with_list_items(index, shaped, picked)
             extractive = compose(question, query, passages, picked, named)
     quotes = [q for c in extractive.citations for q in c.quotes]
+    before = [c.passage.text[:start] for c in extractive.citations for start, _ in c.spans]
     # A figure quoted of another thing or year doesn't state the asked one.
-    stated = shape is None or states_asked(quotes, shape, evidence, question)
+    stated = shape is None or states_asked(quotes, shape, evidence, question, before)
     features = answer_features(searched, evidence, english, unknown, shape_missing, stated)
     if not answerable(features):
         yield from emit_events(declined(question, query, passages, english))

@@ -51,6 +51,16 @@ DOMAIN_TERMS = {
     "publicity period": "公示期", "public comment period": "公示期", "working day": "工作日",
     "power generation": "发电", "steel": "钢铁", "cement": "水泥", "aluminium": "铝",
     "aluminum": "铝", "provincial": "省级", "annual": "年度", "target": "目标",
+    "neutrality": "碳中和", "consumption": "消费", "energy consumption": ("能耗", "能源消费"),
+    "fall": ("下降", "减少"), "decline": ("下降", "减少"), "decrease": ("下降", "减少"),
+    "reduce": ("减少", "降低"), "validate": "审定", "validated": "审定", "validation": "审定",
+    "validator": "审定与核查机构", "verifier": "审定与核查机构", "above": "以上",
+    "below": "以下", "ndrc": "国家发展改革委", "threshold": "以上",
+    "firm": ("企业", "机构", "单位"), "company": ("企业", "单位"), "share": ("比重", "比例"),
+    "record": ("记录", "台账"), "records": ("记录", "台账"), "design document": "设计文件",
+    "project": "项目", "apply": "申请", "application": "申请", "deregister": "注销",
+    "deregistered": "注销", "cancel": "注销", "cancelled": "注销", "on time": ("按时", "按期"),
+    "average": "平均", "reach": "达到", "start": "开始",
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",
@@ -78,8 +88,8 @@ def _glossary() -> dict[str, frozenset[str]]:
                 gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
                 if gloss and len(gloss.split()) <= MAX_GLOSS_WORDS and gloss.isascii():
                     glossary.setdefault(gloss, set()).add(simplified)
-    for gloss, word in DOMAIN_TERMS.items():
-        glossary[gloss] = {word}
+    for gloss, words in DOMAIN_TERMS.items():
+        glossary[gloss] = {words} if isinstance(words, str) else set(words)
     return {gloss: frozenset(words) for gloss, words in glossary.items()}
 
 

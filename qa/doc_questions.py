@@ -104,3 +104,66 @@ def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
             if names_issuer(passage.text[start:end]):
                 return [(passage, start, end)]
     return []
+
+
+# A title the question gives: 《…》, or one dated by its year (2030年前碳达峰行动方案), which names
+# one instrument, not a topic (a 年度…方案 is a plan the texts ask units to make).
+_DATED_TITLE = re.compile(
+    r"\d{4}年(?!度)(?:(?!的)[\u4e00-\u9fff]){2,12}?"
+    r"(?:行动方案|实施方案|方案|指南|意见|办法|条例|通知|规划|决定)"
+)
+_TITLE_NOISE = re.compile(r"（[^）]*）|\([^)]*\)|^\d{4}年[前底]?|\s+")
+
+
+def unheld_title(question: str, titles: Sequence[str]) -> str | None:
+    """The title of a document the question asks about that the library doesn't hold, or None.
+
+    《企业温室气体排放报告核查指南（试行）》对核查机构有什么要求？ is answered by that guide only;
+    the notice that cites it says nothing of its content. A title counts as held when its words
+    run, in order, through a library title or the title of a text one repeals (碳市场工作通知 →
+    关于做好2025年全国碳排放权交易市场有关工作的通知); its year may go unsaid in the title."""
+    asked = [m.group(1) for m in _QUOTED_TITLE.finditer(question)]
+    asked += _DATED_TITLE.findall(re.sub(r"《[^》]*》", "", question))
+    for title in asked:
+        core = _TITLE_NOISE.sub("", title)
+        if core and not any(_runs_through(core, re.sub(r"\s+", "", t)) for t in titles):
+            return title
+    return None
+
+
+def _runs_through(core: str, title: str) -> bool:
+    position = 0
+    for char in core:
+        position = title.find(char, position) + 1
+        if position == 0:
+            return False
+    return True
+
+
+_DEFINITION_ASKED = re.compile(
+    r"所称的?([\u4e00-\u9fff]{2,12}?)(?=包括|是指|是什么|指什么|有哪|有什么|的含义|的定义|[，,？?])"
+    r"|([\u4e00-\u9fff]{2,12}?)(?:的含义|的定义|是指什么|指的是什么)"
+)
+
+
+def definition_quotes(index: Index, question: str, named: Sequence[str]) -> list:
+    """For 暂行条例所称的温室气体包括哪几种？ / 碳排放配额的含义: the sentence that defines the term
+    (（一）温室气体，是指…包括二氧化碳、甲烷…), in the named document when one is named, as
+    [(passage, start, end)]; [] when the question asks no definition or no text gives one."""
+    from qa.text import sentence_spans
+
+    match = _DEFINITION_ASKED.search(question)
+    if match is None:
+        return []
+    asked = match.group(1) or match.group(2)
+    # 暂行条例中碳排放配额的含义: the term is the longest tail of the phrase a text defines.
+    terms = [asked[i:] for i in range(len(asked) - 1)]
+    docs = list(named[:1]) or None
+    passages = index.search(f"{asked} 是指 含义", k=10, docs=docs)
+    for term in terms:
+        defines = re.compile(rf"{re.escape(term)}[，,]?(?:是指|指的是)")
+        for passage in passages:
+            for start, end in sentence_spans(passage.text):
+                if defines.search(passage.text[start:end]):
+                    return [(passage, start, end)]
+    return []

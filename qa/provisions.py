@@ -134,6 +134,7 @@ def lookup_section(index: Index, question: str, candidates: Sequence[str],
     总则 …), in the named document, else in the best-ranked document that has such a part."""
     text = normalize(question)
     order = list(dict.fromkeys([*candidates, *(p.doc_id for p in ranked)]))
+    titles = {d["doc_id"]: normalize(_title_core(d["title"])) for d in index.titles()}
     best: tuple[int, int, str, str] | None = None
     for doc_id, full_path in index.sections():
         if doc_id not in order:
@@ -145,7 +146,10 @@ def lookup_section(index: Index, question: str, candidates: Sequence[str],
             core = _LEADING_VERB.sub("", words)
             if len(core) < 4:
                 core = words
-            if len(core) >= 2 and core in text:
+            # In a named document a part is asked by what sets it apart from the document's
+            # subject: 甲烷行动方案 + 农业领域 names 推进农业领域甲烷排放控制.
+            own = _without_subject(core, titles.get(doc_id, "")) if doc_id in candidates else ""
+            if (len(core) >= 2 and core in text) or (len(own) >= 4 and own in text):
                 # The named or better-ranked document first, then the more specific heading.
                 key = (order.index(doc_id), -len(words), doc_id, " › ".join(parts[:depth]))
                 if best is None or key < best:
@@ -153,6 +157,17 @@ def lookup_section(index: Index, question: str, candidates: Sequence[str],
     if best is None:
         return None
     return best[3], index.section(best[2], best[3])
+
+
+def _without_subject(heading: str, title: str) -> str:
+    """The heading without the longest run (of 4 or more characters) it shares with the title;
+    "" when it shares none."""
+    length = _longest_common_run(title, heading)
+    if length < 4:
+        return ""
+    run = next(heading[i : i + length] for i in range(len(heading) - length + 1)
+               if heading[i : i + length] in title)  # fmt: skip
+    return heading.replace(run, "", 1)
 
 
 def heading_words(path: str) -> str:
@@ -215,6 +230,7 @@ SYNONYMS = {
     "虚报": ("虚假", "弄虚作假"), "瞒报": ("虚假", "遗漏"), "造假": ("伪造", "弄虚作假"),
     "作假": ("弄虚作假",), "处罚": ("罚款",), "罚": ("罚款",), "惩罚": ("罚款",),
     "责任": ("罚款", "处分"), "后果": ("罚款",), "处理": ("处分", "罚款"), "生效": ("施行",), "实施": ("施行",), "碳价": ("价格",), "配额价格": ("成交价格",),
+    "用": ("用于", "用途"), "用处": ("用于", "用途"), "拿来": ("用于",),
 }  # fmt: skip
 SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理
 CLOSE_COSINE = 0.05  # passages this close to the best cosine answer about as well
@@ -227,11 +243,13 @@ def expand_terms(terms: Sequence[str]) -> list[str]:
 
 
 def governing_rules(index: Index, vector, terms: Sequence[str], passages: Sequence[Passage],
-                    where, focus: Sequence[str] = ()) -> tuple[list[Passage], set[int]]:  # fmt: skip
+                    where, focus: Sequence[str] = (),
+                    question: str = "") -> tuple[list[Passage], set[int]]:  # fmt: skip
     """When the best passage is a rule and a document that governs it (same subject by title,
     in force, higher level or newer) is in the library, its best matching provision joins the
     candidates, first; returns them and the ids of those governing passages: a superseded 办法
-    must not answer alone where a 条例 rules."""
+    must not answer alone where a 条例 rules. The provision that names the thing the question
+    asks about (交易产品有哪些 → 产品) is preferred to one that only shares its topic."""
     from dataclasses import replace
 
     if not passages or not is_rule(passages[0]):
@@ -256,11 +274,19 @@ def governing_rules(index: Index, vector, terms: Sequence[str], passages: Sequen
         if found:
             # The question's own words first: a follow-up (那不按时清缴配额呢？) carries the
             # earlier topic in `terms`, but asks about its own.
-            best = max(found, key=lambda p: (_coverage(focus, p.text), _coverage(terms, p.text),
+            asked = _ASKED_THING.findall(question)
+            best = max(found, key=lambda p: (all(a in p.text for a in asked),
+                                             _coverage(focus, p.text), _coverage(terms, p.text),
                                              p.score))  # fmt: skip
             extra.append(replace(best, score=top.score))
     ids = {p.passage_id for p in extra}
     return [*extra, *(p for p in passages if p.passage_id not in ids)], ids
+
+
+# The thing a question asks about: 交易产品【有哪些】, 公示期【是多久】.
+_ASKED_THING = re.compile(
+    r"([\u4e00-\u9fff]{2})(?:是什么|是多少|是多久|是哪|是谁|有哪些|有什么|包括哪些|包括什么)"
+)
 
 
 def _coverage(terms: Sequence[str], text: str) -> float:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from qa import provisions
 from qa.followup import ResolvedQuery
-from qa.search import Passage
-from qa.sentences import Sentence
+from qa.search import Index, Passage
+from qa.sentences import LIST_ITEM, Sentence
+from qa.text import sentence_spans
 
 NOT_FOUND = "资料中没有找到相关内容。"
 
@@ -181,3 +182,89 @@ def compose(question: str, query: str, passages: Sequence[Passage],
     text = "".join(pieces) + (f"\n{note}" if note else "")
     return Answer(question=question, text=text, citations=citations, found=True,
                   query=query)  # fmt: skip
+
+
+# --- a list announced by a quote (…包括下列内容：) ---------------------------------------------
+MAX_LIST_ITEMS = 8
+MAX_ITEM_CHARS = 60
+
+
+def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
+    """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
+    first sentence of each item paragraph that follows, each citing its own paragraph."""
+    for position, sentence in enumerate(picked):
+        passage = passages[sentence.rank]
+        if not re.search(r"[：:]$", sentence.text):
+            continue
+        rest = passage.text[sentence.end :]
+        if rest.strip():  # short items stay in the lead-in's passage, one per line
+            items = _items_in_passage(sentence, passage.text)
+            if len(items) >= 2:
+                return passages, _with_picked_items(picked, position, items)
+            continue
+        items = []
+        for item in index.following(passage, MAX_LIST_ITEMS):
+            spans = sentence_spans(item.text)
+            if not LIST_ITEM.match(item.text) or not spans:
+                break
+            clipped = _item_span(item.text, *spans[0])
+            if clipped is None:
+                break
+            start, end = clipped
+            rank = next((i for i, p in enumerate(passages) if p.passage_id == item.passage_id),
+                        None)  # fmt: skip
+            if rank is None:
+                passages.append(item)
+                rank = len(passages) - 1
+            items.append(Sentence(rank, start, end, item.text[start:end]))
+        if len(items) >= 2:
+            # The list is the answer: what was picked after the lead-in would only dilute it.
+            return passages, _with_picked_items(picked, position, items)
+    return passages, picked
+
+
+def _with_picked_items(picked: list[Sentence], position: int,
+                       items: list[Sentence]) -> list[Sentence]:  # fmt: skip
+    """The lead-in and its items. What else was picked in their paragraphs stays: the clauses
+    of a lead-in that runs on (…的罚款；没有违法所得的…；拒不改正的…：), and an item picked for
+    its words, whole, even where the list was cut short."""
+    lead_in = picked[position]
+    ranks = {item.rank for item in items} | {lead_in.rank}
+    kept = [s for s in picked[position + 1 :] if s.rank in ranks]
+    # A picked item is quoted whole: its clipped opening gives way.
+    chosen = [*picked[: position + 1], *kept]
+    items = [i for i in items if not any(s.rank == i.rank and s.start < i.end and i.start < s.end
+                                         for s in chosen)]  # fmt: skip
+    return [*picked[: position + 1], *items, *kept]
+
+
+def _items_in_passage(lead_in: Sentence, text: str) -> list[Sentence]:
+    items = []
+    offset = lead_in.end
+    for line in text[lead_in.end :].splitlines(keepends=True):
+        start = offset + len(line) - len(line.lstrip())
+        offset += len(line)
+        if not line.strip():
+            continue
+        spans = sentence_spans(text[start:offset])
+        if not LIST_ITEM.match(line) or not spans or len(items) == MAX_LIST_ITEMS:
+            break
+        clipped = _item_span(text[start:offset], *spans[0])
+        if clipped is None:
+            break
+        first_start, first_end = clipped
+        items.append(Sentence(lead_in.rank, start + first_start, start + first_end,
+                               text[start + first_start : start + first_end]))  # fmt: skip
+    return items
+
+
+def _item_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """An item's opening sentence, or, when that runs long ((一)省级有关部门对项目的联合评估论证
+    情况，包括…等；), its first clause: it names the item, the card has the rest. None when
+    not even that fits."""
+    if end - start <= MAX_ITEM_CHARS:
+        return start, end
+    comma = re.search(r"[，,]", text[start : start + MAX_ITEM_CHARS])
+    if comma is None or comma.end() < 8:
+        return None
+    return start, start + comma.end()

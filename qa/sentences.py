@@ -43,6 +43,7 @@ _FORMS_IN_CONTEXT = frozenset({"penalty"})
 ACTORS = ("重点排放单位", "技术服务机构", "项目业主", "审定与核查机构", "注册登记机构", "交易机构",
           "交易主体", "生态环境主管部门", "市场监管部门", "节能审查机关", "建设单位")  # fmt: skip
 OTHER_ACTOR_PENALTY = 0.2
+ENUMERATION_BONUS = 0.2  # a clause listing things of the asked kind (哪些行业: 钢铁、水泥行业)
 
 _NUMBER = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次)|[%％]"
@@ -62,7 +63,8 @@ _FORMS = (
     ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
                         r"\bwhen\b|what (?:year|date)|take effect|deadline", re.I), _DATE),
     ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
-                          r"how (?:many|much|long)|what (?:percentage|share|proportion)", re.I), _NUMBER),
+                          r"how (?:many|much|long)|what (?:percentage|share|proportion|threshold|amount)|"
+                          r"(?:above|below|over|under|exceed\w*) what", re.I), _NUMBER),
     # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for
     # lacking one, as a 多少 question is.
     ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), _NUMBER),
@@ -139,8 +141,11 @@ def sentence_similarity(index: Index):
 
 
 def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list[str],
-            form: str | None, require: re.Pattern | None = None) -> list[Sentence]:  # fmt: skip
-    """The sentences to quote, best first; with `require`, the best one must match it."""
+            form: str | None, require: re.Pattern | None = None,
+            question: str = "") -> list[Sentence]:  # fmt: skip
+    """The sentences to quote, best first; with `require`, the best one must match it.
+    `question` (as asked) tells the kind of list asked for: 哪些行业 is answered by 钢铁、水泥、
+    铝冶炼行业, an enumeration of that kind."""
     scores = np.array([p.score for p in passages])
     spread = float(scores.max() - scores.min()) or 1.0
     answers = next((p for name, _, p in _FORMS if name == form), None)
@@ -178,6 +183,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     lexical = np.array([float(np.dot(m, weights)) if terms else 0.0 for m in matches])
     lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
     asked_actors = [a for a in ACTORS if a in "".join(terms)] if terms else []
+    enumerations = _enumeration_of(question)
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
         shaped = context if form in _FORMS_IN_CONTEXT else sentence.text
@@ -186,6 +192,8 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             if answers is not None and answers.search(shaped)
             else 0.0
         )
+        if enumerations is not None and enumerations.search(sentence.text):
+            bonus += ENUMERATION_BONUS
         if (
             asked_actors
             and not any(a in context for a in asked_actors)
@@ -241,6 +249,20 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     if form in ("number", "target") and chosen:
         _add_figures(candidates, chosen, passages[chosen[0].rank].text, terms)
     return chosen
+
+
+def _enumeration_of(question: str) -> re.Pattern | None:
+    """For 哪些行业 / 哪几类项目: a clause that enumerates things of that kind (A、B、C行业)."""
+    kinds = [k for k in re.findall(r"(?:哪些|哪几[种类个项]?|什么)([\u4e00-\u9fff]{2})", question)
+             if k not in _CONTENT_KINDS]  # fmt: skip
+    if not kinds:
+        return None
+    # Short items, the kind right after the last one: not 铝冶炼行业重点排放单位 for 哪些单位.
+    return re.compile(rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds)})")
+
+
+# Kinds that any clause may end in (碳达峰、碳中和工作): they name no kind of thing.
+_CONTENT_KINDS = frozenset("工作 内容 事项 方面 措施 举措 安排 要求 任务 规定 问题 情况".split())
 
 
 def _figures(text: str, asked: set[str]) -> bool:
@@ -340,57 +362,3 @@ def _near_duplicate(a: str, b: str) -> bool:
 LIST_ITEM = re.compile(
     r"^\s*(?:[一二三四五六七八九十]+是|（[一二三四五六七八九十\d]+）|[一二三四五六七八九十]+、|\d{1,2}[.．、]|第[一二三四五六七八九十]+[，,、])"
 )
-MAX_LIST_ITEMS = 8
-MAX_ITEM_CHARS = 60
-
-
-def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
-    """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
-    first sentence of each item paragraph that follows, each citing its own paragraph."""
-    for position, sentence in enumerate(picked):
-        passage = passages[sentence.rank]
-        if not re.search(r"[：:]$", sentence.text):
-            continue
-        rest = passage.text[sentence.end :]
-        if rest.strip():  # short items stay in the lead-in's passage, one per line
-            items = _items_in_passage(sentence, passage.text)
-            if len(items) >= 2:
-                return passages, [*picked[:position], sentence, *items]
-            continue
-        items = []
-        for item in index.following(passage, MAX_LIST_ITEMS):
-            spans = sentence_spans(item.text)
-            if not LIST_ITEM.match(item.text) or not spans:
-                break
-            start, end = spans[0]
-            if end - start > MAX_ITEM_CHARS:
-                break
-            rank = next((i for i, p in enumerate(passages) if p.passage_id == item.passage_id),
-                        None)  # fmt: skip
-            if rank is None:
-                passages.append(item)
-                rank = len(passages) - 1
-            items.append(Sentence(rank, start, end, item.text[start:end]))
-        if len(items) >= 2:
-            # The list is the answer: what was picked after the lead-in would only dilute it.
-            return passages, [*picked[:position], sentence, *items]
-    return passages, picked
-
-
-def _items_in_passage(lead_in: Sentence, text: str) -> list[Sentence]:
-    items = []
-    offset = lead_in.end
-    for line in text[lead_in.end :].splitlines(keepends=True):
-        start = offset + len(line) - len(line.lstrip())
-        offset += len(line)
-        if not line.strip():
-            continue
-        spans = sentence_spans(text[start:offset])
-        if not LIST_ITEM.match(line) or not spans or len(items) == MAX_LIST_ITEMS:
-            break
-        first_start, first_end = spans[0]
-        if first_end - first_start > MAX_ITEM_CHARS:
-            break
-        items.append(Sentence(lead_in.rank, start + first_start, start + first_end,
-                               text[start + first_start : start + first_end]))  # fmt: skip
-    return items

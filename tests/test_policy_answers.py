@@ -13,12 +13,13 @@ from qa import Index, answer
 
 pytestmark = pytest.mark.slow
 
-# Floors on the test split, a little under what was measured there (see the closing note of the
-# trust issue and docs/benchmarks.md), so that a regression fails and noise does not.
-# Measured on test at this commit: fact 0.774, refused 0.704, declined 0.085, governing 0.833.
-# The issue's targets (0.92 / 0.90 / ≤ 0.05 / 0.90) are not reached yet.
-FLOORS = {"fact": 0.72, "refused": 0.65, "governing": 0.66}
-CEILINGS = {"wrongly_declined": 0.13}
+# Floors on the test split: what was last measured there minus 0.03, so that a regression fails
+# and noise does not. The test split grew from 133 to 163 questions, so the floors set on the
+# old split no longer apply.
+# Measured on test (163 questions): fact 0.744, refused 0.676, declined 0.116, governing 0.875.
+# The issue's targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
+FLOORS = {"fact": 0.714, "refused": 0.646, "governing": 0.845}
+CEILINGS = {"wrongly_declined": 0.146}
 
 
 @pytest.fixture(scope="module")
