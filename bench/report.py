@@ -304,6 +304,12 @@ def _commits(c: dict) -> list[str]:
             f"merged, {big['retrieve_10_segments_ms']['p50']} ms with 10 unmerged segments.",
             "",
         ]
+    lines += [
+        "Measured on a shared machine (other benchmarks ran at the same time); "
+        "[scaling.md](scaling.md#commit-cost-at-100k-passages-issue-15-3) has the profile, the "
+        "figures before unchanged files were skipped, and the quieter `retrieve` run.",
+        "",
+    ]
     return lines
 
 
