@@ -59,6 +59,17 @@ def test_a_false_report_is_answered_by_the_governing_regulation(index):
     assert "《碳排放权交易管理暂行条例》第二十二条" in lead.citation
 
 
+def test_the_superseded_rule_follows_as_see_also_with_both_levels_and_dates(index):
+    result = answer("重点排放单位未按时足额清缴配额怎么处罚？", index=index)
+    cited = [(c.passage.doc_id, c.passage.provision) for c in result.citations]
+    assert cited[0] == ("carbon-trading-interim-regulations-2024.md", "第二十四条")
+    assert ("carbon-trading-measures-2020.md", "第四十条") in cited
+    see_also = result.text.index("另见")
+    assert result.text.index("第二十四条") < see_also < result.text.index("第四十条")
+    for part in ("行政法规，2024-05-01起施行", "部门规章，2021-02-01起施行", "以前者为准"):
+        assert part in result.text
+
+
 def test_an_item_is_answered_with_its_article_lead_in(index):
     result = answer("重点排放单位在年度排放报告中篡改、伪造数据会受到什么处罚？", index=index)
     assert first(result).provision == "第二十二条"
