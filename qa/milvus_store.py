@@ -27,7 +27,7 @@ import numpy as np
 
 from qa import authority
 from qa.authority import IN_FORCE, Authority
-from qa.errors import IndexCorruptError, IndexMissingError, QAError
+from qa.errors import IndexCorruptError, IndexMissingError, ModelMismatchError, QAError
 from qa.store_base import Filter
 
 FORMAT = 1
@@ -153,7 +153,14 @@ class MilvusStore:
         state = (manifest["collection"], int(manifest["generation"]))
         if state == self._state:
             return False
-        self.model_id, self.dim = manifest["model_id"], int(manifest["dim"])
+        model = (manifest["model_id"], int(manifest["dim"]))
+        if self._state is not None and model != (self.model_id, self.dim):
+            raise ModelMismatchError(
+                f"the store {self.location.label} was replaced by one built with {model[0]} "
+                f"(dimension {model[1]}), but this process embeds with {self.model_id} "
+                f"(dimension {self.dim}): open it again (restart the app)"
+            )
+        self.model_id, self.dim = model
         self._passages, self._docs_name = manifest["collection"], manifest["documents"]
         self._count = int(manifest["passages"])
         for name in (self._passages, self._docs_name):  # a new process finds them released

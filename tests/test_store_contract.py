@@ -256,7 +256,12 @@ def test_a_store_of_another_model_is_refused(built, backend, monkeypatch):
         build_index([corpus], other, embedder=FakeEmbedder(dim=32, model_id="other-model"))
         with pytest.raises(ModelMismatchError, match="--export-to"):
             sync(other, backend)
-        assert store_of(index_dir).model_id == "fake-bigram-hash"  # nothing was written
+        serving = open_store(index_dir, backend)
+        assert serving.model_id == "fake-bigram-hash"  # nothing was written
+        sync(other, backend, replace=True)  # an export of the other model replaces it
+        with pytest.raises(ModelMismatchError, match="restart"):
+            serving.refresh()  # a running reader must not embed for one model, search another
+        serving.close()
 
 
 def test_a_store_another_process_left_released_is_loaded_on_open(tmp_path, monkeypatch):
