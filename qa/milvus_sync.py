@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.authority import IN_FORCE
-from qa.errors import ModelMismatchError, QAError
+from qa.errors import IndexMissingError, ModelMismatchError, QAError
 from qa.integrity import parse_manifest
 from qa.lexical import fts_tokens
 from qa.milvus_store import (
@@ -220,6 +220,11 @@ def sync(index_dir: str | Path, store: str, *, replace: bool = False,
     started = time.monotonic()
     location = parse_uri(store)
     index_dir = Path(index_dir)
+    if not (index_dir / DB_NAME).is_file():
+        raise IndexMissingError(
+            f"no index at {index_dir} to copy into {store}: build one first with "
+            f"`python index_build.py --index-dir {index_dir}`"
+        )
     conn = connect_local(index_dir / DB_NAME, readonly=True)
     client = None
     try:

@@ -369,3 +369,5 @@ def test_export_copies_the_vectors_without_embedding_again(tmp_path, monkeypatch
     milvus.close()
     assert build_main(["--index-dir", str(tmp_path / "index"), "--export-to", "local"]) == 1
     assert "--export-to needs a Milvus URI" in capsys.readouterr().err
+    assert build_main(["--index-dir", str(tmp_path / "none"), "--export-to", uri]) == 1
+    assert "no index at" in capsys.readouterr().err
