@@ -105,6 +105,12 @@ DAMAGE = (sqlite3.DatabaseError, UnicodeError, TypeError, ValueError, KeyError, 
 def guard_methods(cls: type) -> type:
     """Make every public method of `cls` (and __init__) turn DAMAGE into a QAError that names
     the instance's `index_dir`: the one boundary past which a damaged index cannot leak."""
+    return guard_public(cls, DAMAGE, lambda self, error: from_sqlite(self.index_dir, error))
+
+
+def guard_public(cls: type, errors: tuple[type[BaseException], ...], to_qa_error) -> type:
+    """Make every public method of `cls` (and __init__) turn `errors` into the QAError that
+    `to_qa_error(self, error)` gives; QAErrors pass unchanged."""
 
     def guarded(method):
         @functools.wraps(method)
@@ -113,8 +119,8 @@ def guard_methods(cls: type) -> type:
                 return method(self, *args, **kwargs)
             except QAError:
                 raise
-            except DAMAGE as error:
-                raise from_sqlite(self.index_dir, error) from error
+            except errors as error:
+                raise to_qa_error(self, error) from error
 
         return call
 

@@ -16,7 +16,6 @@ The write side is qa.milvus_sync; SQLite (the local index) stays the record it i
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -27,7 +26,13 @@ import numpy as np
 
 from qa import authority
 from qa.authority import IN_FORCE, Authority
-from qa.errors import IndexCorruptError, IndexMissingError, ModelMismatchError, QAError
+from qa.errors import (
+    IndexCorruptError,
+    IndexMissingError,
+    ModelMismatchError,
+    QAError,
+    guard_public,
+)
 from qa.store_base import Filter
 
 FORMAT = 1
@@ -109,12 +114,15 @@ def filter_expression(where: Filter | None) -> str:
 
 def read_manifest(client, location: Location) -> dict:
     """The manifest of the collection behind the alias; IndexMissing/CorruptError otherwise."""
-    if not client.has_collection(location.collection):
+    try:  # one call per question when the store is there (refresh runs before each search)
+        description = client.describe_collection(location.collection)
+    except Exception:
+        if client.has_collection(location.collection):
+            raise
         raise IndexMissingError(
             f"no index in {location.label}: copy one in with `python index_build.py "
             f"--export-to '{_store_arg(location)}'`"
-        )
-    description = client.describe_collection(location.collection)
+        ) from None
     try:
         manifest = json.loads(description.get("properties", {})[MANIFEST_KEY])
         if manifest["format"] != FORMAT or int(manifest["dim"]) <= 0:
@@ -132,11 +140,37 @@ def read_manifest(client, location: Location) -> dict:
         ) from None
 
 
+def query_all(client, collection: str, expression: str, fields: list[str]) -> list[dict]:
+    """Every row `expression` selects, in batches (a plain query stops at MAX_SCAN rows)."""
+    rows, iterator = (
+        [],
+        client.query_iterator(collection, batch_size=1000, filter=expression, output_fields=fields),
+    )
+    while batch := iterator.next():
+        rows.extend(batch)
+    iterator.close()
+    return rows
+
+
 def _store_arg(location: Location) -> str:
     scheme = f"milvus://{location.uri}" if location.lite else location.uri
     if location.collection != DEFAULT_COLLECTION:
         scheme += f"?collection={location.collection}"
     return scheme
+
+
+try:
+    from pymilvus.exceptions import MilvusException
+
+    _FAILURES: tuple[type[BaseException], ...] = (MilvusException, ConnectionError)
+except ImportError:  # connect() says how to install it
+    _FAILURES = (ConnectionError,)
+
+
+def _failed(store: MilvusStore, error: BaseException) -> QAError:
+    """Milvus' own errors (a dropped connection, a collection gone) as a QAError naming the
+    store, as the local index turns damage into QAErrors."""
+    return QAError(f"the Milvus store {store.location.label} failed: {error}")
 
 
 class MilvusStore:
@@ -165,7 +199,10 @@ class MilvusStore:
         self._count = int(manifest["passages"])
         for name in (self._passages, self._docs_name):  # a new process finds them released
             self.client.load_collection(name)
-        self._docs = {r["doc_id"]: r["meta"] for r in self._scan(self._docs_name, "", ["meta"])}
+        self._docs = {
+            r["doc_id"]: r["meta"]
+            for r in query_all(self.client, self._docs_name, 'doc_id != ""', ["doc_id", "meta"])
+        }
         self._authorities = authority.resolve(
             {
                 d: (m["title"], Authority.from_json(m.get("authority")))
@@ -178,16 +215,6 @@ class MilvusStore:
 
     def count(self) -> int:
         return self._count
-
-    def _scan(self, collection: str, expression: str, fields: list[str]) -> list[dict]:
-        rows, iterator = [], self.client.query_iterator(
-            collection, batch_size=1000, filter=expression or 'doc_id != ""',
-            output_fields=["doc_id", *fields],
-        )  # fmt: skip
-        while batch := iterator.next():
-            rows.extend(batch)
-        iterator.close()
-        return rows
 
     def dense(self, vector: np.ndarray, n: int, where: Filter | None = None):
         hits = self.client.search(
@@ -269,7 +296,7 @@ class MilvusStore:
 
     def sections(self, doc_ids: list[str] | None = None) -> list[tuple[str, str]]:
         if self._sections is None:  # a scan of every sectioned passage, once per generation
-            rows = self._scan(self._passages, 'section != ""', ["section"])
+            rows = query_all(self.client, self._passages, 'section != ""', ["doc_id", "section"])
             self._sections = sorted({(r["doc_id"], r["section"]) for r in rows})
         return [p for p in self._sections if doc_ids is None or p[0] in doc_ids]
 
@@ -303,30 +330,8 @@ class MilvusStore:
         self.client.close()
 
 
-def _guarded(method):
-    """Milvus' own errors (a dropped connection, a collection gone) become QAErrors that name
-    the store, as the local index turns damage into QAErrors."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except QAError:
-            raise
-        except Exception as error:
-            from pymilvus.exceptions import MilvusException
-
-            if isinstance(error, MilvusException | ConnectionError):
-                raise QAError(f"the Milvus store {self.location.label} failed: {error}") from error
-            raise
-
-    return wrapper
-
-
-for _name, _method in list(vars(MilvusStore).items()):
-    if callable(_method) and not _name.startswith("__"):
-        setattr(MilvusStore, _name, _guarded(_method))
-
-
 def _quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+guard_public(MilvusStore, _FAILURES, _failed)

@@ -30,6 +30,7 @@ from qa.milvus_store import (
     Location,
     connect,
     parse_uri,
+    query_all,
     read_manifest,
 )
 from qa.store import DB_NAME, check_format, library_authorities, read_meta
@@ -202,12 +203,7 @@ def _batches(items: list, size: int = BATCH) -> Iterator[list]:
 
 
 def _existing(client, name: str, field: str, key: str) -> dict[str, object]:
-    found, iterator = {}, client.query_iterator(name, batch_size=1000, filter=f'{key} != ""',
-                                                output_fields=[key, field])  # fmt: skip
-    while batch := iterator.next():
-        found.update((r[key], r[field]) for r in batch)
-    iterator.close()
-    return found
+    return {r[key]: r[field] for r in query_all(client, name, f'{key} != ""', [key, field])}
 
 
 def sync(index_dir: str | Path, store: str, *, replace: bool = False,
