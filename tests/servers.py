@@ -18,6 +18,16 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def app_environment(env: pytest.MonkeyPatch, gradio_dir) -> None:
+    """What every test of the served app starts from: Gradio's temporary files in the test's own
+    folder, no analytics calls, and none of the deployment settings (admin token, login, extra
+    hosts) a developer's shell may carry."""
+    env.setenv("GRADIO_TEMP_DIR", str(gradio_dir))
+    env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    for name in ("QA_ADMIN_TOKEN", "QA_AUTH", "QA_ALLOWED_HOSTS"):
+        env.delenv(name, raising=False)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from servers import served
+from servers import app_environment, served
 
 from qa import Index, build_index
 from qa.chat_ui import chat_events
@@ -131,10 +131,7 @@ def app(tmp_path_factory):
     from fakes import FakeEmbedder
 
     env = pytest.MonkeyPatch()
-    env.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    for name in ("QA_ADMIN_TOKEN", "QA_AUTH", "QA_ALLOWED_HOSTS"):
-        env.delenv(name, raising=False)
+    app_environment(env, tmp_path_factory.mktemp("gradio"))
     index = make_index(tmp_path_factory.mktemp("conversations"), FakeEmbedder())
     with served(build_server(index, "127.0.0.1")) as (url, _):
         yield url, index.index_dir

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import served
+from servers import app_environment, served
 
 from qa import Index, build_index
 from qa.answer import Answer, Citation, answer
@@ -206,10 +206,7 @@ def serve(tmp_path, fake_embedder, monkeypatch):
     """serve(index_dir, **env) → the base URL of build_server's app over that index."""
     from qa.webapp import build_server
 
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    for name in ("QA_ADMIN_TOKEN", "QA_AUTH", "QA_ALLOWED_HOSTS"):
-        monkeypatch.delenv(name, raising=False)
+    app_environment(monkeypatch, tmp_path / "gradio")
     with ExitStack() as running:
 
         def start(index_dir: Path, **env: str) -> str:

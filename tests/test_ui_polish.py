@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fakes import FakeEmbedder
-from servers import queue_call, served
+from servers import app_environment, queue_call, served
 
 from qa import Index, build_index
 from qa.answer import Answer
@@ -85,10 +85,7 @@ def serving(folder: Path):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     env = pytest.MonkeyPatch()
-    env.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-    env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    for name in ("QA_ADMIN_TOKEN", "QA_AUTH", "QA_ALLOWED_HOSTS"):
-        env.delenv(name, raising=False)
+    app_environment(env, tmp_path_factory.mktemp("gradio"))
     with serving(tmp_path_factory.mktemp("ui")) as served:
         yield served
     env.undo()

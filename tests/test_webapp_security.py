@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import queue_call, served
+from servers import app_environment, queue_call, served
 
 from qa import Index, build_index
 from qa.errors import QAError
@@ -87,10 +87,7 @@ class Served:
 def serve(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
     """serve(**env) → a Served app over the tiny corpus plus a document titled MARKER."""
     gradio_dir = tmp_path / "gradio"
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_dir))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    for name in ("QA_ADMIN_TOKEN", "QA_AUTH", "QA_ALLOWED_HOSTS"):
-        monkeypatch.delenv(name, raising=False)
+    app_environment(monkeypatch, gradio_dir)
     (tiny_corpus / "marked.md").write_text(
         f"---\ntitle: {MARKER}\ndate: 2024-05-01\n---\n\n碳普惠平台记录居民绿色出行产生的减排量。\n",
         encoding="utf-8",
