@@ -27,6 +27,7 @@ were be been being do does did done have has had will would shall should can cou
 what which who whom whose when where why how that this these those there here it its they them
 their we our you your i me my he she his her than then so such very much many more most any some
 all each every other own same also just only please tell me know during within among per
+if whether once already still yet either neither both
 """.split()
 )
 # Policy vocabulary the general dictionary lacks or buries under other senses: the words the
@@ -67,6 +68,7 @@ DOMAIN_TERMS = {
 }  # fmt: skip
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
 _PARENTHETICAL = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*")
+_FORMULA = re.compile(r"\s+(?:[A-Z][A-Za-z]?\d*)*[A-Z]\w*\d\w*$")
 
 
 @lru_cache(maxsize=1)
@@ -84,13 +86,29 @@ def _glossary() -> dict[str, frozenset[str]]:
             # (碳 is carbon; 分 is "part" before it is "share").
             glosses = definitions.split("/")[: 1 if len(simplified) == 1 else None]
             for gloss in glosses:
-                gloss = _PARENTHETICAL.sub("", gloss).strip().lower()
+                # "methane CH4", "carbon dioxide CO2": the formula is not part of the name.
+                gloss = _FORMULA.sub("", _PARENTHETICAL.sub("", gloss)).strip().lower()
                 gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
                 if gloss and len(gloss.split()) <= MAX_GLOSS_WORDS and gloss.isascii():
                     glossary.setdefault(gloss, set()).add(simplified)
     for gloss, words in DOMAIN_TERMS.items():
         glossary[gloss] = {words} if isinstance(words, str) else set(words)
     return {gloss: frozenset(words) for gloss, words in glossary.items()}
+
+
+def _base_forms(word: str) -> list[str]:
+    """The dictionary forms an inflected English word may have: agreed → agree, signed → sign,
+    falsified → falsify, banned → ban, issuing → issue, covers → cover."""
+    forms = [word, _singular(word)]
+    for ending in ("ed", "ing"):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            stem = word[: -len(ending)]
+            forms += [stem + "e", stem]  # fired → fire before fir, noted → note before not
+            if stem.endswith("i"):
+                forms.append(stem[:-1] + "y")
+            if len(stem) > 2 and stem[-1] == stem[-2]:
+                forms.append(stem[:-1])
+    return list(dict.fromkeys(forms))
 
 
 def _singular(word: str) -> str:
@@ -103,12 +121,15 @@ def _singular(word: str) -> str:
     return word
 
 
-def _lookup(phrase: str) -> frozenset[str]:
+def lookup(phrase: str) -> frozenset[str]:
     glossary = _glossary()
     words = phrase.split()
-    for form in (phrase, " ".join([*words[:-1], _singular(words[-1])])):
-        if form in glossary:
-            return glossary[form]
+    # breaks down → break down, agreed → agree: the first or the last word inflected
+    for first in _base_forms(words[0]):
+        for last in _base_forms(words[-1]) if len(words) > 1 else [first]:
+            form = " ".join([first, *words[1:-1], last]) if len(words) > 1 else first
+            if form in glossary:
+                return glossary[form]
     return frozenset()
 
 
@@ -123,7 +144,11 @@ def english_terms(
     term with none keeps them all, and counts as a topic the texts don't speak of.
     """
     question = re.sub(r"\bU\.?S\.?A?\b", "united states", question)
-    words = re.findall(r"[a-z][a-z\-']*", question.lower())
+    # factory's → factory; government-funded → government funded, where the whole is unknown
+    words = []
+    for word in re.findall(r"[a-z][a-z\-']*", question.lower()):
+        word = re.sub(r"'s?$", "", word)
+        words += [word] if "-" not in word or lookup(word) else [w for w in word.split("-") if w]
     terms: list[frozenset[str]] = []
     i = 0
     while i < len(words):
@@ -132,7 +157,7 @@ def english_terms(
             i += 1
             continue
         for size in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
-            found = frozenset(normalize(w) for w in _lookup(" ".join(words[i : i + size])))
+            found = frozenset(normalize(w) for w in lookup(" ".join(words[i : i + size])))
             used = found & known(set(found)) if known is not None and found else found
             # A phrase none of whose translations the library uses is a topic the texts don't
             # speak of (electric vehicles → 电动车), unless its words are all policy words,

@@ -216,9 +216,9 @@ def _holds(term, text: str) -> bool:
 #   english     the question is in English (translated terms cover less of a passage)
 FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_stated", "no_shape",
             "english")  # fmt: skip
-WEIGHTS = {"dense": 54.042, "coverage": 12.53, "unknown": 12.11, "unknown_count": -3.707,
-           "terms": 4.137, "not_stated": -14.262, "no_shape": -2.229, "english": 8.303}  # fmt: skip
-BIAS = -14.045
+WEIGHTS = {"dense": 39.061, "coverage": 9.134, "unknown": 3.554, "unknown_count": -1.029,
+           "terms": 1.624, "not_stated": -8.259, "no_shape": -1.86, "english": 6.973}  # fmt: skip
+BIAS = -8.699
 
 # Set by bench/answerability.py to collect the features of every decision it fits on.
 FEATURE_LOG: ContextVar[list | None] = ContextVar("answerability_features", default=None)

@@ -51,6 +51,8 @@ _DATE = re.compile(
     r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十]+月|之日|工作日|个月|日内|年底|以前|以后"
     r"|期限|每年|[春夏秋冬]季|世纪|年代|时期|期间"
 )
+_YEAR_ASKED = re.compile(r"哪一?年|何年|which year|what year|in what year", re.I)
+_YEAR = re.compile(r"\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
 _NUMBER = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
 )
@@ -392,5 +394,7 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         )
     if _AMOUNT_ASKED.search(question) and (form == "number" or _LIMIT_ASKED.search(question)):
         return _MONEY
+    if _YEAR_ASKED.search(question):
+        return _YEAR  # 哪一年: 11月25日 doesn't say which year
     # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
     return {"number": _NUMBER, "date": _DATE, "title": _TITLES}.get(form or "")

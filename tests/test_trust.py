@@ -246,21 +246,13 @@ def test_an_unknown_word_is_known_only_when_known_words_make_most_of_it():
     assert not _made_of("碳税", ["碳"])
 
 
-def test_english_terms_keep_the_words_the_library_uses():
-    from qa.crosslingual import english_terms
+def test_which_year_needs_a_year_not_a_day():
+    from qa.provisions import required_shape
 
-    library = {"检查人员", "现场", "检查", "电气", "交通工具"}
-
-    def known(words: set[str]) -> set[str]:
-        return words & library
-
-    inspection = english_terms("How many inspectors are needed for an on-site inspection?", known)
-    assert frozenset({"现场"}) in inspection and frozenset({"检查"}) in inspection
-    assert all("现场视察" not in term for term in inspection)
-    # A phrase of general words the library doesn't use stays one (unmatched) topic.
-    vehicles = english_terms("What are the subsidies for electric vehicles?", known)
-    assert any("电动车" in term for term in vehicles)
-    assert all("交通工具" not in term for term in vehicles)
+    shape = required_shape("陆新明是哪一年开始担任副司长的？", "date")
+    assert shape is not None
+    assert not shape.search("11月25日，副司长陆新明表示")
+    assert shape.search("2019年起担任副司长")
 
 
 def test_a_repealed_text_outside_the_library_is_answered_from_its_repealer(

@@ -1,0 +1,48 @@
+"""English questions over Chinese texts: English words → the Chinese words the library uses."""
+
+from __future__ import annotations
+
+from qa.crosslingual import english_terms, lookup
+
+
+def test_english_terms_keep_the_words_the_library_uses():
+    from qa.crosslingual import english_terms
+
+    library = {"检查人员", "现场", "检查", "电气", "交通工具"}
+
+    def known(words: set[str]) -> set[str]:
+        return words & library
+
+    inspection = english_terms("How many inspectors are needed for an on-site inspection?", known)
+    assert frozenset({"现场"}) in inspection and frozenset({"检查"}) in inspection
+    assert all("现场视察" not in term for term in inspection)
+    # A phrase of general words the library doesn't use stays one (unmatched) topic.
+    vehicles = english_terms("What are the subsidies for electric vehicles?", known)
+    assert any("电动车" in term for term in vehicles)
+    assert all("交通工具" not in term for term in vehicles)
+
+
+def test_inflected_words_find_their_dictionary_form():
+    # agreed → agree, signed → sign, falsified → falsify, breaks down → break down
+    assert "同意" in lookup("agreed")
+    assert "签署" in lookup("signed")
+    assert "篡改" in lookup("falsified")
+    assert "出毛病" in lookup("breaks down")
+    assert "覆盖" in lookup("covers")
+    assert not lookup("zzyzx")
+
+
+def test_a_chemical_formula_does_not_hide_the_name():
+    # CC-CEDICT glosses 甲烷 as "methane CH4" and 二氧化碳 as "carbon dioxide CO2"
+    assert "甲烷" in lookup("methane")
+    assert "二氧化碳" in lookup("carbon dioxide")
+
+
+def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():
+    terms = english_terms("If a factory's equipment fails, what must it do?")
+    assert any("工厂" in term for term in terms)
+    assert not any("一旦" in term for term in terms)  # "if" asks nothing
+    # coal-fired: CC-CEDICT has no entry, so its parts are read; fired is fire, not fir
+    plants = english_terms("Which coal-fired plants need a review?")
+    assert any("煤炭" in term for term in plants) and any("审查" in term for term in plants)
+    assert not any("枞树" in term for term in plants)
