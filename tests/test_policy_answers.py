@@ -14,12 +14,12 @@ from qa import Index, answer
 pytestmark = pytest.mark.slow
 
 # Floors on the test split: what was last measured there minus 0.03, so that a regression fails
-# and noise does not. The test split grew from 133 to 163 questions, so the floors set on the
-# old split no longer apply.
-# Measured on test (163 questions): fact 0.744, refused 0.676, declined 0.116, governing 0.875.
-# The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.714, "refused": 0.646, "governing": 0.845}
-CEILINGS = {"wrongly_declined": 0.146}
+# and noise does not. The test split grew from 163 to 186 questions (23 written blind in the
+# session of 2026-11-25), so the floors were set again from that one measurement.
+# Measured on test (186 questions): fact 0.740, refused 0.725, declined 0.123, governing 0.900.
+# The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet, except governing.
+FLOORS = {"fact": 0.71, "refused": 0.695, "governing": 0.87}
+CEILINGS = {"wrongly_declined": 0.153}
 
 
 @pytest.fixture(scope="module")
