@@ -104,11 +104,16 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if english:
         translated = crosslingual.english_terms(query, lambda words: library_words(index, words))
         # An English follow-up carries the Chinese topic of the chat: keep its words too.
-        terms = crosslingual.lexical_terms(translated) + [t for t in tokenize(query) if has_cjk(t)]
-        terms += re.findall(r"\d{2,}", query)  # 2030 names the same year in both languages
+        extra = [t for t in tokenize(query) if has_cjk(t)]
+        extra += re.findall(r"\d{2,}", query)  # 2030 names the same year in both languages
+        terms = crosslingual.lexical_terms(translated) + extra
+        # Sentences are scored per English word: "plan" (方案, 安排, 打算) counts once.
+        scored: list = [*translated, *extra]
     else:
-        terms = provisions.expand_terms(tokenize(query))
-    passages = index.search_vector(vector, k, terms=terms[:64], where=where)
+        terms = scored = provisions.expand_terms(tokenize(query))
+    passages = index.search_vector(
+        vector, max(k, 8) if english else k, terms=terms[:64], where=where
+    )
     focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
     passages, governing = provisions.governing_rules(index, vector, terms[:64], passages, where,
                                                      focus, own_part(question, resolved))  # fmt: skip
@@ -165,11 +170,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     searched = passages
     passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
-    picked = select_sentences(index, vector, passages, terms, form, question=question)
+    picked = select_sentences(index, vector, passages, scored, form, question=question)
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
         return
-    picked = _with_governing_quote(index, vector, passages, picked, terms, form, governing)
+    picked = _with_governing_quote(index, vector, passages, picked, scored, form, governing)
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = provisions.required_shape(question, form)
@@ -181,7 +186,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         quoted = {c.passage.doc_id for c in extractive.citations}
         shaped = [p for p in passages if p.doc_id in quoted]
         picked = select_sentences(
-            index, vector, shaped, terms, form, require=shape, question=question
+            index, vector, shaped, scored, form, require=shape, question=question
         )
         shape_missing = not picked
         if picked:
@@ -211,7 +216,7 @@ def _allowed(passage: Passage, where) -> bool:
 
 
 def _with_governing_quote(index: Index, vector, passages: list[Passage], picked: list[Sentence],
-                          terms: list[str], form: str | None, governing: set[int]) -> list[Sentence]:  # fmt: skip
+                          terms: list, form: str | None, governing: set[int]) -> list[Sentence]:  # fmt: skip
     """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first,
     even when the lower rule's words match the question better."""
     ranks = [i for i, p in enumerate(passages) if p.passage_id in governing]

@@ -27,7 +27,8 @@ were be been being do does did done have has had will would shall should can cou
 what which who whom whose when where why how that this these those there here it its they them
 their we our you your i me my he she his her than then so such very much many more most any some
 all each every other own same also just only please tell me know during within among per
-if whether once already still yet either neither both
+if whether once already still yet either neither both say says said mention mentions
+mentioned stipulate stipulates specify specifies
 """.split()
 )
 # Policy vocabulary the general dictionary lacks or buries under other senses: the words the

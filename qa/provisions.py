@@ -38,7 +38,15 @@ MAX_SECTION_CHARS = 600  # a section asked by name (主要目标) keeps all its 
 
 # What each question form needs in the quotes before it counts as answered.
 _PRICE_ASKED = re.compile(r"价格|价位|碳价|成交价|price", re.I)
-_AMOUNT_ASKED = re.compile(r"罚款|罚多少|金额|多少钱|fine", re.I)
+_AMOUNT_ASKED = re.compile(
+    r"罚款|罚多少|金额|多少钱|多少[\u4e00-\u9fff]{0,3}(?:费|资金|基金)|fine", re.I
+)
+# 多长时间, 多久, 延期多长: a span of time, which a date or a bare number doesn't answer.
+_DURATION_ASKED = re.compile(r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|how long", re.I)
+_DURATION = re.compile(  # 二十个工作日, 2年内, 15日内; not the 2020年9月22日 of a calendar date
+    r"(?<![\d年月.])(?:\d{1,3}|[一二三四五六七八九十百两]+)\s*"
+    r"(?:个工作日|工作日|个自然日|自然日|个月|日内|天|周|星期|小时|年内|年)(?![\d])"
+)
 _PRICE = re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元|欧元)(?:\s*/\s*吨|每吨)?")
 _UNIT_ASKED = re.compile(r"多少(吨|元|家|个工作日|个月|天|千瓦|立方米|人)")
 # What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
@@ -394,6 +402,8 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         )
     if _AMOUNT_ASKED.search(question) and (form == "number" or _LIMIT_ASKED.search(question)):
         return _MONEY
+    if _DURATION_ASKED.search(question):
+        return _DURATION
     if _YEAR_ASKED.search(question):
         return _YEAR  # 哪一年: 11月25日 doesn't say which year
     # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).

@@ -117,7 +117,10 @@ def _embed(index: Index, texts: list[str]) -> np.ndarray:
     with _vectors_lock:
         missing = [t for t in dict.fromkeys(texts) if (model, t) not in _vectors]
     if missing:
-        fresh = index.embedder.embed_passages(missing)
+        # One at a time: the int8 model quantises activations per batch, so a sentence's vector
+        # would shift (cosine 0.997) with the sentences batched beside it, and an answer would
+        # depend on what was asked before. Batching saves little on sentences this short.
+        fresh = [index.embedder.embed_passages([text])[0] for text in missing]
         with _vectors_lock:
             for text, vector in zip(missing, fresh):
                 _vectors[(model, text)] = vector
@@ -140,7 +143,14 @@ def sentence_similarity(index: Index):
     return similarity
 
 
-def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list[str],
+def _match(term: str | frozenset[str], text: str) -> float:
+    """1 when the term is in the text; an English term when any of its translations is."""
+    if not isinstance(term, str):
+        return max((_match(word, text) for word in term), default=0.0)
+    return 1.0 if term in text else 0.5 * all(ch in text for ch in term)
+
+
+def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list,
             form: str | None, require: re.Pattern | None = None,
             question: str = "") -> list[Sentence]:  # fmt: skip
     """The sentences to quote, best first; with `require`, the best one must match it.
@@ -176,13 +186,14 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     terms = [t for t in dict.fromkeys(terms) if t not in ASKING_WORDS]
     # A term absent as a word but present character by character (收费 in 收取任何费用)
     # gets half credit: Chinese abbreviates compounds this way.
-    matches = [[1.0 if t in text else 0.5 * all(ch in text for ch in t) for t in terms]
-               for text in texts]  # fmt: skip
+    matches = [[_match(t, text) for t in terms] for text in texts]
     df = np.sum(np.array(matches, dtype=float).reshape(len(texts), len(terms)) > 0, axis=0)
-    weights = np.array([min(len(t), 4) for t in terms]) * np.log((len(texts) + 1) / (df + 0.5))
+    lengths = [len(t) if isinstance(t, str) else max(map(len, t), default=0) for t in terms]
+    weights = np.minimum(lengths, 4) * np.log((len(texts) + 1) / (df + 0.5))
     lexical = np.array([float(np.dot(m, weights)) if terms else 0.0 for m in matches])
     lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-    asked_actors = [a for a in ACTORS if a in "".join(terms)] if terms else []
+    words = "".join(w for t in terms for w in ([t] if isinstance(t, str) else t))
+    asked_actors = [a for a in ACTORS if a in words]
     enumerations = _enumeration_of(question)
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
@@ -276,7 +287,7 @@ def _add_figures(candidates: list[Sentence], chosen: list[Sentence], text: str,
                  terms: list[str]) -> None:  # fmt: skip
     """到2030年，…达到国际先进水平。 answers 2030年的目标 only with the figures that follow it:
     the next clauses of the paragraph that carry figures join, within the budget."""
-    asked = {t for t in terms if t.isdigit()}
+    asked = {t for t in terms if isinstance(t, str) and t.isdigit()}
     first = chosen[0]
     if _figures(first.text, asked):
         return

@@ -233,3 +233,27 @@ def test_near_duplicate_sentences_from_syndicated_copies_are_quoted_once(
     assert result.found
     assert result.text.count("新纳入钢铁、水泥和铝冶炼") == 1
     assert_verbatim(result)
+
+
+def test_a_sentence_vector_does_not_depend_on_the_sentences_embedded_with_it():
+    # The int8 model quantises activations per batch: a sentence embedded beside others gets a
+    # slightly different vector, and answers would then depend on what was asked before.
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from qa.sentences import _embed, clear_vector_cache
+    from tests.fakes import FakeEmbedder
+
+    class BatchSensitive(FakeEmbedder):
+        def embed_passages(self, texts, progress=None):
+            vectors = super().embed_passages(texts, progress) + 0.05 * len(texts)
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    index = SimpleNamespace(embedder=BatchSensitive())
+    clear_vector_cache()
+    alone = _embed(index, ["配额清缴期限为每年年底。"])[0]
+    clear_vector_cache()
+    together = _embed(index, ["第一句话。", "配额清缴期限为每年年底。", "第三句话。"])[1]
+    clear_vector_cache()
+    assert np.allclose(alone, together)

@@ -231,6 +231,9 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     terms = ["煤矿", "瓦斯", "利用"]
     assert states_asked(plan, _NUMBER, terms, "到2025年煤矿瓦斯年利用量要达到多少？")
     assert not states_asked(plan, _NUMBER, terms, "到2030年煤矿瓦斯年利用量要达到多少？")
+    # 60亿立方米 is said of 煤矿瓦斯, before 油田伴生气 is named: no 2025 figure for the latter.
+    gas = ["油田", "伴生气", "集气率"]
+    assert not states_asked(plan, _NUMBER, gas, "2025年油田伴生气集气率定了多少目标？")
     # A number in a heading quoted beside the asked thing is not its figure.
     contact = ["（联系人姓名及电话从略。）", "1.2024、2025年度名录制定要求"]
     assert not states_asked(contact, _NUMBER, ["联系人", "电话"], "联系人电话是多少？")
@@ -253,6 +256,18 @@ def test_which_year_needs_a_year_not_a_day():
     assert shape is not None
     assert not shape.search("11月25日，副司长陆新明表示")
     assert shape.search("2019年起担任副司长")
+
+
+def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
+    from qa.provisions import required_shape
+
+    duration = required_shape("最多可以申请延期多长时间？", "number")
+    assert duration.search("项目设计文件公示期为二十个工作日")
+    assert duration.search("自公布之日起2年内未开工建设")
+    assert not duration.search("（三）产生于2020年9月22日之后")
+    fee = required_shape("申请项目登记要交多少登记费？", "number")
+    assert fee.search("处五万元以上二十万元以下的罚款")
+    assert not fee.search("（三）产生于2020年9月22日之后")
 
 
 def test_a_repealed_text_outside_the_library_is_answered_from_its_repealer(
