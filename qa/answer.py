@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from qa import crosslingual, doc_questions, provisions
+from qa import answer_types, crosslingual, doc_questions, provisions
 from qa.authority import NEWS, Authority
 from qa.evidence import (
     answer_features,
@@ -153,6 +153,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         path, section = part
         if not asks_beyond(index, question, path, named_titles, section):
             items = provisions.section_items(path, section) if _LIST_ASKED.search(question) else []
+            if sum(len(p.text) for p in section) <= provisions.MAX_SECTION_CHARS:
+                items = provisions.whole_items(items)
             result = (quote_items(question, query, items) if items else
                       quote_whole(question, query, section, provisions.MAX_SECTION_CHARS))  # fmt: skip
             yield from _finish(result, question, query, use_llm)
@@ -177,7 +179,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     picked = _with_governing_quote(index, vector, passages, picked, scored, form, governing)
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
-    shape = provisions.required_shape(question, form)
+    shape = answer_types.required_shape(question, form)
     shape_missing = False
     if shape is not None and not shape.search("".join(extractive.citations[0].quotes)):
         # The quotes don't hold what was asked (a price, a date…): quote the sentence that

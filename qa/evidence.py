@@ -50,7 +50,8 @@ def asks_beyond(index: Index, question: str, path: str, named_titles: list[str],
     """True when the question has topic words besides the section's and the document's names
     and the words that run through the section (坚持 in 工作原则): 总则 + 公民 asks for
     something inside the section, not the section itself."""
-    names = provisions.heading_words(path) + normalize("".join(named_titles))
+    # 第五章 names the part as much as its title does
+    names = provisions.heading_words(path) + normalize(path + "".join(named_titles))
     texts = [normalize(p.text) for p in section]
     # 有哪些安排 asks for the section's content, by the kind of answer: not a topic inside it.
     kinds = asked_kinds(question)

@@ -222,8 +222,8 @@ def test_who_signed_a_named_regulation_is_quoted_from_its_signature(library):
 
 
 def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
+    from qa.answer_types import _NUMBER
     from qa.evidence import states_asked
-    from qa.provisions import _NUMBER
 
     plan = [
         "到2025年，煤矿瓦斯年利用量达到60亿立方米；到2030年，油田伴生气集气率达到国际先进水平。"
@@ -250,7 +250,7 @@ def test_an_unknown_word_is_known_only_when_known_words_make_most_of_it():
 
 
 def test_which_year_needs_a_year_not_a_day():
-    from qa.provisions import required_shape
+    from qa.answer_types import required_shape
 
     shape = required_shape("陆新明是哪一年开始担任副司长的？", "date")
     assert shape is not None
@@ -259,7 +259,7 @@ def test_which_year_needs_a_year_not_a_day():
 
 
 def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
-    from qa.provisions import required_shape
+    from qa.answer_types import required_shape
 
     duration = required_shape("最多可以申请延期多长时间？", "number")
     assert duration.search("项目设计文件公示期为二十个工作日")
@@ -293,8 +293,8 @@ def test_who_signed_is_answered_in_english_too(library):
 
 
 def test_a_year_heading_before_the_quote_scopes_its_figures():
+    from qa.answer_types import _NUMBER
     from qa.evidence import states_asked
-    from qa.provisions import _NUMBER
 
     quote = ["森林覆盖率达到25%左右，森林蓄积量达到190亿立方米。"]
     before = ["到2030年，经济社会发展全面绿色转型取得显著成效。"]
@@ -334,86 +334,3 @@ def test_an_enumeration_of_the_asked_kind_is_recognised():
     units = _enumeration_of("通知抄送了哪些单位？")
     assert not units.search("将钢铁、水泥、铝冶炼行业重点排放单位名录公布")
     assert _enumeration_of("这个工作组要做哪些工作？") is None  # 工作 names no kind of thing
-
-
-PLAN = """---
-title: 甲烷排放控制行动方案
-issuer: 生态环境部
----
-
-## 三、重点任务
-
-### （二）推进能源领域甲烷排放控制
-
-#### 4. 强化煤矿瓦斯综合利用
-
-推进煤矿瓦斯抽采利用，提高瓦斯利用率。
-
-### （三）推进农业领域甲烷排放控制
-
-#### 7. 推进畜禽粪污资源化利用
-
-改进畜禽粪污存储及处理设施装备，提高资源化利用水平。
-
-#### 8. 科学控制肠道发酵甲烷排放
-
-选育推广高产低排放畜禽品种，改进饲养管理。
-
-#### 9. 有序推进稻田甲烷排放控制
-
-强化稻田水分管理，推广节水灌溉技术。
-"""
-
-REVIEW_RULES = """---
-title: 固定资产投资项目节能审查和碳排放评价办法
-issuer: 国家发展和改革委员会
----
-
-**第十三条** 省级节能审查机关在报送节能审查申报材料时一并提交项目情况说明。项目情况说明应包括下列内容：
-
-（一）省级有关部门对项目的联合评估论证情况，包括产业管理、节能降碳、生态环保、资源利用等政策符合性，能效、碳排放、污染物排放、工艺设备等技术水平先进性，以及评估论证结果等；
-
-（二）项目建成后对本省节能降碳工作特别是相关指标的影响分析，如有不利影响，应提出拟采取的有效措施；
-
-（三）是否支持项目建设的明确意见。
-
-**第十四条** 本办法下列用语的含义：
-
-（一）能源消费量，是指项目年综合能源消费量，按当量值计算，包括原煤、原油、天然气和电力。
-"""
-
-
-@pytest.fixture
-def plans(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
-    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "plan.md").write_text(PLAN, encoding="utf-8")
-    (corpus / "review.md").write_text(REVIEW_RULES, encoding="utf-8")
-    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
-    return Index(tmp_path / "index", embedder=fake_embedder)
-
-
-def test_a_section_is_named_by_what_sets_it_apart_from_the_document(plans):
-    result = answer("甲烷行动方案在农业领域有哪些控制措施？", index=plans)
-    assert result.found
-    for task in ("畜禽粪污", "肠道发酵", "稻田"):
-        assert task in result.text
-    assert "煤矿瓦斯" not in result.text
-
-
-def test_long_items_of_a_list_are_quoted_by_their_first_clause(plans):
-    result = answer("项目情况说明要包括哪些内容？", index=plans)
-    assert result.found
-    assert "省级有关部门对项目的联合评估论证情况，" in result.text
-    assert "是否支持项目建设的明确意见" in result.text
-    assert "工艺设备等技术水平先进性" not in result.text  # the rest of item (一) is on the card
-    for citation in result.citations:  # still verbatim
-        assert all(q in result.text for q in citation.quotes)
-
-
-def test_a_definition_is_looked_up_in_the_named_text(plans):
-    result = answer("节能审查和碳排放评价办法所称的能源消费量包括哪些？", index=plans)
-    assert result.found
-    assert result.text.startswith("（一）能源消费量，是指")
-    assert "原煤、原油、天然气和电力" in result.text

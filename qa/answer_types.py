@@ -1,0 +1,56 @@
+"""The kind of fact a question asks for (a price, an amount, a span of time, a year, a date, a
+title), as the pattern a quote must match before it counts as an answer."""
+
+from __future__ import annotations
+
+import re
+
+# What each question form needs in the quotes before it counts as answered.
+_PRICE_ASKED = re.compile(r"价格|价位|碳价|成交价|price", re.I)
+_AMOUNT_ASKED = re.compile(
+    r"罚款|罚多少|金额|多少钱|多少[\u4e00-\u9fff]{0,3}(?:费|资金|基金)|fine", re.I
+)
+# 多长时间, 多久, 延期多长: a span of time, which a date or a bare number doesn't answer.
+_DURATION_ASKED = re.compile(r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|how long", re.I)
+_DURATION = re.compile(  # 二十个工作日, 2年内, 15日内; not the 2020年9月22日 of a calendar date
+    r"(?<![\d年月.])(?:\d{1,3}|[一二三四五六七八九十百两]+)\s*"
+    r"(?:个工作日|工作日|个自然日|自然日|个月|日内|天|周|星期|小时|年内|年)(?![\d])"
+)
+_PRICE = re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元|欧元)(?:\s*/\s*吨|每吨)?")
+_UNIT_ASKED = re.compile(r"多少(吨|元|家|个工作日|个月|天|千瓦|立方米|人)")
+# What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
+_UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "个工作日|日", "元": "元",
+          "吨": "吨", "个月": "个月|日"}  # fmt: skip
+_LIMIT_ASKED = re.compile(r"上限|下限|最高|最低|最多|最少|多少")
+_MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
+_TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
+_DATE = re.compile(
+    r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十]+月|之日|工作日|个月|日内|年底|以前|以后"
+    r"|期限|每年|[春夏秋冬]季|世纪|年代|时期|期间"
+)
+_YEAR_ASKED = re.compile(r"哪一?年|何年|which year|what year|in what year", re.I)
+_YEAR = re.compile(r"\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
+_NUMBER = re.compile(
+    r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
+)
+
+
+def required_shape(question: str, form: str | None) -> re.Pattern | None:
+    """What a quote must hold to answer a question that asks for a price, an amount, a number,
+    a date or a title; None when any quote may answer."""
+    if _PRICE_ASKED.search(question) and re.search(r"多少|几|是什么|how much|what", question, re.I):
+        return _PRICE
+    unit = _UNIT_ASKED.search(question)
+    if unit:
+        units = _UNITS.get(unit.group(1), unit.group(1))
+        return re.compile(
+            rf"(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
+        )
+    if _AMOUNT_ASKED.search(question) and (form == "number" or _LIMIT_ASKED.search(question)):
+        return _MONEY
+    if _DURATION_ASKED.search(question):
+        return _DURATION
+    if _YEAR_ASKED.search(question):
+        return _YEAR  # 哪一年: 11月25日 doesn't say which year
+    # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
+    return {"number": _NUMBER, "date": _DATE, "title": _TITLES}.get(form or "")
