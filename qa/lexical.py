@@ -92,6 +92,7 @@ class LexicalIndex:
         self.ids = np.sort(np.concatenate([p.ids[a] for p, a in zip(parts, alive)] or [[]]))
         self.ids = self.ids.astype(np.int64)
         self._vocabulary = {t: i for t, i in vocabulary.items() if df[i] > 0}
+        self._df = df
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -100,6 +101,11 @@ class LexicalIndex:
     def vocabulary(self) -> dict[str, int]:
         """Term → its number; a term absent here occurs in no passage."""
         return self._vocabulary
+
+    def passages_holding(self, term: str) -> int:
+        """How many live passages hold the term (0 for a term none holds)."""
+        i = self._vocabulary.get(term)
+        return 0 if i is None else int(self._df[i])
 
     def search(self, terms: list[str], n: int, allowed_ids: np.ndarray | None = None):
         """[(passage id, BM25 score)] of the n best passages holding any of `terms`."""

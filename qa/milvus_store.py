@@ -326,6 +326,14 @@ class MilvusStore:
                 known.add(token)
         return known
 
+    def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
+        return {
+            token: len(self.client.query(self._passages,
+                                         filter=f"TEXT_MATCH(terms, {_quote(token)})",
+                                         output_fields=["key"], limit=cap))
+            for token in tokens
+        }  # fmt: skip
+
     def close(self) -> None:
         self.client.close()
 

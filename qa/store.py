@@ -266,6 +266,9 @@ class Reader:
     def known_terms(self, tokens: list[str]) -> set[str]:
         return {t for t in tokens if t in self.terms.vocabulary}
 
+    def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
+        return {t: min(self.terms.passages_holding(t), cap) for t in tokens}
+
     def allowed_ids(self, where: Filter) -> np.ndarray:
         not_in_force = tuple(d for d, a in self.authorities().items() if not a.in_force)
         clause, args = where.sql(not_in_force)

@@ -114,4 +114,7 @@ class Store(Protocol):
     def known_terms(self, tokens: list[str]) -> set[str]:
         """The lexical tokens that some passage holds."""
 
+    def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
+        """How many passages hold each lexical token, counted up to `cap`."""
+
     def close(self) -> None: ...

@@ -237,6 +237,13 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     # A number in a heading quoted beside the asked thing is not its figure.
     contact = ["（联系人姓名及电话从略。）", "1.2024、2025年度名录制定要求"]
     assert not states_asked(contact, _NUMBER, ["联系人", "电话"], "联系人电话是多少？")
+    # A rare thing the question names (风险基金, in one article) that the quote doesn't name:
+    # its 五万元 is the figure of something else.
+    penalty = ["审定与核查机构有下列行为之一的，处五万元以上二十万元以下的罚款："]
+    fund = ["审定", "核查", "机构", "风险", "基金"]
+    asked = "审定与核查机构的风险基金最少要有多少钱？"
+    assert states_asked(penalty, _NUMBER, fund, asked)
+    assert not states_asked(penalty, _NUMBER, fund, asked, rare=["基金"])
     # The figure may follow in the next sentence of the same quote (它…).
     assert states_asked(["鸡毛松是常绿乔木。它可高达50米。"], _NUMBER, ["鸡毛松"], "鸡毛松有多高？")
 
@@ -334,3 +341,8 @@ def test_an_enumeration_of_the_asked_kind_is_recognised():
     units = _enumeration_of("通知抄送了哪些单位？")
     assert not units.search("将钢铁、水泥、铝冶炼行业重点排放单位名录公布")
     assert _enumeration_of("这个工作组要做哪些工作？") is None  # 工作 names no kind of thing
+
+
+def test_rare_terms_are_the_words_few_passages_hold(library):
+    rare = library.rare_terms(["伪造", "重点排放单位", "碳税"], at_most=1)
+    assert rare == ["伪造"]  # 重点排放单位 is in many passages; 碳税 in none
