@@ -63,6 +63,11 @@ DOMAIN_TERMS = {
     "project": "项目", "apply": "申请", "application": "申请", "deregister": "注销",
     "deregistered": "注销", "cancel": "注销", "cancelled": "注销", "on time": ("按时", "按期"),
     "average": "平均", "reach": "达到", "start": "开始",
+    # the words rules use for what they do: 纳入 (bring under), 负责, 抵销 (not 抵消), 报送
+    "include": ("纳入", "包括"), "in charge of": ("负责", "主管"), "responsible": "负责",
+    "offset": ("抵销", "抵消"), "disclose": "公开", "allocate": "分配", "allocation": "分配",
+    "submit": ("报送", "提交"), "landfill": "填埋", "flaring": "火炬", "flare": "火炬",
+    "pilot": "试点", "livestock": "畜禽", "manure": "粪污",
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",
@@ -125,13 +130,15 @@ def _singular(word: str) -> str:
 def lookup(phrase: str) -> frozenset[str]:
     glossary = _glossary()
     words = phrase.split()
-    # breaks down → break down, agreed → agree: the first or the last word inflected
+    # The phrase as written, and its first dictionary form (breaks down → break down, agreed →
+    # agree): CC-CEDICT glosses "included" alone as 其内, while "include" is 包括, 纳入.
+    found = glossary.get(phrase, frozenset())
     for first in _base_forms(words[0]):
         for last in _base_forms(words[-1]) if len(words) > 1 else [first]:
             form = " ".join([first, *words[1:-1], last]) if len(words) > 1 else first
-            if form in glossary:
-                return glossary[form]
-    return frozenset()
+            if form != phrase and form in glossary:
+                return found | glossary[form]
+    return found
 
 
 def english_terms(

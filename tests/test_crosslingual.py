@@ -30,6 +30,8 @@ def test_inflected_words_find_their_dictionary_form():
     assert "出毛病" in lookup("breaks down")
     assert "覆盖" in lookup("covers")
     assert not lookup("zzyzx")
+    # A form with an odd entry of its own keeps its dictionary form's words too
+    assert {"其内", "包括", "纳入"} <= lookup("included")
 
 
 def test_a_chemical_formula_does_not_hide_the_name():
