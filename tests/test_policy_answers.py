@@ -14,12 +14,12 @@ from qa import Index, answer
 pytestmark = pytest.mark.slow
 
 # Floors on the test split: what was last measured there minus 0.03, so that a regression fails
-# and noise does not. The test split grew from 163 to 186 questions (23 written blind in the
-# session of 2026-11-25), so the floors were set again from that one measurement.
-# Measured on test (186 questions): fact 0.740, refused 0.725, declined 0.123, governing 0.900.
+# and noise does not. The test split grew to 206 questions (43 of them written blind in the
+# session of 2026-11-25), so the floors were set again from the measurement on all of them.
+# Measured on test (206 questions): fact 0.725, refused 0.717, declined 0.106, governing 0.900.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet, except governing.
-FLOORS = {"fact": 0.71, "refused": 0.695, "governing": 0.87}
-CEILINGS = {"wrongly_declined": 0.153}
+FLOORS = {"fact": 0.695, "refused": 0.687, "governing": 0.87}
+CEILINGS = {"wrongly_declined": 0.136}
 
 
 @pytest.fixture(scope="module")
