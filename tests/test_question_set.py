@@ -21,7 +21,7 @@ OLD_FILE = DATA / "answer_questions.yaml"
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 KEYS = ("id", "q", "category", "split", "expect", "all_of", "doc", "locator", "history",
-        "answerable", "note")  # fmt: skip
+        "answerable", "batch", "note")  # fmt: skip
 MINIMUM = {
     "article": 15, "penalty": 15, "list": 15, "target": 15, "section": 15, "deadline": 15,
     "person": 15, "followup": 15, "english": 15, "governing": 10, "repealed": 4, "refusal": 40,
@@ -91,6 +91,8 @@ def shape_problems(entry: dict) -> list[str]:
     history = entry.get("history", [])
     if not isinstance(history, list) or not all(isinstance(h, str) and h for h in history):
         problems.append(f"{name}: history must be a list of earlier questions")
+    if "batch" in entry and (not isinstance(entry["batch"], int) or entry["batch"] < 1):
+        problems.append(f"{name}: batch must be a positive whole number (the blind-written round)")
     if "note" in entry and (not isinstance(entry["note"], str) or "\n" in entry["note"]):
         problems.append(f"{name}: note must be one line")
     if category == "refusal":
@@ -179,6 +181,13 @@ def test_splits_alternate_within_each_category(questions):
         expected = ["dev" if i % 2 == 0 else "test" for i in range(len(splits))]
         assert splits == expected, f"{category}: splits must alternate dev, test, … in file order"
         assert {"dev", "test"} <= set(splits), f"{category}: needs both dev and test questions"
+
+
+def test_each_blind_batch_is_split_evenly(questions):
+    batches = Counter((q["batch"], q["split"]) for q in questions if "batch" in q)
+    assert batches, "no blind-written batch: bench.answerability has nothing to hold out"
+    for batch in {b for b, _ in batches}:
+        assert batches[(batch, "dev")] == batches[(batch, "test")], f"batch {batch}: dev ≠ test"
 
 
 def test_expected_strings_and_locators_are_verbatim(questions, texts):
