@@ -234,9 +234,9 @@ def _holds(term, text: str) -> bool:
 #   english     the question is in English (translated terms cover less of a passage)
 FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_stated", "no_shape",
             "english")  # fmt: skip
-WEIGHTS = {"dense": 25.052, "coverage": 6.594, "unknown": -0.023, "unknown_count": -0.62,
-           "terms": 1.471, "not_stated": -5.3, "no_shape": -3.202, "english": 4.714}  # fmt: skip
-BIAS = -6.398
+WEIGHTS = {"dense": 26.83, "coverage": 6.019, "unknown": -0.034, "unknown_count": -0.612,
+           "terms": 0.982, "not_stated": -5.108, "no_shape": -2.915, "english": 4.482}  # fmt: skip
+BIAS = -5.294
 
 # Set by bench/answerability.py to collect the features of every decision it fits on.
 FEATURE_LOG: ContextVar[list | None] = ContextVar("answerability_features", default=None)
