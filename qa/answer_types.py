@@ -8,7 +8,7 @@ import re
 # What each question form needs in the quotes before it counts as answered.
 _PRICE_ASKED = re.compile(r"价格|价位|碳价|成交价|price", re.I)
 _AMOUNT_ASKED = re.compile(
-    r"罚款|罚多少|金额|多少钱|多少[\u4e00-\u9fff]{0,3}(?:费|资金|基金)|fine", re.I
+    r"罚款|罚多少|金额|多少钱|多少[\u4e00-\u9fff]{0,3}(?:费|金|钱)|fine", re.I
 )
 # 多长时间, 多久, 延期多长: a span of time, which a date or a bare number doesn't answer.
 _DURATION_ASKED = re.compile(r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|how long", re.I)

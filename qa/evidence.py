@@ -234,9 +234,9 @@ def _holds(term, text: str) -> bool:
 #   english     the question is in English (translated terms cover less of a passage)
 FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_stated", "no_shape",
             "english")  # fmt: skip
-WEIGHTS = {"dense": 26.83, "coverage": 6.019, "unknown": -0.034, "unknown_count": -0.612,
-           "terms": 0.982, "not_stated": -5.108, "no_shape": -2.915, "english": 4.482}  # fmt: skip
-BIAS = -5.294
+WEIGHTS = {"dense": 27.009, "coverage": 5.922, "unknown": -0.366, "unknown_count": -0.512,
+           "terms": 1.078, "not_stated": -5.193, "no_shape": -2.87, "english": 4.412}  # fmt: skip
+BIAS = -5.333
 
 # Set by bench/answerability.py to collect the features of every decision it fits on.
 FEATURE_LOG: ContextVar[list | None] = ContextVar("answerability_features", default=None)

@@ -272,6 +272,8 @@ def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
     assert duration.search("项目设计文件公示期为二十个工作日")
     assert duration.search("自公布之日起2年内未开工建设")
     assert not duration.search("（三）产生于2020年9月22日之后")
+    bonus = required_shape("举报人能拿到多少奖金？", "number")
+    assert bonus.search("奖励五千元") and not bonus.search("为举报人保密，反馈处理结果")
     fee = required_shape("申请项目登记要交多少登记费？", "number")
     assert fee.search("处五万元以上二十万元以下的罚款")
     assert not fee.search("（三）产生于2020年9月22日之后")
