@@ -203,8 +203,10 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     before = [c.passage.text[:start] for c in extractive.citations for start, _ in c.spans]
     # A figure quoted of another thing or year doesn't state the asked one.
     # A thing the question names that few passages hold (风险基金) must be named by the quotes.
-    at_most = max(3, round(RARE_SHARE * index.size))
-    rare = [] if english or shape is None else index.rare_terms(things(question, evidence), at_most)
+    rare = []
+    if shape is not None and not english:
+        at_most = max(3, round(RARE_SHARE * index.size))
+        rare = index.rare_terms(things(question, evidence), at_most)
     stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare)
     features = answer_features(searched, evidence, english, unknown, shape_missing, stated)
     if not answerable(features):
