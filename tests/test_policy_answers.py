@@ -14,12 +14,12 @@ from qa import Index, answer
 pytestmark = pytest.mark.slow
 
 # Floors on the test split: what was last measured there minus 0.03, so that a regression fails
-# and noise does not. The test split grew to 226 questions (63 of them written blind, in three
+# and noise does not. The test split grew to 246 questions (83 of them written blind, in four
 # batches, in the session of 2026-11-26), so the floors were set again from that measurement.
-# Measured on test (226 questions): fact 0.727, refused 0.667, declined 0.099, governing 0.818.
+# Measured on test (246 questions): fact 0.731, refused 0.625, declined 0.093, governing 0.818.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.697, "refused": 0.637, "governing": 0.788}
-CEILINGS = {"wrongly_declined": 0.129}
+FLOORS = {"fact": 0.701, "refused": 0.595, "governing": 0.788}
+CEILINGS = {"wrongly_declined": 0.123}
 
 
 @pytest.fixture(scope="module")
