@@ -163,10 +163,12 @@ def held_out_batches(dev: list[dict], extra: list[dict], lam: float, cmrc_weight
     report = {}
     for batch in sorted(set(batch_of.values())):
         held = [r for r in dev if batch_of.get(r["id"]) == batch]
-        train = [r for r in dev + extra if r["features"] is not None and r not in held]
+        kept = [r for r in dev if batch_of.get(r["id"]) != batch and r["features"] is not None]
+        others = [r for r in extra if r["features"] is not None]
+        train = kept + others
         x = np.array([[r["features"][name] for name in FEATURES] for r in train])
         y = np.array([float(r["answerable"]) for r in train])
-        rows = np.array([1.0 if r in dev else cmrc_weight for r in train])
+        rows = np.array([1.0] * len(kept) + [cmrc_weight] * len(others))
         mean, std = standardise(x)
         w, b = fit((x - mean) / std, y, lam, rows)
         decide = [

@@ -319,12 +319,7 @@ class MilvusStore:
         return self._authorities
 
     def known_terms(self, tokens: list[str]) -> set[str]:
-        known = set()
-        for token in tokens:
-            if self.client.query(self._passages, filter=f"TEXT_MATCH(terms, {_quote(token)})",
-                                 output_fields=["key"], limit=1):  # fmt: skip
-                known.add(token)
-        return known
+        return {token for token, count in self.term_counts(tokens, 1).items() if count}
 
     def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
         return {
