@@ -1,5 +1,5 @@
 """The kind of fact a question asks for (a price, an amount, a span of time, a year, a date, a
-title), as the pattern a quote must match before it counts as an answer."""
+place, a frequency, a title), as the pattern a quote must match before it counts as an answer."""
 
 from __future__ import annotations
 
@@ -33,6 +33,35 @@ _YEAR = re.compile(r"\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
 _NUMBER = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
 )
+# 设在哪个城市, 哪些省份: a place the texts would name (北京, 湖北省, 长三角地区).
+_PLACE_ASKED = re.compile(
+    r"哪个(?:城市|省|地方|地区)|哪些(?:省份|省|城市|地区|地方)|哪几个(?:省|城市|地区)"
+    r"|设在哪|\bwhich (?:city|cities|province|provinces)\b|\bin which (?:city|province)",
+    re.I,
+)
+_PROVINCES = ("北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 "
+              "广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 "
+              "京津冀 长三角 粤港澳 珠三角 深圳 广州 武汉 成都").split()  # fmt: skip
+# A named place: a province or city by name, or a name ending in 省/市 (not 省级, 市场, 城市).
+_PLACE = re.compile(
+    "|".join(_PROVINCES) + r"|(?<![本各该设区的城])[\u4e00-\u9fff]{2}(?:省|市)(?![级场辖])"
+)
+# 多久一次, how often: a frequency (每年, 每季度, 定期 is not one: it says no interval).
+_FREQUENCY_ASKED = re.compile(
+    r"多久一次|多长时间一次|每隔多久|频次|频率|how often|how frequently", re.I
+)
+_FREQUENCY = re.compile(
+    r"每(?:年|季度|季|月|周|日|天|半年|[一二两三四五六七八九十\d]+(?:年|个月|月|周|日|天))|一年[一二两三四五六七八九十\d]+次"
+)
+_ASKING = re.compile(
+    r"\b(?:how|what|which|when|where|who)\b|多少|哪|什么|几|何时|多久|如何|怎么|怎样", re.I
+)
+# An English question asking for a quantity without "how many": the minimum size, the rate.
+_QUANTITY_ASKED_EN = re.compile(
+    r"\bwhat (?:is |are |was )?(?:the )?(?:[\w-]+ ){0,3}(?:size|rate|factor|efficiency|percentage|"
+    r"amount|threshold|number|hours?|limit|cap|ceiling)\b|\b(?:minimum|maximum) (?:size|amount|number)\b",
+    re.I,
+)
 
 
 def required_shape(question: str, form: str | None) -> re.Pattern | None:
@@ -52,5 +81,13 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         return _DURATION
     if _YEAR_ASKED.search(question):
         return _YEAR  # 哪一年: 11月25日 doesn't say which year
+    # A question that asks two things (how are they picked, and how often?) is answered in part.
+    if len(_ASKING.findall(question)) == 1:
+        if _FREQUENCY_ASKED.search(question):
+            return _FREQUENCY
+        if _PLACE_ASKED.search(question):
+            return _PLACE
+        if _QUANTITY_ASKED_EN.search(question):
+            return _NUMBER
     # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
     return {"number": _NUMBER, "date": _DATE, "title": _TITLES}.get(form or "")

@@ -279,6 +279,36 @@ def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
     assert not fee.search("（三）产生于2020年9月22日之后")
 
 
+def test_a_place_a_frequency_or_an_english_quantity_needs_one_stated():
+    from qa.answer_types import required_shape
+
+    city = required_shape("全国碳排放权注册登记机构设在哪个城市？", None)
+    assert city.search("注册登记机构设在湖北省武汉市")
+    # 省级, 市场, 所在地省 name no place.
+    assert not city.search("报经所在地省级生态环境主管部门审核后，向全国碳排放权交易市场申请")
+    often = required_shape("How often must operators carry out leak detection and repair?", "how")
+    assert often.search("每季度至少开展一次泄漏检测") and not often.search(
+        "推动泄漏检测与修复常态化应用"
+    )
+    size = required_shape("What is the minimum size of a CCER block trade?", "list")
+    assert size is not None and not size.search("交易机构可以制定具体业务规则")
+    assert required_shape("What vapour recovery efficiency must petrol stations reach?", "list")
+    # Two things asked (how picked, and how often): what is quoted may answer one of them.
+    assert required_shape("How are emitters picked for inspection, and how often?", "how") is None
+
+
+def test_an_article_number_is_not_a_figure_and_another_year_is_not_the_asked_one():
+    from qa.answer_types import _DATE, _NUMBER
+    from qa.evidence import states_asked
+
+    rules = ["第一条 为了规范全国温室气体自愿减排交易，制定本办法。"]
+    assert not states_asked(rules, _NUMBER, ["自愿减排交易"], "自愿减排交易最少要买多少？")
+    deadline = ["2025年12月31日前，组织重点排放单位完成2024年度碳排放配额清缴。"]
+    terms = ["碳排放配额", "清缴"]
+    assert states_asked(deadline, _DATE, terms, "2024年度的碳排放配额什么时候清缴？")
+    assert not states_asked(deadline, _DATE, terms, "2025年度的碳排放配额什么时候清缴？")
+
+
 def test_a_repealed_text_outside_the_library_is_answered_from_its_repealer(
     tmp_path: Path, fake_embedder, monkeypatch
 ):
