@@ -11,7 +11,9 @@ _AMOUNT_ASKED = re.compile(
     r"罚款|罚多少|金额|多少钱|多少[\u4e00-\u9fff]{0,3}(?:费|金|钱)|fine", re.I
 )
 # 多长时间, 多久, 延期多长: a span of time, which a date or a bare number doesn't answer.
-_DURATION_ASKED = re.compile(r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|how long", re.I)
+_DURATION_ASKED = re.compile(
+    r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|几年|how long", re.I
+)
 _DURATION = re.compile(  # 二十个工作日, 2年内, 15日内; not the 2020年9月22日 of a calendar date
     r"(?<![\d年月.])(?:\d{1,3}|[一二三四五六七八九十百两]+)\s*"
     r"(?:个工作日|工作日|个自然日|自然日|个月|日内|天|周|星期|小时|年内|年)(?![\d])"

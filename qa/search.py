@@ -292,18 +292,16 @@ class Index:
             known = self._store.known_terms(sorted({x for t in terms for x in fts_tokens([t])}))
         return [t for t in terms if not all(x in known for x in fts_tokens([t]))]
 
-    def rare_terms(self, terms: Iterable[str], at_most: int) -> list[str]:
-        """The terms the library holds in at most `at_most` passages (风险基金, not 企业): the
-        specific things a question can be about."""
+    def passage_counts(self, terms: Iterable[str], cap: int) -> dict[str, int]:
+        """How many passages hold each term (all of its index tokens), counted up to `cap`: 风险基金
+        in 1, 碳税 in 0, 企业 in `cap` or more. How specific a thing a question names."""
         from qa.lexical import fts_tokens
 
-        terms = list(terms)
         pieces = {t: fts_tokens([t]) for t in terms}
         with self._lock:
             self._store.refresh()
-            counts = self._store.term_counts(sorted({x for p in pieces.values() for x in p}),
-                                             at_most + 1)  # fmt: skip
-        return [t for t, p in pieces.items() if p and 0 < min(counts[x] for x in p) <= at_most]
+            counts = self._store.term_counts(sorted({x for p in pieces.values() for x in p}), cap)
+        return {t: min(counts[x] for x in p) for t, p in pieces.items() if p}
 
     def with_article(self, article: str) -> list[str]:
         """Ids of the documents that have this article (第二十二条)."""

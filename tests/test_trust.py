@@ -375,6 +375,17 @@ def test_an_enumeration_of_the_asked_kind_is_recognised():
     assert _enumeration_of("这个工作组要做哪些工作？") is None  # 工作 names no kind of thing
 
 
-def test_rare_terms_are_the_words_few_passages_hold(library):
-    rare = library.rare_terms(["伪造", "重点排放单位", "碳税"], at_most=1)
-    assert rare == ["伪造"]  # 重点排放单位 is in many passages; 碳税 in none
+def test_passage_counts_tell_how_specific_a_thing_is(library):
+    counts = library.passage_counts(["伪造", "排放", "碳税"], cap=3)
+    assert counts["伪造"] == 1 and counts["碳税"] == 0
+    assert counts["排放"] == 3  # in more passages than the cap: counted up to it
+
+
+def test_a_figure_must_name_the_rare_things_and_the_most_specific_one():
+    from qa.evidence import specific_things
+
+    counts = {"城市": 40, "生活": 12, "污水": 2, "收集率": 0}
+    assert specific_things(counts, rare=1, at_most=20) == ["污水"]
+    rare = {"风险基金": 1, "碳市场": 1, "企业": 30}
+    assert specific_things(rare, 1, 20) == ["风险基金", "碳市场"]
+    assert specific_things({"企业": 30, "单位": 40}, 1, 20) == []  # nothing specific asked
