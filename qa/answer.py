@@ -181,11 +181,15 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     searched = passages
     passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
-    picked = select_sentences(index, vector, passages, scored, form, question=question)
+    # English: sentences are chosen by the question and its dictionary gloss (监测 体系 建立 …)
+    # together; the model tells Chinese sentences apart better from Chinese words. On dev,
+    # English fact 0.714 → 0.776; mixing the gloss into the search itself cost refusals.
+    choice = _with_gloss(index, vector, asked) if english and asked else vector
+    picked = select_sentences(index, choice, passages, scored, form, question=question)
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
         return
-    picked = _with_governing_quote(index, vector, passages, picked, scored, form, governing)
+    picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing)
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = answer_types.required_shape(question, form)
@@ -197,7 +201,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         quoted = {c.passage.doc_id for c in extractive.citations}
         shaped = [p for p in passages if p.doc_id in quoted]
         picked = select_sentences(
-            index, vector, shaped, scored, form, require=shape, question=question
+            index, choice, shaped, scored, form, require=shape, question=question
         )
         shape_missing = not picked
         if picked:
@@ -218,6 +222,14 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     yield from _finish(extractive, question, query, use_llm, passages, index)
+
+
+def _with_gloss(index: Index, vector, gloss: str):
+    """The question's vector averaged with its Chinese gloss's, unit length."""
+    import numpy as np
+
+    mixed = vector + index.embedder.embed_queries([gloss])[0]
+    return mixed / np.linalg.norm(mixed)
 
 
 def _allowed(passage: Passage, where) -> bool:

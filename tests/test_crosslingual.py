@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from qa.crosslingual import english_terms, lookup
 
 
@@ -48,3 +50,14 @@ def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():
     plants = english_terms("Which coal-fired plants need a review?")
     assert any("煤炭" in term for term in plants) and any("审查" in term for term in plants)
     assert not any("枞树" in term for term in plants)
+
+
+@pytest.mark.slow
+def test_english_sentences_are_chosen_with_the_chinese_gloss(real_index_dir):
+    # The English question alone picks 第四十条 (on boilers); its gloss 煤炭 进口 销售…
+    # finds the sentence that answers it.
+    from qa import Index, answer
+
+    result = answer("Is it legal to import or sell substandard coal in China?",
+                    index=Index(real_index_dir))  # fmt: skip
+    assert result.found and "国家禁止进口、销售和燃用不符合质量标准的煤炭" in result.text
