@@ -117,3 +117,43 @@ def test_a_definition_is_looked_up_in_the_named_text(plans):
     assert result.found
     assert result.text.startswith("（一）能源消费量，是指")
     assert "原煤、原油、天然气和电力" in result.text
+
+
+NEW_MEASURES = """---
+title: 温室气体自愿减排交易管理办法
+issuer: 生态环境部
+---
+
+第一条　为规范温室气体自愿减排交易，制定本办法。
+
+第二条　经登记的项目减排量称为“核证自愿减排量”，单位以“吨二氧化碳当量”计。
+
+第三条　本办法自2023年10月19日起施行。原《温室气体自愿减排交易暂行办法》同时废止。
+"""
+
+OLD_MEASURES = """---
+title: 温室气体自愿减排交易暂行办法
+issuer: 国家发展和改革委员会
+---
+
+第一条　为鼓励温室气体自愿减排交易，制定本办法。
+
+第二条　核证自愿减排量：是指经备案的减排量。
+
+第三条　本办法自2012年6月13日起施行。
+"""
+
+
+@pytest.mark.parametrize("question", ["什么是核证自愿减排量？", "“核证自愿减排量”是怎么定义的？"])
+def test_a_definition_asked_any_way_is_quoted_from_the_governing_text(
+    question, tmp_path: Path, fake_embedder
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "new.md").write_text(NEW_MEASURES, encoding="utf-8")
+    (corpus / "old.md").write_text(OLD_MEASURES, encoding="utf-8")
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    result = answer(question, index=Index(tmp_path / "index", embedder=fake_embedder))
+    assert result.found
+    assert result.text.startswith("第二条　经登记的项目减排量称为“核证自愿减排量”")
+    assert "经备案的减排量" not in result.text  # the repealed text's definition
