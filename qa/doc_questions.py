@@ -142,7 +142,7 @@ def _runs_through(core: str, title: str) -> bool:
 
 _DEFINITION_ASKED = re.compile(
     r"所称的?([\u4e00-\u9fff]{2,12}?)(?=包括|是指|是什么|指什么|有哪|有什么|的含义|的定义|[，,？?])"
-    r"|([\u4e00-\u9fff]{2,12}?)[”\"]?(?:的含义|的定义|是指什么|指的是什么|是怎么定义的|怎么定义|如何定义"
+    r"|([\u4e00-\u9fff]{2,12}?)[”\"]?(?:的含义|的定义|是指什么|指的是什么|指的是谁|是指谁|是怎么定义的|怎么定义|如何定义"
     r"|是什么意思|什么意思)"
     r"|什么(?:是|叫)[“\"]?([\u4e00-\u9fff]{2,12}?)[”\"]?(?=[？?，,。]|$)"
 )
@@ -161,11 +161,13 @@ def definition_quotes(index: Index, question: str, named: Sequence[str]) -> list
     # 暂行条例中碳排放配额的含义: the term is the longest tail of the phrase a text defines.
     terms = [asked[i:] for i in range(len(asked) - 1)]
     docs = list(named[:1]) or None
-    passages = index.search(f"{asked} 是指 含义", k=10, docs=docs)
+    passages = index.search(f"{asked} 是指 含义 以下简称{asked}", k=10, docs=docs)
     for term in terms:
-        # 碳排放配额，是指… / 国家核证自愿减排量：是指… / …称为“核证自愿减排量”
+        # 碳排放配额，是指… / 国家核证自愿减排量：是指… / …称为“核证自愿减排量” /
+        # 申请…登记的法人或者其他组织（以下简称项目业主）
+        name = re.escape(term)
         defines = re.compile(
-            rf"{re.escape(term)}[，,：:]?(?:是指|指的是)|称为[“\"]{re.escape(term)}[”\"]"
+            rf"{name}[，,：:]?(?:是指|指的是)|称为[“\"]{name}[”\"]|（以下简称[“\"]?{name}[”\"]?）"
         )
         found = [(passage, start, end) for passage in passages
                  for start, end in sentence_spans(passage.text)

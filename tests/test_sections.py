@@ -128,7 +128,9 @@ issuer: 生态环境部
 
 第二条　经登记的项目减排量称为“核证自愿减排量”，单位以“吨二氧化碳当量”计。
 
-第三条　本办法自2023年10月19日起施行。原《温室气体自愿减排交易暂行办法》同时废止。
+第三条　申请项目登记的法人或者其他组织（以下简称项目业主）应当编制项目设计文件。
+
+第四条　本办法自2023年10月19日起施行。原《温室气体自愿减排交易暂行办法》同时废止。
 """
 
 OLD_MEASURES = """---
@@ -144,9 +146,16 @@ issuer: 国家发展和改革委员会
 """
 
 
-@pytest.mark.parametrize("question", ["什么是核证自愿减排量？", "“核证自愿减排量”是怎么定义的？"])
+@pytest.mark.parametrize(
+    "question, definition",
+    [
+        ("什么是核证自愿减排量？", "第二条　经登记的项目减排量称为“核证自愿减排量”"),
+        ("“核证自愿减排量”是怎么定义的？", "第二条　经登记的项目减排量称为“核证自愿减排量”"),
+        ("“项目业主”指的是谁？", "第三条　申请项目登记的法人或者其他组织（以下简称项目业主）"),
+    ],
+)
 def test_a_definition_asked_any_way_is_quoted_from_the_governing_text(
-    question, tmp_path: Path, fake_embedder
+    question, definition, tmp_path: Path, fake_embedder
 ):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -155,5 +164,5 @@ def test_a_definition_asked_any_way_is_quoted_from_the_governing_text(
     build_index([corpus], tmp_path / "index", embedder=fake_embedder)
     result = answer(question, index=Index(tmp_path / "index", embedder=fake_embedder))
     assert result.found
-    assert result.text.startswith("第二条　经登记的项目减排量称为“核证自愿减排量”")
+    assert result.text.startswith(definition)
     assert "经备案的减排量" not in result.text  # the repealed text's definition
