@@ -90,6 +90,8 @@ def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
         return []
     doc_id = named[0]
     row = next((d for d in index.documents() if d["doc_id"] == doc_id), None)
+    if _asks_of_content(question, (row or {}).get("title") or ""):
+        return []  # 按照条例，重点排放单位名录由谁制定: who makes the 名录, not the 条例
     issuer = (row or {}).get("issuer") or ""
     wanted = [part for part in re.split(r"[、，,\s]+", issuer) if len(part) >= 2]
     signer = bool(_SIGNER.search(question))
@@ -104,6 +106,20 @@ def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
             if names_issuer(passage.text[start:end]):
                 return [(passage, start, end)]
     return []
+
+
+# Nouns that ask for the issuer, not for something in the text.
+_ISSUER_NOUNS = frozenset("部门 机关 单位 机构 总理 部长 主任 局长 主席 委员长 文件 文号".split())
+
+
+def _asks_of_content(question: str, title: str) -> bool:
+    """True when the question names things besides the document and its issuer (名录, 重点排放单位):
+    it asks who does something under the text, not who issued it."""
+    from qa.text import normalize, nouns
+
+    title = normalize(title)
+    return any(len(n) >= 2 and re.match(r"[\u4e00-\u9fff]", n) and n not in title
+               and n not in _ISSUER_NOUNS for n in nouns(question))  # fmt: skip
 
 
 # A title the question gives: 《…》, or one dated by its year (2030年前碳达峰行动方案), which names

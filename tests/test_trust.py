@@ -389,3 +389,12 @@ def test_a_figure_must_name_the_rare_things_and_the_most_specific_one():
     rare = {"风险基金": 1, "碳市场": 1, "企业": 30}
     assert specific_things(rare, 1, 20) == ["风险基金", "碳市场"]
     assert specific_things({"企业": 30, "单位": 40}, 1, 20) == []  # nothing specific asked
+
+
+def test_who_makes_something_under_a_text_is_not_who_issued_it(library):
+    from qa.doc_questions import issuer_quotes
+
+    content = "按照碳排放权交易管理暂行条例，各省的重点排放单位名录由谁来制定？"
+    assert issuer_quotes(library, content, ["regulation.md"]) == []
+    issued = issuer_quotes(library, "碳排放权交易管理暂行条例是哪个部门发布的？", ["regulation.md"])
+    assert issued and "国务院" in issued[0][0].text[issued[0][1] : issued[0][2]]
