@@ -61,3 +61,13 @@ def test_english_sentences_are_chosen_with_the_chinese_gloss(real_index_dir):
     result = answer("Is it legal to import or sell substandard coal in China?",
                     index=Index(real_index_dir))  # fmt: skip
     assert result.found and "国家禁止进口、销售和燃用不符合质量标准的煤炭" in result.text
+
+
+def test_when_asks_a_date_only_as_the_question_word():
+    from qa.sentences import question_form
+
+    assert question_form("When does the interim regulation take effect?") == "date"
+    assert question_form("By when must key emitters surrender their allowances?") == "date"
+    # "when it tests" is a condition: the question asks for a kind of instrument.
+    asked = "What kind of measuring instruments must a key emitter use when it tests its emissions?"
+    assert question_form(asked) != "date"
