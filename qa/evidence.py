@@ -180,7 +180,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     # A rare word of the question (风险基金, in one article) that no quote names: the quotes
     # state a figure of something else.
     quoted = normalize("".join(quotes))
-    if any(t not in quoted for t in rare if t in words):
+    if any(not _abbreviates(t, quoted) for t in rare if t in words):
         return False
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
@@ -210,6 +210,12 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             if shape.search(rest) and (not years or in_scope) and about and in_period:
                 return True
     return False
+
+
+def _abbreviates(term: str, text: str) -> bool:
+    """The text names the term, whole or as the longer wording it abbreviates (按规定 in 按照规定,
+    风险基金 not in 风险防控…基金): its characters in order, at most two apart."""
+    return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
 _PROVISION_NUMBER = re.compile(r"第[一二三四五六七八九十百零〇\d]+[编章节条款项目]")

@@ -244,6 +244,10 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     asked = "审定与核查机构的风险基金最少要有多少钱？"
     assert states_asked(penalty, _NUMBER, fund, asked)
     assert not states_asked(penalty, _NUMBER, fund, asked, rare=["基金"])
+    # A rare short form is named by the wording it abbreviates: 按规定 by 按照规定.
+    lead = ["重点排放单位未按照规定公开年度排放报告的，处5万元以上50万元以下的罚款。"]
+    words = ["重点排放单位", "按规定", "公开", "年度排放报告"]
+    assert states_asked(lead, _NUMBER, words, "没有按规定公开报告罚多少？", rare=["按规定"])
     # The figure may follow in the next sentence of the same quote (它…).
     assert states_asked(["鸡毛松是常绿乔木。它可高达50米。"], _NUMBER, ["鸡毛松"], "鸡毛松有多高？")
 
