@@ -290,6 +290,9 @@ def test_a_place_a_frequency_or_an_english_quantity_needs_one_stated():
     assert city.search("注册登记机构设在湖北省武汉市")
     # 省级, 市场, 所在地省 name no place.
     assert not city.search("报经所在地省级生态环境主管部门审核后，向全国碳排放权交易市场申请")
+    assert (
+        required_shape("名录要在哪些地方公布？", "list") is None
+    )  # 网站, 平台: venues, not places
     often = required_shape("How often must operators carry out leak detection and repair?", "how")
     assert often.search("每季度至少开展一次泄漏检测") and not often.search(
         "推动泄漏检测与修复常态化应用"
