@@ -14,12 +14,12 @@ from qa import Index, answer
 pytestmark = pytest.mark.slow
 
 # Floors on the test split: what was last measured there minus 0.03, so that a regression fails
-# and noise does not. The test split grew to 246 questions (83 of them written blind, in four
-# batches, in the session of 2026-11-26), so the floors were set again from that measurement.
-# Measured on test (246 questions): fact 0.731, refused 0.625, declined 0.093, governing 0.818.
+# and noise does not. The test split grew to 406 questions (243 of them written blind, in twelve
+# batches, in the sessions of 2026-11-26), so the floors were set again from that measurement.
+# Measured on test (406 questions): fact 0.687, refused 0.648, declined 0.108, governing 0.733.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.701, "refused": 0.595, "governing": 0.788}
-CEILINGS = {"wrongly_declined": 0.123}
+FLOORS = {"fact": 0.657, "refused": 0.618, "governing": 0.703}
+CEILINGS = {"wrongly_declined": 0.138}
 
 
 @pytest.fixture(scope="module")
