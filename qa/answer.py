@@ -216,7 +216,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         cap = max(3, round(SPECIFIC_SHARE * index.size))
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
-    stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare)
+    titles = [c.passage.title for c in extractive.citations for _ in c.spans]
+    stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare, titles)
     features = answer_features(searched, evidence, english, unknown, shape_missing, stated)
     if not answerable(features):
         yield from emit_events(declined(question, query, passages, english))

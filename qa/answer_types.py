@@ -37,7 +37,7 @@ _NUMBER = re.compile(
 )
 # 设在哪个城市, 哪些省份: a place the texts would name (北京, 湖北省, 长三角地区).
 _PLACE_ASKED = re.compile(
-    r"哪个(?:城市|省|地区)|哪些(?:省份|省|城市|地区)|哪几个(?:省|城市|地区)"
+    r"哪个(?:城市|省)|哪些(?:省份|省|城市)|哪几个(?:省|城市)"
     r"|设在哪|\bwhich (?:city|cities|province|provinces)\b|\bin which (?:city|province)",
     re.I,
 )

@@ -165,32 +165,38 @@ def names_numbers(passages: Sequence[Passage], terms: Sequence) -> bool:
 
 
 def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, question: str,
-                 before: Sequence[str] = (), rare: Sequence[str] = ()) -> bool:  # fmt: skip
+                 before: Sequence[str] = (), rare: Sequence[str] = (),
+                 titles: Sequence[str] = ()) -> bool:  # fmt: skip
     """True when a clause of the quotes holds the asked kind of fact (a figure, a date, a title)
     for what was asked: in a quote with one of the question's topic words, and, when the
     question names a year, not under another year's heading (到2025年，煤矿瓦斯年利用量达到
     60亿立方米；到2030年，油田伴生气… gives no figure for 2030). `before` holds, per quote, its
     passage's text before it: a year heading there (到2030年，…。森林覆盖率达到25%左右) scopes
-    the quote too. A quote of （联系人姓名及电话从略。） and a numbered heading gives no
-    telephone number."""
+    the quote too. `titles` holds, per quote, its document's title, which says what it is about
+    (牡蒿 for 分布于福建、辽宁…; a heading doesn't: 污水 heads a section that gives 污泥's rate).
+    A quote of （联系人姓名及电话从略。） and a numbered heading gives no telephone number."""
     numbers = re.findall(r"\d{2,}", question)
     years = set(re.findall(r"\d{4}", question))
     periods = set(re.findall(r"(\d{4})年度", question))
     words = [t for t in terms if not isinstance(t, str) or (is_topic_word(t) and not t.isdigit())]
     # A rare word of the question (风险基金, in one article) that no quote names: the quotes
     # state a figure of something else.
-    quoted = normalize("".join(quotes))
+    leads = [normalize(titles[i]) if i < len(titles) else "" for i in range(len(quotes))]
+    quoted = normalize("".join(quotes)) + "".join(leads)
     if any(not _abbreviates(t, quoted) for t in rare if t in words):
         return False
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
-    words = [t for t in words if any(_holds(t, normalize(q)) for q in quotes)]
+    words = [
+        t for t in words if any(_holds(t, lead + normalize(q)) for q, lead in zip(quotes, leads))
+    ]
     for position, quote in enumerate(quotes):
         text = normalize(quote)
+        lead = leads[position]
         earlier = normalize(before[position]) if position < len(before) else ""
         # A quote runs on about one thing (纽西兰鸡毛松…。它…高达…米): its topic words may sit
-        # in an earlier sentence than its figure.
-        if words and not any(_holds(t, text) for t in words):
+        # in an earlier sentence than its figure, or in its title.
+        if words and not any(_holds(t, lead + text) for t in words):
             continue
         for clause in re.finditer(r"[^；;。！？!?\n]+", text):
             # 第四十七条 numbers a provision: it is not a figure of the rule.
@@ -202,7 +208,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             in_scope = not scope or scope[-1] in years or any(y in clause.group() for y in years)
             # The figure is said of the asked thing: a topic word in its clause or before it
             # (到2025年，煤矿瓦斯…60亿立方米 gives no 2025 figure for 油田伴生气, said after it).
-            said_of = text[: clause.end()]
+            said_of = lead + text[: clause.end()]
             about = not words or any(_holds(t, said_of) for t in words)
             # 2025年度 asked: a clause about 2024年度 (with a 2025年…前 deadline) is another year's.
             named_periods = re.findall(r"(\d{4})年度", text[: clause.end()])

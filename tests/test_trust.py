@@ -222,7 +222,7 @@ def test_who_signed_a_named_regulation_is_quoted_from_its_signature(library):
 
 
 def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
-    from qa.answer_types import _NUMBER
+    from qa.answer_types import _NUMBER, required_shape
     from qa.evidence import states_asked
 
     plan = [
@@ -248,6 +248,12 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     lead = ["重点排放单位未按照规定公开年度排放报告的，处5万元以上50万元以下的罚款。"]
     words = ["重点排放单位", "按规定", "公开", "年度排放报告"]
     assert states_asked(lead, _NUMBER, words, "没有按规定公开报告罚多少？", rare=["按规定"])
+    # The document's title says what its sentences are about: 牡蒿 for 分布于福建、辽宁….
+    spread = ["中国大陆的福建、辽宁、河北、四川等地有分布。"]
+    asked = "牡蒿分布在哪些省市？"
+    place = required_shape(asked, "list")
+    assert not states_asked(spread, place, ["牡蒿", "分布"], asked, rare=["牡蒿"])
+    assert states_asked(spread, place, ["牡蒿", "分布"], asked, rare=["牡蒿"], titles=["牡蒿"])
     # The figure may follow in the next sentence of the same quote (它…).
     assert states_asked(["鸡毛松是常绿乔木。它可高达50米。"], _NUMBER, ["鸡毛松"], "鸡毛松有多高？")
 
