@@ -140,6 +140,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from _finish(quote_whole(question, query, exact), question, query, use_llm)
         return
     issued = doc_questions.issuer_quotes(index, question, named)
+    issued = issued or doc_questions.signing_date_quotes(index, question, named)
     issued = issued or doc_questions.definition_quotes(index, question, named)
     if issued and _allowed(issued[0][0], where):
         yield from _finish(quote_spans(question, query, "", issued), question, query, use_llm)

@@ -108,6 +108,39 @@ def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
     return []
 
 
+# 是哪天签署公布的？ 落款日期是哪一天？ 什么时候印发的？: the date the text was signed or issued.
+_SIGNED_ASKED = re.compile(
+    r"(?:哪天|哪一天|什么时候|何时|哪年哪月|日期)[^，,。？?]{0,6}(?:签署|签发|公布|印发|发布|发文)"
+    r"|(?:签署|签发|印发|发文|落款)(?:的)?(?:日期|时间)|落款"
+)
+_DATE_LINE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日")
+
+
+def signing_date_quotes(index: Index, question: str, named: Sequence[str]) -> list:
+    """For 《X》是哪天签署公布的？ / 落款日期是哪一天？: the line of X that is only a date (under
+    the signature, or the 落款 at the end), the first in the text, as [(passage, start, end)]."""
+    if not named or not _SIGNED_ASKED.search(question):
+        return []
+    doc_id = named[0]
+    row = next((d for d in index.documents() if d["doc_id"] == doc_id), None)
+    if row is None:
+        return []
+    passages = index.search(row["title"], k=max(1, row.get("passages") or 1), docs=[doc_id])
+    dated = []
+    for passage in passages:
+        start = 0
+        for line in passage.text.split("\n"):
+            stripped = line.strip()
+            if _DATE_LINE.fullmatch(stripped):
+                begin = passage.text.index(stripped, start)
+                dated.append((passage.paragraph, passage, begin, begin + len(stripped)))
+            start += len(line) + 1
+    if not dated:
+        return []
+    _, passage, begin, end = min(dated, key=lambda d: d[0])
+    return [(passage, begin, end)]
+
+
 # Nouns that ask for the issuer, not for something in the text.
 _ISSUER_NOUNS = frozenset("部门 机关 单位 机构 总理 部长 主任 局长 主席 委员长 文件 文号".split())
 

@@ -150,11 +150,17 @@ def evidence_terms(index: Index, question: str, terms: list[str],
     # Numbers stay: 2040年 asked of texts that only speak of 2030 is not answered by them.
     terms = [t for t in terms if t not in unseen or t in unknown or t.isdigit()] or terms
     # Only a rule's title names an instrument; a news or reference page's title is its topic.
-    names = normalize("".join(named_titles))
+    # 生态环境部令第19号 names the document by its number, as its title does.
+    names = normalize("".join([*named_titles, *_DOC_NUMBER.findall(question)]))
     rest = [t for t in terms if not (names and t in names)]
     if any(t not in unseen for t in rest):
         terms = rest
     return terms, [t for t in unknown if t in terms]
+
+
+_DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fff]{2,12}令\s*第?\s*\d+\s*号|[\u4e00-\u9fff]{1,6}〔\d{4}〕\d+号"
+)
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence) -> bool:

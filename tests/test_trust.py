@@ -100,19 +100,25 @@ doc_number: 国家发展和改革委员会令2023年第2号
 """
 
 
-@pytest.fixture
-def library(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
+def small_library(tmp_path: Path, fake_embedder, monkeypatch, files: dict[str, str]) -> Index:
+    """An index of `files` ({name: text}) built with the fake embedder."""
     # The no-answer cosine floor is calibrated for the real model; the bigram-hash fake scores
     # lower, so only the lexical evidence decides here (as in tests/test_answer.py).
     monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name, text in {"regulation.md": REGULATION, "measures.md": MEASURES,
-                       "opinions.md": OPINIONS, "review-new.md": NEW_REVIEW,
-                       "review-old.md": OLD_REVIEW}.items():  # fmt: skip
+    for name, text in files.items():
         (corpus / name).write_text(text, encoding="utf-8")
     build_index([corpus], tmp_path / "index", embedder=fake_embedder)
     return Index(tmp_path / "index", embedder=fake_embedder)
+
+
+@pytest.fixture
+def library(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
+    return small_library(tmp_path, fake_embedder, monkeypatch,
+                         {"regulation.md": REGULATION, "measures.md": MEASURES,
+                          "opinions.md": OPINIONS, "review-new.md": NEW_REVIEW,
+                          "review-old.md": OLD_REVIEW})  # fmt: skip
 
 
 @pytest.mark.parametrize("question", ["是什么？", "为什么？", "请问", "ok", "那它呢？", "？？"])
@@ -325,12 +331,7 @@ def test_an_article_number_is_not_a_figure_and_another_year_is_not_the_asked_one
 def test_a_repealed_text_outside_the_library_is_answered_from_its_repealer(
     tmp_path: Path, fake_embedder, monkeypatch
 ):
-    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "review-new.md").write_text(NEW_REVIEW, encoding="utf-8")
-    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
-    index = Index(tmp_path / "index", embedder=fake_embedder)
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": NEW_REVIEW})
     repealed = answer("节能审查办法还适用吗？", index=index)
     assert repealed.found and repealed.text.startswith("《节能审查办法》已废止")
     assert "同时废止" in repealed.text
@@ -411,3 +412,41 @@ def test_who_makes_something_under_a_text_is_not_who_issued_it(library):
     assert issuer_quotes(library, content, ["regulation.md"]) == []
     issued = issuer_quotes(library, "碳排放权交易管理暂行条例是哪个部门发布的？", ["regulation.md"])
     assert issued and "国务院" in issued[0][0].text[issued[0][1] : issued[0][2]]
+
+
+SIGNED_NOTICE = """---
+title: 关于做好碳市场有关工作的通知
+issuer: 生态环境部办公厅
+date: 2025-04-15
+---
+
+各省、自治区、直辖市生态环境厅（局）：
+
+一、2025年6月30日前，完成发电行业排放报告核查。
+
+二、2025年12月31日前，完成配额清缴。
+
+生态环境部办公厅
+
+2025年4月11日
+"""
+
+
+def test_the_signing_date_is_the_dated_line_of_the_named_text(
+    tmp_path: Path, fake_embedder, monkeypatch
+):
+    files = {"notice.md": SIGNED_NOTICE, "regulation.md": REGULATION}
+    index = small_library(tmp_path, fake_embedder, monkeypatch, files)
+    signed = answer("《关于做好碳市场有关工作的通知》落款日期是哪一天？", index=index)
+    assert signed.found and signed.text.startswith("2025年4月11日")  # not a deadline, not 4-15
+
+
+def test_a_document_number_names_the_document_and_is_no_topic(library):
+    from qa.evidence import evidence_terms
+    from qa.text import tokenize
+
+    question = "生态环境部令第19号《碳排放权交易管理办法（试行）》是哪天审议通过的？"
+    terms, _ = evidence_terms(
+        library, question, tokenize(question), ["碳排放权交易管理办法（试行）"]
+    )
+    assert not {"生态环境", "部令"} & set(terms) and "通过" in terms
