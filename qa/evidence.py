@@ -225,8 +225,8 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
 
 
 def _abbreviates(term: str, text: str) -> bool:
-    """The text names the term, whole or as the longer wording it abbreviates (按规定 in 按照规定,
-    风险基金 not in 风险防控…基金): its characters in order, at most two apart."""
+    """The text names the term, whole or as the longer wording it abbreviates (按规定 in 按照规定;
+    风险基金 not in 风险防控制度…基金): its characters in order, at most two apart."""
     return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
