@@ -14,12 +14,12 @@ from qa import Index, answer
 pytestmark = pytest.mark.slow
 
 # Floors on the test split: what was last measured there minus 0.03, so that a regression fails
-# and noise does not. The test split grew to 406 questions (243 of them written blind, in twelve
+# and noise does not. The test split grew to 446 questions (283 of them written blind, in 14
 # batches, in the sessions of 2026-11-26), so the floors were set again from that measurement.
-# Measured on test (406 questions): fact 0.687, refused 0.648, declined 0.108, governing 0.733.
+# Measured on test (446 questions): fact 0.702, refused 0.618, declined 0.106, governing 0.750.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.657, "refused": 0.618, "governing": 0.703}
-CEILINGS = {"wrongly_declined": 0.138}
+FLOORS = {"fact": 0.672, "refused": 0.588, "governing": 0.72}
+CEILINGS = {"wrongly_declined": 0.136}
 
 
 @pytest.fixture(scope="module")
