@@ -89,7 +89,7 @@ def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
     if not named or not _ISSUER_ASKED.search(question):
         return []
     doc_id = named[0]
-    row = next((d for d in index.documents() if d["doc_id"] == doc_id), None)
+    row = _document(index, doc_id)
     if _asks_of_content(question, (row or {}).get("title") or ""):
         return []  # 按照条例，重点排放单位名录由谁制定: who makes the 名录, not the 条例
     issuer = (row or {}).get("issuer") or ""
@@ -113,32 +113,29 @@ _SIGNED_ASKED = re.compile(
     r"(?:哪天|哪一天|什么时候|何时|哪年哪月|日期)[^，,。？?]{0,6}(?:签署|签发|公布|印发|发布|发文)"
     r"|(?:签署|签发|印发|发文|落款)(?:的)?(?:日期|时间)|落款"
 )
-_DATE_LINE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日")
+# A line that is only a date: the one under the signature, or the 落款 at the end.
+_DATE_LINE = re.compile(
+    r"^[^\S\n]*(\d{4}[^\S\n]*年[^\S\n]*\d{1,2}[^\S\n]*月[^\S\n]*\d{1,2}[^\S\n]*日)[^\S\n]*$", re.M
+)
 
 
 def signing_date_quotes(index: Index, question: str, named: Sequence[str]) -> list:
-    """For 《X》是哪天签署公布的？ / 落款日期是哪一天？: the line of X that is only a date (under
-    the signature, or the 落款 at the end), the first in the text, as [(passage, start, end)]."""
+    """For 《X》是哪天签署公布的？ / 落款日期是哪一天？: the first line of X that is only a date
+    (under the signature, or the 落款 at the end), as [(passage, start, end)]."""
     if not named or not _SIGNED_ASKED.search(question):
         return []
-    doc_id = named[0]
-    row = next((d for d in index.documents() if d["doc_id"] == doc_id), None)
+    row = _document(index, named[0])
     if row is None:
         return []
-    passages = index.search(row["title"], k=max(1, row.get("passages") or 1), docs=[doc_id])
-    dated = []
-    for passage in passages:
-        start = 0
-        for line in passage.text.split("\n"):
-            stripped = line.strip()
-            if _DATE_LINE.fullmatch(stripped):
-                begin = passage.text.index(stripped, start)
-                dated.append((passage.paragraph, passage, begin, begin + len(stripped)))
-            start += len(line) + 1
-    if not dated:
-        return []
-    _, passage, begin, end = min(dated, key=lambda d: d[0])
-    return [(passage, begin, end)]
+    for passage in index.document_passages(row["doc_id"], max(1, row.get("passages") or 1)):
+        dated = _DATE_LINE.search(passage.text)
+        if dated:
+            return [(passage, *dated.span(1))]
+    return []
+
+
+def _document(index: Index, doc_id: str) -> dict | None:
+    return next((d for d in index.documents() if d["doc_id"] == doc_id), None)
 
 
 # Nouns that ask for the issuer, not for something in the text.
@@ -148,11 +145,11 @@ _ISSUER_NOUNS = frozenset("部门 机关 单位 机构 总理 部长 主任 局�
 def _asks_of_content(question: str, title: str) -> bool:
     """True when the question names things besides the document and its issuer (名录, 重点排放单位):
     it asks who does something under the text, not who issued it."""
-    from qa.text import normalize, nouns
+    from qa.text import is_cjk, normalize, nouns
 
     title = normalize(title)
-    return any(len(n) >= 2 and re.match(r"[\u4e00-\u9fff]", n) and n not in title
-               and n not in _ISSUER_NOUNS for n in nouns(question))  # fmt: skip
+    return any(len(n) >= 2 and is_cjk(n[0]) and n not in title and n not in _ISSUER_NOUNS
+               for n in nouns(question))  # fmt: skip
 
 
 # A title the question gives: 《…》, or one dated by its year (2030年前碳达峰行动方案), which names

@@ -318,9 +318,6 @@ class MilvusStore:
     def authorities(self) -> dict[str, Authority]:
         return self._authorities
 
-    def known_terms(self, tokens: list[str]) -> set[str]:
-        return {token for token, count in self.term_counts(tokens, 1).items() if count}
-
     def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
         return {
             token: len(self.client.query(self._passages,

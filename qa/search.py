@@ -256,6 +256,10 @@ class Index:
         """The passages that come after `passage` in its document (e.g. the items of a list)."""
         return self._rows(lambda r: r.following(passage.doc_id, passage.paragraph_end, limit))
 
+    def document_passages(self, doc_id: str, limit: int) -> list[Passage]:
+        """The first `limit` passages of a document, in reading order."""
+        return self._rows(lambda r: r.following(doc_id, 0, limit))
+
     def provision(self, doc_id: str, article: str) -> list[Passage]:
         """The passages of one article of a document (第二十二条), in reading order."""
         return self._rows(lambda r: r.provision(doc_id, article))
@@ -284,13 +288,9 @@ class Index:
 
     def unknown_terms(self, terms: Iterable[str]) -> list[str]:
         """The terms no passage of the library holds (as lexical words)."""
-        from qa.lexical import fts_tokens
-
-        with self._lock:
-            self._store.refresh()
-            terms = list(terms)
-            known = self._store.known_terms(sorted({x for t in terms for x in fts_tokens([t])}))
-        return [t for t in terms if not all(x in known for x in fts_tokens([t]))]
+        terms = list(terms)
+        counts = self.passage_counts(terms, 1)
+        return [t for t in terms if counts.get(t) == 0]
 
     def passage_counts(self, terms: Iterable[str], cap: int) -> dict[str, int]:
         """How many passages hold each term (all of its index tokens), counted up to `cap`: 风险基金

@@ -263,9 +263,6 @@ class Reader:
         """[(passage id, BM25 score)] best first, of the passages that pass `where`."""
         return self.terms.search(terms, n, self._allowed(where))
 
-    def known_terms(self, tokens: list[str]) -> set[str]:
-        return {t for t in tokens if t in self.terms.vocabulary}
-
     def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
         return {t: min(self.terms.passages_holding(t), cap) for t in tokens}
 

@@ -111,9 +111,6 @@ class Store(Protocol):
     def authorities(self) -> dict[str, Authority]:
         """Each document's authority, with the library's relations resolved."""
 
-    def known_terms(self, tokens: list[str]) -> set[str]:
-        """The lexical tokens that some passage holds."""
-
     def term_counts(self, tokens: list[str], cap: int) -> dict[str, int]:
         """How many passages hold each lexical token, counted up to `cap`."""
 
