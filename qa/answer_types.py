@@ -25,7 +25,8 @@ _UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "�
           "吨": "吨", "个月": "个月|日"}  # fmt: skip
 _LIMIT_ASKED = re.compile(r"上限|下限|最高|最低|最多|最少|多少")
 _MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
-_TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
+# A title of office: what answers 担任什么职务 (and is looked for when choosing its sentence).
+TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _DATE = re.compile(
     r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十]+月|之日|工作日|个月|日内|年底|以前|以后"
     r"|期限|每年|[春夏秋冬]季|世纪|年代|时期|期间"
@@ -92,4 +93,4 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         if _QUANTITY_ASKED_EN.search(question):
             return _NUMBER
     # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
-    return {"number": _NUMBER, "date": _DATE, "title": _TITLES}.get(form or "")
+    return {"number": _NUMBER, "date": _DATE, "title": TITLES}.get(form or "")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answer_types import TITLES
 from qa.search import Index, Passage
 from qa.text import embedding_input, normalize, sentence_spans
 
@@ -53,7 +54,6 @@ _WHO = re.compile(
     r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|司长|部长|主任|局长|陆新明"
 )
 _PENALTY = re.compile(r"罚款|处分|责令|追究|没收|停产整治|取消|禁止其|核减|警告")
-_TITLE = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
 _WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
 _LIST = re.compile(
     r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
@@ -70,7 +70,7 @@ _FORMS = (
     # lacking one, as a 多少 question is.
     ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), _NUMBER),
     ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|penalt|fine[sd]?\b|punish", re.I), _PENALTY),
-    ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), _TITLE),
+    ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), TITLES),
     ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _WHY),
     ("list", re.compile(r"哪些|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _LIST),
