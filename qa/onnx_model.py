@@ -43,6 +43,26 @@ def onnx_model_dir(cache_dir: str | Path | None = None) -> Path:
         "source_manifest": json.loads((source / MANIFEST_NAME).read_text("utf-8")),
     }
 
+    def export(folder: Path) -> list[str]:
+        _export_int8(source, folder)
+        for name in COPIED:
+            shutil.copy(source / name, folder / name)
+        return [MODEL_FILE, *COPIED]
+
+    return stamped_export(
+        source.with_name(f"{source.name}-onnx-int8"),
+        stamp,
+        export,
+        f"Exporting {ONNX_MODEL_ID} to ONNX int8 (one time, about a minute)",
+    )
+
+
+def stamped_export(
+    target: Path, stamp: dict, export: Callable[[Path], list[str]], message: str
+) -> Path:
+    """`target` as `export` fills it (returning the files it wrote), with a manifest of `stamp`
+    and the files' sizes: exported again when the stamp changes or a file was damaged."""
+
     def is_current(folder: Path) -> bool:
         try:
             manifest = json.loads((folder / MANIFEST_NAME).read_text("utf-8"))
@@ -52,27 +72,18 @@ def onnx_model_dir(cache_dir: str | Path | None = None) -> Path:
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
-    def export(folder: Path) -> None:
-        _export_int8(source, folder)
-        for name in COPIED:
-            shutil.copy(source / name, folder / name)
-        files = {name: (folder / name).stat().st_size for name in (MODEL_FILE, *COPIED)}
+    def build(folder: Path) -> None:
+        files = {name: (folder / name).stat().st_size for name in export(folder)}
         (folder / MANIFEST_NAME).write_text(
             json.dumps({"stamp": stamp, "files": files}, indent=2) + "\n", encoding="utf-8"
         )
 
-    return cached_folder(
-        source.with_name(f"{source.name}-onnx-int8"),
-        is_current,
-        export,
-        f"Exporting {ONNX_MODEL_ID} to ONNX int8 (one time, about a minute)",
-    )
+    return cached_folder(target, is_current, build, message)
 
 
 def _export_int8(source: Path, folder: Path) -> None:
     import torch
     import transformers
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
     transformers.utils.logging.disable_progress_bar()
@@ -90,24 +101,44 @@ def _export_int8(source: Path, folder: Path) -> None:
     # A padded example, so that the traced graph cannot assume an all-ones mask.
     example = tokenizer(["passage: 碳排放权交易管理暂行条例", "query: 何时施行？"],
                         padding=True, return_tensors="pt")  # fmt: skip
+    export_int8(
+        LastHiddenState(model),
+        (example["input_ids"], example["attention_mask"]),
+        "last_hidden_state",
+        folder / MODEL_FILE,
+    )
+
+
+def export_int8(
+    module, example: tuple, output: str, target: Path, output_axes: dict | None = None
+) -> None:
+    """`module(input_ids, attention_mask)` traced to ONNX, quantised to int8 per channel (per
+    tensor lost retrieval hits) into `target`; batch and sequence lengths stay dynamic."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     dynamic = {0: "batch", 1: "sequence"}
-    fp32 = folder / "model-fp32.onnx"
+    fp32 = target.with_name(f"{target.stem}-fp32.onnx")
     # The tracer's and the quantiser's advice is for model authors, not for our users.
     with torch.no_grad(), warnings.catch_warnings(), _quiet_root_logger():
         warnings.simplefilter("ignore")
         # The TorchScript exporter: the dynamo one needs onnxscript, which we don't ship.
         torch.onnx.export(
-            LastHiddenState(model),
-            (example["input_ids"], example["attention_mask"]),
+            module,
+            example,
             str(fp32),
             input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={name: dynamic for name in ("input_ids", "attention_mask", "last_hidden_state")},
+            output_names=[output],
+            dynamic_axes={
+                "input_ids": dynamic,
+                "attention_mask": dynamic,
+                output: dynamic if output_axes is None else output_axes,
+            },
             opset_version=17,
             do_constant_folding=True,
             dynamo=False,
-        )  # fmt: skip
-        quantize_dynamic(fp32, folder / MODEL_FILE, weight_type=QuantType.QInt8, per_channel=True)
+        )
+        quantize_dynamic(fp32, target, weight_type=QuantType.QInt8, per_channel=True)
     fp32.unlink()
 
 
