@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from qa import crosslingual, provisions
 from qa.search import Index, Passage
 from qa.sentences import ASKING_WORDS
+from qa.structure import NUMERAL
 from qa.text import normalize, tokenize
 
 # Words that carry no topic of their own: a question made only of these is not a question yet.
@@ -230,7 +231,7 @@ def _abbreviates(term: str, text: str) -> bool:
     return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
-_PROVISION_NUMBER = re.compile(r"第[一二三四五六七八九十百零〇\d]+[编章节条款项目]")
+_PROVISION_NUMBER = re.compile(rf"第{NUMERAL}[编章节条款项目]")
 
 
 def things(question: str, terms: Sequence) -> list[str]:
