@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.retrieval import corpus_index, save
+from bench.retrieval import RESULTS, corpus_index, save
 from bench.trust import load_questions
 
 LAMBDAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -60,19 +60,39 @@ def _always_answer():
     return lambda: setattr(evidence, "BIAS", saved)
 
 
+def out_of_fold_reads() -> dict[str, float]:
+    """Dev questions' reader scores from readers trained without them (bench/reader.py), on the
+    shipped reader's scale; empty when there are none."""
+    from qa.reader import weights_metadata
+
+    path = RESULTS / "reader_oof.json"
+    if not path.exists():
+        return {}
+    centre = float(weights_metadata().get("centre", 0.0))
+    return {k: v - centre for k, v in json.loads(path.read_text("utf-8"))["scores"].items()}
+
+
 def dev_rows(index) -> list[dict]:
+    """Each dev question's decision features (the reader's read out of fold where known), its
+    label, and the quotes the answer would give."""
     restore = _always_answer()
+    reads = out_of_fold_reads()
     rows = []
     try:
         for q in load_questions():
             if q["split"] != "dev":
                 continue
             features, result = _collect(index, q["q"], q.get("history", []))
+            if features is not None and q["id"] in reads:
+                features["reader"] = reads[q["id"]]
             expect, all_of = q.get("expect", []), q.get("all_of", [])
             fact = any(e in result.text for e in expect) and all(e in result.text for e in all_of)
-            rows.append({"id": q["id"], "answerable": q.get("answerable", True),
+            rows.append({"id": q["id"], "q": q["q"], "batch": q.get("batch"),
+                         "answerable": q.get("answerable", True), "expect": expect,
                          "features": features, "found": result.found,
-                         "fact": bool(result.found and fact)})  # fmt: skip
+                         "fact": bool(result.found and fact),
+                         "quotes": [" ".join(c.quotes) for c in result.citations],
+                         "passages": [c.passage.text for c in result.citations]})  # fmt: skip
     finally:
         restore()
     return rows

@@ -42,6 +42,7 @@ from qa.quotes import (
     quote_whole,
     with_list_items,
 )
+from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import (
     Sentence,
@@ -219,7 +220,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
     stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare, titles)
-    features = answer_features(searched, evidence, english, unknown, shape_missing, stated)
+    reader = reader_for(index.embedder.model_id)
+    read = reader.score(question, " ".join(quotes)) if reader else 0.0
+    features = answer_features(searched, evidence, english, unknown, shape_missing, stated, read)
     if not answerable(features):
         yield from emit_events(declined(question, query, passages, english))
         return

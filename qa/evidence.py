@@ -269,12 +269,14 @@ def _holds(term, text: str) -> bool:
 #   not_stated  a figure/date/title was asked and the quotes don't state it of the asked thing
 #   no_shape    no sentence of that kind at all in the quoted documents (碳价是多少)
 #   english     the question is in English (translated terms cover less of a passage)
+#   reader      qa.reader's read of question and quotes together (0 without a reader)
 FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_stated", "no_shape",
-            "english")  # fmt: skip
+            "english", "reader")  # fmt: skip
 # Fitted on the dev questions written before batches 9-12 (λ 1.0). A refit on all of dev (λ 0.3)
 # declined 14 answerable dev questions against 9 for 2 more refusals, and was not taken.
 WEIGHTS = {"dense": 25.781, "coverage": 5.542, "unknown": -1.446, "unknown_count": -0.025,
-           "terms": 0.276, "not_stated": -4.763, "no_shape": -1.198, "english": 3.835}  # fmt: skip
+           "terms": 0.276, "not_stated": -4.763, "no_shape": -1.198, "english": 3.835,
+           "reader": 0.0}  # fmt: skip
 BIAS = -3.806
 
 # Set by bench/answerability.py to collect the features of every decision it fits on.
@@ -282,8 +284,8 @@ FEATURE_LOG: ContextVar[list | None] = ContextVar("answerability_features", defa
 
 
 def answer_features(passages: Sequence[Passage], terms: list, english: bool,
-                    unknown: Sequence[str], shape_missing: bool,
-                    stated: bool) -> dict[str, float]:  # fmt: skip
+                    unknown: Sequence[str], shape_missing: bool, stated: bool,
+                    reader: float = 0.0) -> dict[str, float]:  # fmt: skip
     """The signals the decision weighs, for the passages the answer would quote from."""
     contexts = [_context(p) for p in passages]
     if english:
@@ -303,6 +305,7 @@ def answer_features(passages: Sequence[Passage], terms: list, english: bool,
         "not_stated": float(not stated),
         "no_shape": float(shape_missing),
         "english": float(english),
+        "reader": reader,
     }
 
 
