@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from qa import answer_types, crosslingual, doc_questions, provisions
-from qa import evidence as decision
 from qa.authority import NEWS, Authority
 from qa.evidence import (
     answer_features,
@@ -221,12 +220,13 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
     stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare, titles)
-    # Unweighted, the reader's 15-90 ms would buy nothing; bench.answerability still collects it.
-    weighed = decision.WEIGHTS["reader"] or decision.FEATURE_LOG.get() is not None
-    reader = reader_for(index.embedder.model_id) if weighed else None
-    read = reader.score(question, " ".join(quotes)) if reader else 0.0
-    features = answer_features(searched, evidence, english, unknown, shape_missing, stated, read)
-    if not answerable(features):
+
+    def read() -> float:
+        reader = reader_for(index.embedder.model_id)
+        return reader.score(question, " ".join(quotes)) if reader else 0.0
+
+    features = answer_features(searched, evidence, english, unknown, shape_missing, stated)
+    if not answerable(features, read):
         yield from emit_events(declined(question, query, passages, english))
         return
     yield from _finish(extractive, question, query, use_llm, passages, index)

@@ -351,10 +351,12 @@ def build_server(index: Index, host: str = "127.0.0.1"):
 def serve(index_dir: Path | None, host: str, port: int) -> None:
     import uvicorn
 
+    from qa.reader import reader_for
     from qa.text import warm_up
 
     index = Index(index_dir)
     warm_up()
+    reader_for(index.embedder.model_id)  # exported on the first run (about a minute), else loaded
     # The first question should be as fast as the rest: load the search and the answer path
     # (sentence vectors, the structure look-ups, opencc) before the first user waits for them.
     answer("碳排放配额怎么清缴？", index=index, use_llm=False)

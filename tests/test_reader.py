@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-from qa import Index, build_index
+from qa import Index, answer, build_index
+from qa.evidence import FEATURE_LOG, FEATURES, answerable
 from qa.reader import WEIGHTS, reader_for, weights_metadata
 
 
@@ -57,3 +58,71 @@ def test_exported_reader_reads_like_the_trained_model_and_tells_an_answer_apart(
         with torch.no_grad():
             expected = float(model(batch["input_ids"], batch["attention_mask"])[0])
         assert reader.score(question, quote) + reader.centre == pytest.approx(expected, abs=0.5)
+
+
+class StubReader:
+    """A reader with a fixed verdict that records what it was asked to read."""
+
+    def __init__(self, verdict: float) -> None:
+        self.verdict, self.reads = verdict, []
+
+    def score(self, question: str, quote: str) -> float:
+        self.reads.append((question, quote))
+        return self.verdict
+
+
+@pytest.mark.parametrize("verdict", [20.0, -20.0])
+def test_the_readers_verdict_decides_a_close_call(index, monkeypatch, verdict):
+    evidence = importlib.import_module("qa.evidence")
+    # Every decision within the reader's reach, so that its verdict alone decides this one.
+    monkeypatch.setitem(evidence.WEIGHTS, "reader", 100.0)
+    stub = StubReader(verdict)
+    monkeypatch.setattr(importlib.import_module("qa.answer"), "reader_for", lambda model: stub)
+    question = "未按时足额清缴碳排放配额会受到什么处理？"
+    result = answer(question, index=index)
+    assert result.found is (verdict > 0)
+    ((read_question, quote),) = stub.reads
+    assert read_question == question and "清缴" in quote
+
+
+def features(coverage: float = 1.0) -> dict[str, float]:
+    return dict.fromkeys(FEATURES, 0.0) | {"coverage": coverage}
+
+
+@pytest.fixture
+def plain_decision(monkeypatch):
+    """logit = bias + coverage + reader, the reader clamped to ±4."""
+    evidence = importlib.import_module("qa.evidence")
+    monkeypatch.setattr(evidence, "WEIGHTS", dict.fromkeys(FEATURES, 0.0))
+    monkeypatch.setitem(evidence.WEIGHTS, "coverage", 1.0)
+    monkeypatch.setitem(evidence.WEIGHTS, "reader", 1.0)
+    monkeypatch.setattr(evidence, "READER_BOUND", 4.0)
+    return lambda bias: monkeypatch.setattr(evidence, "BIAS", bias)
+
+
+def unread() -> float:
+    raise AssertionError("the reader was asked though it couldn't change the decision")
+
+
+def test_the_reader_is_asked_only_when_it_could_change_the_decision(plain_decision):
+    plain_decision(-1.0)  # logit 0 without the reader: its verdict decides
+    assert answerable(features(), lambda: 0.5)
+    assert not answerable(features(), lambda: -0.5)
+    plain_decision(-6.0)  # -5: not even the clamped best verdict (+4) reaches the threshold
+    assert not answerable(features(), unread)
+    plain_decision(5.0)
+    assert answerable(features(), unread)
+    assert not answerable(features(coverage=0.0), unread)  # no question word held: a rule
+
+
+def test_an_outlying_verdict_is_clamped_and_every_read_is_logged_for_the_fit(plain_decision):
+    plain_decision(-5.5)  # -4.5 without the reader; a verdict of 100 counts as 4
+    assert not answerable(features(), lambda: 100.0)
+    log = []
+    token = FEATURE_LOG.set(log)
+    try:
+        plain_decision(-10.0)
+        answerable(features(), lambda: -100.0)
+    finally:
+        FEATURE_LOG.reset(token)
+    assert log[-1]["reader"] == -4.0
