@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from qa import authority as authorities
 from qa.authority import Authority, governing_key
 from qa.search import Index, Passage
-from qa.structure import NUMERAL, normalize_article
+from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_article
 from qa.text import normalize
 
 _ARTICLE_ASKED = re.compile(rf"第\s*{NUMERAL}\s*条")
+# A numbered part of a policy text: 第三部分 is its 三、…; 第十条 or （十） its （十）…
+_PART_ASKED = re.compile(rf"第\s*({NUMERAL})\s*(部分|条|点)|[（(]({NUMERAL})[）)]")
+_ARTICLE_ASKED_EN = re.compile(r"\bart(?:icle|\.)?\s*(\d{1,3})\b", re.I)  # Article 22, Art. 22
 # 碳排放权交易管理暂行条例 is named as 条例, 暂行条例 or its full title; these are the words of a
 # title that name its kind, and the generic words a title starts with.
 _KINDS = ("条例", "办法", "意见", "方案", "通知", "规定", "决定", "法")
@@ -38,9 +41,12 @@ MAX_SECTION_CHARS = 600  # a section asked by name (主要目标) keeps all its 
 
 
 def asked_article(question: str) -> str | None:
-    """第22条 / 第二十二条 in the question → 第二十二条."""
+    """第22条 / 第二十二条 / Article 22 in the question → 第二十二条."""
     match = _ARTICLE_ASKED.search(question)
-    return normalize_article(match.group(0).replace(" ", "")) if match else None
+    if match:
+        return normalize_article(match.group(0).replace(" ", ""))
+    english = _ARTICLE_ASKED_EN.search(question)
+    return normalize_article(f"第{english.group(1)}条") if english else None
 
 
 def _title_core(title: str) -> str:
@@ -93,6 +99,10 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     """The asked article (第N条) of the named document, or of the one document that has it;
     [] when the question asks no article or can't be pinned to one document; None when the
     article is asked of a named legal text that doesn't have it (or of no document at all)."""
+    if _PART_ASKED.search(question) and _outline_document(index, candidates):
+        # A policy text has parts, not articles (its 第十条 is its （十）); `lookup_part` finds
+        # it, and a part it doesn't have is not in the texts.
+        return [] if lookup_part(index, question, candidates) else None
     article = asked_article(question)
     if article is None:
         return []
@@ -107,6 +117,36 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
             return None  # a legal text, named, without that article
         return []
     return index.provision(holders[0], article) if len(holders) == 1 else []
+
+
+def _outline_document(index: Index, candidates: Sequence[str]) -> str | None:
+    """The named document, when it is a policy text with an outline (一、 （一） 1.) rather
+    than articles and chapters."""
+    if candidates and any(
+        doc == candidates[0] and any(p.match(path) for p in OUTLINE)
+        for doc, path in index.sections()
+    ):
+        return candidates[0]
+    return None
+
+
+def lookup_part(index: Index, question: str,
+                candidates: Sequence[str]) -> tuple[str, list[Passage]] | None:  # fmt: skip
+    """(path, passages) of the numbered part of the named policy text that the question asks
+    for: 第三部分 → 三、…, 第十条 or （十） → （十）…; None when it asks none or there is none."""
+    doc_id = _outline_document(index, candidates)
+    match = _PART_ASKED.search(question) if doc_id else None
+    number = cn_to_int(match.group(1) or match.group(3)) if match else None
+    if not number:
+        return None
+    prefix = f"{int_to_cn(number)}、" if match.group(2) == "部分" else f"（{int_to_cn(number)}）"
+    for doc, path in index.sections():
+        parts = path.split(" › ")
+        depth = next((i for i, part in enumerate(parts, 1) if part.startswith(prefix)), 0)
+        if doc == doc_id and depth:
+            path = " › ".join(parts[:depth])
+            return path, index.section(doc_id, path)
+    return None
 
 
 def lookup_section(index: Index, question: str, candidates: Sequence[str],

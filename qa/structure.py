@@ -29,6 +29,12 @@ OUTLINE = (  # heading patterns of policy documents, outermost first
     re.compile(r"^\d{1,2}[.．、](?!\d)"),
 )
 _DIVISION_LEVEL = {"编": 0, "章": 1, "节": 2}
+# A run-in heading: the numbered title opens its paragraph and ends at the first 。 (意见:
+# "（六）推动产业结构优化升级。加快推进…"). A list item (（一）具备…；) has no such title.
+_RUN_IN = re.compile(
+    r"^((?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.．、](?!\d))"
+    r"[^。；;：:，,\n]{2,28})。(?=\S)"
+)
 
 
 def cn_to_int(text: str) -> int | None:
@@ -166,10 +172,12 @@ def locate(blocks: Sequence) -> list[Locator]:
                 item = f"（{item_match.group(1)}）"
             else:
                 clause, item = clause + 1, None
-        elif block.is_heading:
+        elif block.is_heading or (not is_legal and _RUN_IN.match(text)):
             level = next((i for i, p in enumerate(OUTLINE) if p.match(text)), None)
             if level is not None:
-                sections = [s for s in sections if s[0] < level] + [(level, _short_heading(text))]
+                run_in = None if block.is_heading else _RUN_IN.match(text)
+                heading = _short_heading(run_in.group(1) if run_in else text)
+                sections = [s for s in sections if s[0] < level] + [(level, heading)]
             article = None
         raw.append((tuple(h for _, h in divisions), article, clause if article else None, item,
                     tuple(h for _, h in sections)))  # fmt: skip

@@ -70,6 +70,20 @@ def test_policy_outline_is_located():
     assert outline[5].cite() == "二、主要目标"
 
 
+def test_run_in_headings_of_a_policy_text_are_located():
+    outline = locate(blocks("#四、深度调整产业结构", "（六）推动产业结构优化升级。加快推进农业绿色发展。",
+                            "制定能源、钢铁等行业碳达峰实施方案。", "（七）坚决遏制高耗能项目。严控新增产能。",
+                            "（一）具备固定办公场所；", "#五、加快构建能源体系"))  # fmt: skip
+    assert [loc.path() for loc in outline] == [
+        "四、深度调整产业结构", "四、深度调整产业结构 › （六）推动产业结构优化升级",
+        "四、深度调整产业结构 › （六）推动产业结构优化升级",
+        "四、深度调整产业结构 › （七）坚决遏制高耗能项目",
+        "四、深度调整产业结构 › （七）坚决遏制高耗能项目",  # a list item, not a heading
+        "五、加快构建能源体系",
+    ]  # fmt: skip
+    assert outline[1].cite() == "（六）推动产业结构优化升级"
+
+
 def test_a_passage_over_several_items_is_cited_by_its_article():
     locs = locate(LAW)
     assert common(locs[5:8]).cite() == "第二十二条"

@@ -72,6 +72,12 @@ date: 2021-10-24
 到2025年，绿色低碳循环发展的经济体系初步形成。单位国内生产总值能耗比2020年下降13.5%；单位国内生产总值二氧化碳排放比2020年下降18%；非化石能源消费比重达到20%左右。
 
 到2030年，经济社会发展全面绿色转型取得显著成效。单位国内生产总值二氧化碳排放比2005年下降65%以上；非化石能源消费比重达到25%左右，风电、太阳能发电总装机容量达到12亿千瓦以上。
+
+## 三、深度调整产业结构
+
+（六）推动产业结构优化升级。制定能源、钢铁、有色金属、石化化工、建材、交通、建筑等行业和领域碳达峰实施方案。
+
+（七）坚决遏制高耗能高排放项目盲目发展。新建、扩建钢铁、水泥、平板玻璃、电解铝等高耗能高排放项目严格落实产能等量或减量置换。
 """
 
 NEW_REVIEW = """---
@@ -140,6 +146,36 @@ def test_an_article_asked_by_number_is_quoted_whole(library):
     ):
         assert part in result.text
     assert "《碳排放权交易管理暂行条例》第三条" in first.citation
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What does Article 3 of the interim regulations say?", "interim regulations art. 3"],
+)
+def test_an_article_asked_in_english_is_looked_up_exactly(library, question):
+    result = answer(question, index=library)
+    first = result.citations[0].passage
+    assert (first.doc_id, first.provision) == ("regulation.md", "第三条")
+    assert "（三）未按照规定制作和送检样品" in result.text
+
+
+@pytest.mark.parametrize("question", ["意见第七条是怎么规定的？", "碳达峰碳中和意见（七）讲了什么"])
+def test_a_numbered_part_of_a_policy_text_is_looked_up_as_its_article(library, question):
+    result = answer(question, index=library)
+    assert [c.passage.provision for c in result.citations] == [
+        "（七）坚决遏制高耗能高排放项目盲目发展"
+    ]
+    assert "产能等量或减量置换" in result.text
+
+
+def test_a_part_asked_by_its_number_lists_its_items(library):
+    result = answer("碳达峰碳中和意见第三部分讲了什么？", index=library)
+    assert {c.passage.doc_id for c in result.citations} == {"opinions.md"}
+    assert "（六）推动产业结构优化升级" in result.text and "（七）坚决遏制" in result.text
+
+
+def test_a_part_a_policy_text_does_not_have_is_declined(library):
+    assert not answer("碳达峰碳中和意见第九条是怎么规定的？", index=library).found
 
 
 def test_an_article_a_named_text_does_not_have_is_declined(library):
