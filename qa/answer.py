@@ -132,6 +132,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # 暂行条例), each read as the longest word the library uses for it.
     asked = "".join(max(sorted(t), key=len) for t in translated) if english else query
     named = provisions.named_documents(asked, visible)
+    if english and not named:
+        named = provisions.named_in_english(translated, visible)
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named)
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts

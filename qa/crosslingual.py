@@ -28,7 +28,7 @@ what which who whom whose when where why how that this these those there here it
 their we our you your i me my he she his her than then so such very much many more most any some
 all each every other own same also just only please tell me know during within among per
 if whether once already still yet either neither both say says said mention mentions
-mentioned stipulate stipulates specify specifies
+mentioned stipulate stipulates specify specifies article articles
 """.split()
 )
 # Policy vocabulary the general dictionary lacks or buries under other senses: the words the
@@ -67,7 +67,8 @@ DOMAIN_TERMS = {
     "include": ("纳入", "包括"), "in charge of": ("负责", "主管"), "responsible": "负责",
     "offset": ("抵销", "抵消"), "disclose": "公开", "allocate": "分配", "allocation": "分配",
     "submit": ("报送", "提交"), "landfill": "填埋", "flaring": "火炬", "flare": "火炬",
-    "pilot": "试点", "livestock": "畜禽", "manure": "粪污",
+    "pilot": "试点", "livestock": "畜禽", "manure": "粪污", "methane": "甲烷",
+    "voluntary": "自愿",
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",

@@ -76,6 +76,23 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
     return []
 
 
+def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict]) -> list[str]:
+    """The document an English question names by its title's words in any order (the voluntary
+    emission reduction measures → 温室气体自愿减排交易管理办法): its kind and two more of its
+    words, and more of them than any other title."""
+    scored = []
+    for doc in documents:
+        core = normalize(_title_core(doc["title"]))
+        kind = next((k for k in _QUALIFIED_KINDS if core.endswith(k)), None)
+        held = sum(any(len(w) >= 2 and w in core for w in term) for term in terms)
+        if kind and any(w in kind for term in terms for w in term) and held >= 3:
+            scored.append((held, doc["doc_id"]))
+    scored.sort(reverse=True)
+    if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return [scored[0][1]]
+    return []
+
+
 def _names_by_kind(text: str, kind: str, title: str) -> bool:
     """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
     be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""

@@ -178,6 +178,28 @@ def test_a_part_a_policy_text_does_not_have_is_declined(library):
     assert not answer("碳达峰碳中和意见第九条是怎么规定的？", index=library).found
 
 
+TITLES = [
+    {"doc_id": "ccer.md", "title": "温室气体自愿减排交易管理办法（试行）"},
+    {"doc_id": "ets.md", "title": "碳排放权交易管理办法（试行）"},
+    {"doc_id": "regulation.md", "title": "碳排放权交易管理暂行条例"},
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What does article 20 of the voluntary emission reduction measures say?", ["ccer.md"]),
+        ("Article 20 of the measures for voluntary greenhouse gas reduction", ["ccer.md"]),
+        ("What do the measures say about trading?", []),  # two 办法 share those words
+    ],
+)
+def test_an_english_question_names_a_document_by_its_title_words(question, named):
+    from qa.crosslingual import english_terms
+    from qa.provisions import named_in_english
+
+    assert named_in_english(english_terms(question), TITLES) == named
+
+
 def test_an_article_a_named_text_does_not_have_is_declined(library):
     assert not answer("条例第九十九条是怎么规定的？", index=library).found
 
