@@ -116,14 +116,15 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     """The asked article (第N条) of the named document, or of the one document that has it;
     [] when the question asks no article or can't be pinned to one document; None when the
     article is asked of a named legal text that doesn't have it (or of no document at all)."""
-    if _PART_ASKED.search(question) and _outline_document(index, candidates):
+    article = asked_article(question)
+    holders = index.with_article(article) if article else []
+    if (_PART_ASKED.search(question) and _outline_document(index, candidates)
+            and not set(candidates) & set(holders)):  # fmt: skip
         # A policy text has parts, not articles (its 第十条 is its （十）); `lookup_part` finds
         # it, and a part it doesn't have is not in the texts.
         return [] if lookup_part(index, question, candidates) else None
-    article = asked_article(question)
     if article is None:
         return []
-    holders = index.with_article(article)
     if not holders:
         return None
     if candidates:

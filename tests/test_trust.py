@@ -174,6 +174,15 @@ def test_a_part_asked_by_its_number_lists_its_items(library):
     assert "（六）推动产业结构优化升级" in result.text and "（七）坚决遏制" in result.text
 
 
+def test_an_article_of_a_legal_text_named_beside_a_policy_text_is_still_its_article(library):
+    from qa.provisions import lookup_article
+
+    found = lookup_article(
+        library, "意见和条例的第三条怎么规定？", ["opinions.md", "regulation.md"]
+    )
+    assert {(p.doc_id, p.provision) for p in found} == {("regulation.md", "第三条")}
+
+
 def test_a_part_a_policy_text_does_not_have_is_declined(library):
     assert not answer("碳达峰碳中和意见第九条是怎么规定的？", index=library).found
 
