@@ -30,6 +30,8 @@ TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|�
 _DATE = re.compile(
     r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十]+月|之日|工作日|个月|日内|年底|以前|以后"
     r"|期限|每年|[春夏秋冬]季|世纪|年代|时期|期间"
+    # a span after an event (登记后至少保存十年) says until when
+    r"|后[^，。；]{0,8}?(?:\d+|[一二三四五六七八九十]+)\s*个?(?:年|月|日|天)"
 )
 _YEAR_ASKED = re.compile(r"哪一?年|何年|which year|what year|in what year", re.I)
 _YEAR = re.compile(r"\d{4}\s*年|[〇零一二三四五六七八九]{4}年")

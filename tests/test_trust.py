@@ -329,6 +329,21 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     assert states_asked(spread, place, ["牡蒿", "分布"], asked, rare=["牡蒿"], titles=["牡蒿"])
     # The figure may follow in the next sentence of the same quote (它…).
     assert states_asked(["鸡毛松是常绿乔木。它可高达50米。"], _NUMBER, ["鸡毛松"], "鸡毛松有多高？")
+    # The rare thing may be named earlier in the quote's paragraph (相关材料 refers back to it).
+    notice = ["相关材料不符合要求的，节能审查机关应当当场或者5个工作日内一次告知建设单位。"]
+    earlier = ["节能审查申报材料要素齐全的，节能审查机关应当予以受理。"]
+    words = ["申报材料", "审查", "机关", "工作日内"]
+    asked = "申报材料不合要求的，审查机关几个工作日内要告知？"
+    assert not states_asked(notice, _NUMBER, words, asked, rare=["申报材料"])
+    assert states_asked(notice, _NUMBER, words, asked, before=earlier, rare=["申报材料"])
+
+
+def test_until_when_is_answered_by_a_span_after_an_event():
+    from qa.answer_types import required_shape
+
+    shape = required_shape("原始记录和管理台账要保存到什么时候？", "date")
+    assert shape.search("应当在最后一期减排量登记后至少保存十年")
+    assert not shape.search("应当妥善保存原始记录和管理台账")
 
 
 def test_an_unknown_word_is_known_only_when_known_words_make_most_of_it():
