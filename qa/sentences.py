@@ -151,6 +151,11 @@ def _match(term: str | frozenset[str], text: str) -> float:
     return 1.0 if term in text else 0.5 * all(ch in text for ch in term)
 
 
+def _inside(term: str | frozenset[str], longer: str | frozenset[str]) -> bool:
+    """`term` is a proper part of `longer` (生态 of 生态环境); English terms are never parts."""
+    return isinstance(term, str) and isinstance(longer, str) and term != longer and term in longer
+
+
 def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list,
             form: str | None, require: re.Pattern | None = None,
             question: str = "") -> list[Sentence]:  # fmt: skip
@@ -187,7 +192,14 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     terms = [t for t in dict.fromkeys(terms) if t not in ASKING_WORDS]
     # A term absent as a word but present character by character (收费 in 收取任何费用)
     # gets half credit: Chinese abbreviates compounds this way.
-    matches = [[_match(t, text) for t in terms] for text in texts]
+    # jieba's search mode cuts 生态环境主管部门 into 生态, 环境, 生态环境, 主管, 部门…: a part
+    # counts only where the longer term holding it doesn't match, or a sentence that repeats the
+    # question's long subject outscores the one that answers (核查完成…反馈核查结果).
+    parts_of = [[k for k, longer in enumerate(terms) if _inside(t, longer)] for t in terms]
+    matches = [
+        [0.0 if any(row[k] == 1.0 for k in parts_of[j]) else row[j] for j in range(len(terms))]
+        for row in ([_match(t, text) for t in terms] for text in texts)
+    ]
     df = np.sum(np.array(matches, dtype=float).reshape(len(texts), len(terms)) > 0, axis=0)
     lengths = [len(t) if isinstance(t, str) else max(map(len, t), default=0) for t in terms]
     weights = np.minimum(lengths, 4) * np.log((len(texts) + 1) / (df + 0.5))

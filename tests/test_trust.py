@@ -532,3 +532,36 @@ def test_a_document_number_names_the_document_and_is_no_topic(library):
         library, question, tokenize(question), ["碳排放权交易管理办法（试行）"]
     )
     assert not {"生态环境", "部令"} & set(terms) and "通过" in terms
+
+
+VERIFICATION = """---
+title: 核查工作规定
+date: 2024-02-04
+---
+
+**第一条**　省级人民政府生态环境主管部门应当对年度排放报告进行核查，确认其实际排放量。核查工作应当在规定的时限内完成，并自核查完成之日起7个工作日内向重点排放单位反馈核查结果。
+
+**第二条**　重点排放单位对核查结果有异议的，可以申请复核；省级生态环境主管部门应当自接到复核申请之日起十个工作日内，作出复核决定。
+
+**第三条**　省级生态环境主管部门应当将年度排放情况报生态环境部。
+
+**第四条**　省级生态环境主管部门应当加强对技术服务机构的监督管理。
+
+**第五条**　省级生态环境主管部门应当公开重点排放单位名录。
+
+**第六条**　省级生态环境主管部门应当组织开展培训。
+
+**第七条**　本规定自2024年5月1日起施行。
+"""
+
+
+def test_the_sentence_with_the_questions_own_words_beats_one_that_repeats_its_subject(
+    tmp_path, fake_embedder, monkeypatch
+):
+    # 省级生态环境主管部门, which most articles name, is cut into six overlapping terms; counted
+    # once, it no longer outweighs 核查完成 and 反馈核查结果, the words that tell the answer apart.
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": VERIFICATION})
+    # The words alone decide here: the fake embedder's cosines and passage ranks mean nothing.
+    monkeypatch.setattr(importlib.import_module("qa.sentences"), "WEIGHTS", (0.0, 1.0, 0.0))
+    result = answer("省级生态环境主管部门应在核查完成后多少个工作日内反馈核查结果？", index=index)
+    assert result.citations[0].quotes[0].startswith("核查工作应当在规定的时限内完成")
