@@ -118,8 +118,8 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     article is asked of a named legal text that doesn't have it (or of no document at all)."""
     article = asked_article(question)
     holders = index.with_article(article) if article else []
-    if (_PART_ASKED.search(question) and _outline_document(index, candidates)
-            and not set(candidates) & set(holders)):  # fmt: skip
+    if (_PART_ASKED.search(question) and not set(candidates) & set(holders)
+            and _outline_document(index.sections(), candidates)):  # fmt: skip
         # A policy text has parts, not articles (its 第十条 is its （十）); `lookup_part` finds
         # it, and a part it doesn't have is not in the texts.
         return [] if lookup_part(index, question, candidates) else None
@@ -137,12 +137,11 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     return index.provision(holders[0], article) if len(holders) == 1 else []
 
 
-def _outline_document(index: Index, candidates: Sequence[str]) -> str | None:
-    """The named document, when it is a policy text with an outline (一、 （一） 1.) rather
-    than articles and chapters."""
+def _outline_document(sections: Sequence[tuple[str, str]], candidates: Sequence[str]) -> str | None:
+    """The named document, when its sections (Index.sections) show a policy text with an outline
+    (一、 （一） 1.) rather than articles and chapters."""
     if candidates and any(
-        doc == candidates[0] and any(p.match(path) for p in OUTLINE)
-        for doc, path in index.sections()
+        doc == candidates[0] and any(p.match(path) for p in OUTLINE) for doc, path in sections
     ):
         return candidates[0]
     return None
@@ -152,13 +151,14 @@ def lookup_part(index: Index, question: str,
                 candidates: Sequence[str]) -> tuple[str, list[Passage]] | None:  # fmt: skip
     """(path, passages) of the numbered part of the named policy text that the question asks
     for: 第三部分 → 三、…, 第十条 or （十） → （十）…; None when it asks none or there is none."""
-    doc_id = _outline_document(index, candidates)
-    match = _PART_ASKED.search(question) if doc_id else None
+    match = _PART_ASKED.search(question) if candidates else None
     number = cn_to_int(match.group(1) or match.group(3)) if match else None
     if not number:
-        return None
+        return None  # most questions: no section query at all
+    sections = index.sections()
+    doc_id = _outline_document(sections, candidates)
     prefix = f"{int_to_cn(number)}、" if match.group(2) == "部分" else f"（{int_to_cn(number)}）"
-    for doc, path in index.sections():
+    for doc, path in sections if doc_id else ():
         parts = path.split(" › ")
         depth = next((i for i, part in enumerate(parts, 1) if part.startswith(prefix)), 0)
         if doc == doc_id and depth:
