@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from qa import answer_types, crosslingual, doc_questions, provisions
@@ -121,19 +122,24 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         scored: list = [*translated, *extra]
     else:
         terms = scored = provisions.expand_terms(tokenize(query))
-    passages = index.search_vector(
-        vector, max(k, 8) if english else k, terms=terms[:64], where=where
-    )
-    focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
-    passages, governing = provisions.governing_rules(index, vector, terms[:64], passages, where,
-                                                     focus, own_part(question, resolved))  # fmt: skip
     visible = index.titles(where)
     # An English question names a document by its translated words (interim regulations →
     # 暂行条例), each read as the longest word the library uses for it.
     asked = "".join(max(sorted(t), key=len) for t in translated) if english else query
     named = provisions.named_documents(asked, visible)
+    # 按照办法（试行），…: the named document answers; a rule that governs it is quoted beside.
+    titled = provisions.named_as_documents(asked, visible)
     if english and not named:
-        named = provisions.named_in_english(translated, visible)
+        named = titled = provisions.named_in_english(translated, visible)
+    passages = index.search_vector(vector, max(k, 8) if english else k, terms=terms[:64],
+                                   where=replace(where, docs=tuple(titled)) if titled else where)  # fmt: skip
+    focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
+    passages, governing = provisions.governing_rules(index, vector, terms[:64], passages, where,
+                                                     focus, own_part(question, resolved))  # fmt: skip
+    if titled:  # the governing rule is quoted beside the named document's, not instead of it
+        passages = [p for p in passages if p.passage_id not in governing] + [
+            replace(p, score=passages[-1].score) for p in passages if p.passage_id in governing
+        ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named)
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
@@ -189,7 +195,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     searched = passages
-    passages = _with_governing_order(passages)
+    if not titled:
+        passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
     # English: sentences are chosen by the question and its dictionary gloss (监测 体系 建立 …)
     # together; the model tells Chinese sentences apart better from Chinese words. On dev,
@@ -199,7 +206,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
         return
-    picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing)
+    picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing,
+                                   first=not titled)  # fmt: skip
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = answer_types.required_shape(question, form)
@@ -261,9 +269,10 @@ def _allowed(passage: Passage, where) -> bool:
 
 
 def _with_governing_quote(index: Index, vector, passages: list[Passage], picked: list[Sentence],
-                          terms: list, form: str | None, governing: set[int]) -> list[Sentence]:  # fmt: skip
-    """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first,
-    even when the lower rule's words match the question better."""
+                          terms: list, form: str | None, governing: set[int],
+                          first: bool = True) -> list[Sentence]:  # fmt: skip
+    """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first
+    (unless the question named the other), even when the lower rule's words match better."""
     ranks = [i for i, p in enumerate(passages) if p.passage_id in governing]
     if not ranks or any(passages[s.rank].doc_id == passages[ranks[0]].doc_id for s in picked):
         return picked
@@ -271,14 +280,12 @@ def _with_governing_quote(index: Index, vector, passages: list[Passage], picked:
     own = select_sentences(index, vector, [passages[rank]], terms, form)
     for sentence in own:
         sentence.rank = rank
-    return [*own, *picked]
+    return [*own, *picked] if first else [*picked, *own]
 
 
 def _with_governing_order(passages: list[Passage]) -> list[Passage]:
     """The governing document's passages first, scores passed down so the sentence choice
     (which weighs the passage score) follows the new order."""
-    from dataclasses import replace
-
     ordered = provisions.governing_first(passages)
     if ordered == list(passages):
         return list(passages)
@@ -305,8 +312,6 @@ def _finish(extractive: Answer, question: str, query: str, use_llm, passages=Non
 
 
 def _with_notice(result: Answer, notice: str) -> Answer:
-    from dataclasses import replace
-
     return replace(result, notice=notice)
 
 

@@ -26,7 +26,10 @@ _UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "�
 _LIMIT_ASKED = re.compile(r"上限|下限|最高|最低|最多|最少|多少")
 _MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
 # A title of office: what answers 担任什么职务 (and is looked for when choosing its sentence).
-TITLES = re.compile(r"司长|部长|主任|局长|处长|厅长|主席|总理|总经理|书记|负责人|发言人|委员|专员")
+# A signature spaces its title out: 部　长　　黄润秋.
+TITLES = re.compile(
+    r"司\s*长|部\s*长|主\s*任|局\s*长|处\s*长|厅\s*长|主\s*席|总\s*理|总经理|书\s*记|负责人|发言人|委\s*员|专\s*员"
+)
 _DATE = re.compile(
     r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十]+月|之日|工作日|个月|日内|年底|以前|以后"
     r"|期限|每年|[春夏秋冬]季|世纪|年代|时期|期间"
@@ -67,6 +70,20 @@ _QUANTITY_ASKED_EN = re.compile(
     r"amount|threshold|number|hours?|limit|cap|ceiling)\b|\b(?:minimum|maximum) (?:size|amount|number)\b",
     re.I,
 )
+
+
+# The measure a figure is asked of: 煤矿瓦斯抽采量达到多少 → 抽采量 (利用量 gives another).
+_MEASURE_ASKED = re.compile(
+    r"([\u4e00-\u9fff]{0,2}(?:量|率|比重|比例|强度|面积))"
+    r"(?=(?:要|应当|应|需要|需|将)?(?:达到|提高到|降低到|下降到|控制在|是|为)?(?:多少|几))"
+)
+
+
+def asked_measure(question: str) -> str | None:
+    """The measure whose figure the question asks for (收集率, 抽采量), as the quotes must name
+    it; None when the question asks for no measured figure."""
+    match = _MEASURE_ASKED.search(question)
+    return match.group(1) if match and len(match.group(1)) >= 3 else None
 
 
 def required_shape(question: str, form: str | None) -> re.Pattern | None:

@@ -76,6 +76,22 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
     return []
 
 
+def named_as_documents(question: str, documents: Sequence[dict]) -> list[str]:
+    """The named documents (named_documents) that the question names as a document: by the end
+    of the title (碳排放权交易管理办法), or by its kind used as a name (意见中) — not by words a
+    title shares with the topic (全国碳排放权交易市场 of the 2025 通知)."""
+    text = normalize(question)
+    titles = {d["doc_id"]: d["title"] for d in documents}
+    return [doc_id for doc_id in named_documents(question, documents)
+            if _named_as_document(text, titles[doc_id])]  # fmt: skip
+
+
+def _named_as_document(text: str, title: str) -> bool:
+    core = normalize(_title_core(title))
+    kind = next((k for k in _KINDS if core.endswith(k)), None)
+    return kind is not None and (core[-len(kind) - 2 :] in text or _kind_as_name(text, kind))
+
+
 def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict]) -> list[str]:
     """The document an English question names by its title's words in any order (the voluntary
     emission reduction measures → 温室气体自愿减排交易管理办法): its kind and two more of its
@@ -96,9 +112,12 @@ def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict])
 def _names_by_kind(text: str, kind: str, title: str) -> bool:
     """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
     be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""
-    as_name = re.search(rf"(?:^|[《“\s]){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text)
     core = normalize(_title_core(title))
-    return bool(as_name) or _longest_common_run(text.replace(kind, ""), core) >= 2
+    return _kind_as_name(text, kind) or _longest_common_run(text.replace(kind, ""), core) >= 2
+
+
+def _kind_as_name(text: str, kind: str) -> bool:
+    return bool(re.search(rf"(?:^|[《“\s]){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text))
 
 
 def _longest_common_run(a: str, b: str) -> int:
@@ -406,13 +425,18 @@ def authority_note(cited: Sequence[Passage]) -> str | None:
     docs = list({p.doc_id: p for p in cited if is_rule(p)}.values())
     if len(docs) >= 2:
         leader, *others = docs
+        lead_key = governing_key(leader.authority, leader.date)
         for other in others:
-            if governing_key(leader.authority, leader.date) < governing_key(
-                other.authority, other.date
-            ):
+            other_key = governing_key(other.authority, other.date)
+            if lead_key < other_key:
                 notes.append(
                     f"{_describe(leader)}效力优先于{_describe(other)}；两者规定不一致的，"
                     f"以前者为准，后者另见。"
+                )
+            elif other_key < lead_key:  # the question named the lower rule: it leads
+                notes.append(
+                    f"{_describe(other)}效力优先于所问的{_describe(leader)}；两者规定不一致的，"
+                    f"以前者为准。"
                 )
     for passage in {p.doc_id: p for p in cited}.values():
         auth = passage.authority

@@ -327,6 +327,15 @@ def _zscores(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (values - reference.mean()) / reference.std()
 
 
+def _lexical_zscores(values: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """BM25 scores on the scale of their hits. One hit (a name only one passage holds: 李强),
+    or hits that score alike, leave no spread to scale by: the hits are still set apart from
+    the rest, by about the gap a spread of hits leaves."""
+    if len(hits) and float(hits.std()) < 1e-9 and float(hits.max()) > 0:
+        return np.where(values > 0, 1.0, -1.0)
+    return _zscores(values, hits)
+
+
 def _fuse(store: Store, vector, dense_ids, dense_scores, lexical, weights):
     """[(id, fused, cosine, bm25)] best first. Lexical-only hits get their exact cosine."""
     dense = dict(zip(list(dense_ids), np.asarray(dense_scores).tolist()))
@@ -341,7 +350,7 @@ def _fuse(store: Store, vector, dense_ids, dense_scores, lexical, weights):
     lexical_scores = np.array([bm25.get(pid, 0.0) for pid in ids])
     dense_weight, lexical_weight = weights
     dense_z = _zscores(cosine, np.asarray(dense_scores, dtype=np.float64))
-    lexical_z = _zscores(lexical_scores, np.array(list(bm25.values()) or [0.0]))
+    lexical_z = _lexical_zscores(lexical_scores, np.array(list(bm25.values()), dtype=np.float64))
     fused = dense_weight * dense_z + lexical_weight * lexical_z
     order = np.argsort(-fused, kind="stable")
     return [(ids[i], float(fused[i]), float(cosine[i]), float(lexical_scores[i])) for i in order]

@@ -24,6 +24,7 @@ date: 2024-02-04
 《碳排放权交易管理暂行条例》已经国务院常务会议通过，现予公布，自2024年5月1日起施行。
 
 总理　李强
+2024年1月25日
 
 **第一条**　为了规范碳排放权交易及相关活动，制定本条例。
 
@@ -231,6 +232,56 @@ def test_the_governing_rule_leads(library, monkeypatch):
     assert "50万元以上200万元以下" in result.text and "一万元以上三万元以下" not in result.text
 
 
+def test_a_lower_rule_named_by_the_question_leads_and_the_governing_one_follows(
+    library, monkeypatch
+):
+    monkeypatch.setattr(importlib.import_module("qa.provisions"), "CLOSE_COSINE", 1.0)
+    result = answer("按照碳排放权交易管理办法（试行），重点排放单位虚报排放报告怎么处罚？",
+                    index=library)  # fmt: skip
+    assert result.found
+    assert result.citations[0].passage.doc_id == "measures.md"
+    assert result.text.startswith("第二条") and "一万元以上三万元以下" in result.text
+    # The rule that governs it is quoted after, and the note says which prevails.
+    assert "另见" in result.text and "50万元以上200万元以下" in result.text
+    assert "效力优先于所问的《碳排放权交易管理办法（试行）》" in result.text
+
+
+def test_a_signature_answers_who_holds_which_title(library):
+    # 总理　李强 is five characters, a line of its own, and its title is spaced out in others
+    # (部　长　　黄润秋): it must still be a sentence that can be quoted.
+    # One passage holds 李强: a lone lexical hit has no spread of BM25 scores to be scaled by,
+    # and must still lead a lexical search.
+    assert "李强" in library.search("李强", k=1, mode="lexical")[0].text
+    result = answer("李强担任什么职务？", index=library)
+    assert result.found
+    assert "总理　李强" in result.text
+    assert result.citations[0].passage.doc_id == "regulation.md"
+
+
+def test_a_spaced_out_title_is_a_title():
+    from qa.answer_types import TITLES
+
+    assert TITLES.search("部　长　　黄润秋") and TITLES.search("副司长陆新明")
+    assert not TITLES.search("部门负责的事项")
+
+
+def test_a_title_word_shared_with_the_topic_does_not_name_a_document():
+    from qa.provisions import named_as_documents, named_documents
+
+    documents = [
+        {"doc_id": "notice", "title": "关于做好2025年全国碳排放权交易市场有关工作的通知"},
+        {"doc_id": "measures", "title": "碳排放权交易管理办法（试行）"},
+        {"doc_id": "plan", "title": "甲烷排放控制行动方案"},
+    ]
+    topic = "操纵全国碳排放权交易市场的，罚款多少？"
+    assert named_documents(topic, documents) == ["notice"]  # shares ten characters of its title
+    assert named_as_documents(topic, documents) == []  # but doesn't name it as a document
+    assert named_as_documents("2026年度数据质量控制方案什么时候完成？", documents) == []
+    assert named_as_documents("按照碳排放权交易管理办法（试行），", documents) == ["measures"]
+    assert named_as_documents("2025年碳市场通知里有什么要求？", documents) == ["notice"]
+    assert named_as_documents("甲烷方案提出了哪些目标？", documents) == ["plan"]
+
+
 def test_a_section_asked_by_name_is_quoted_with_its_figures(library):
     result = answer("碳达峰碳中和意见提出了哪些主要目标？", index=library)
     assert result.found
@@ -262,6 +313,21 @@ def test_in_force_only_leaves_repealed_texts_out(library):
     assert found and all(p.doc_id != "review-old.md" for p in found)
     result = answer("节能审查意见多少个工作日内出具？", index=library, in_force=True)
     assert all(c.passage.doc_id != "review-old.md" for c in result.citations)
+
+
+def test_a_figure_of_another_measure_does_not_answer(library):
+    assert answer("到2030年风电、太阳能发电总装机容量要达到多少？", index=library).found
+    # 装机容量 is stated; 发电量, of the same things in the same year, is not.
+    assert not answer("到2030年风电、太阳能发电总发电量要达到多少？", index=library).found
+
+
+def test_the_measure_a_figure_is_asked_of():
+    from qa.answer_types import asked_measure
+
+    assert asked_measure("到2025年煤矿瓦斯抽采量达到多少亿立方米？") == "抽采量"
+    assert asked_measure("到2030年森林覆盖率要达到多少？") == "覆盖率"
+    assert asked_measure("碳价是多少？") is None
+    assert asked_measure("审定与核查机构需要具备多少名专职人员？") is None
 
 
 def test_a_price_the_texts_do_not_state_is_declined(library):
