@@ -77,6 +77,18 @@ def test_the_superseded_rule_follows_as_see_also_with_both_levels_and_dates(inde
         assert part in result.text
 
 
+def test_a_rule_the_question_names_leads_and_the_governing_one_follows(index):
+    result = answer("按照碳排放权交易管理办法（试行），重点排放单位虚报、瞒报排放报告怎么处罚？",
+                    index=index)  # fmt: skip
+    assert (first(result).doc_id, first(result).provision) == (
+        "carbon-trading-measures-2020.md",
+        "第三十九条",
+    )
+    assert "一万元以上三万元以下" in result.text
+    assert result.text.index("一万元以上三万元以下") < result.text.index("另见")
+    assert "效力优先于所问的《碳排放权交易管理办法（试行）》" in result.text
+
+
 def test_an_item_is_answered_with_its_article_lead_in(index):
     result = answer("重点排放单位在年度排放报告中篡改、伪造数据会受到什么处罚？", index=index)
     assert first(result).provision == "第二十二条"
