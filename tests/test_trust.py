@@ -631,3 +631,18 @@ def test_the_sentence_with_the_questions_own_words_beats_one_that_repeats_its_su
     monkeypatch.setattr(importlib.import_module("qa.sentences"), "WEIGHTS", (0.0, 1.0, 0.0))
     result = answer("省级生态环境主管部门应在核查完成后多少个工作日内反馈核查结果？", index=index)
     assert result.citations[0].quotes[0].startswith("核查工作应当在规定的时限内完成")
+
+
+def test_the_asked_clause_and_a_follow_ups_own_words_are_the_focus():
+    from qa.sentences import _in_focus
+
+    terms = ["运行", "情况", "抄送"]
+    assert _in_focus("定期报告的运行情况，还可以抄送给谁？", terms) == [False, False, True]
+    # A follow-up's terms carry the earlier turn's topic; its own words are what it asks.
+    assert _in_focus("那交易主体要在哪里开户？", ["交易方式", "交易", "开户"]) == [
+        False,
+        True,
+        True,
+    ]
+    # A question of one clause whose words are all its own has no focus.
+    assert _in_focus("交易主体要在哪里开户？", ["交易", "开户"]) == [False, False]
