@@ -24,8 +24,11 @@ pytestmark = pytest.mark.slow
 # Look 13, numbered parts and English document names looked up: 0.699, 0.806, 0.126, 0.688.
 # Look 14, a figure's subject may be named earlier in its paragraph: 0.699, 0.812, 0.126, 0.688.
 # Look 15, a compound's parts counted once in sentence choice: 0.695, 0.819, 0.126, 0.688.
+# Look 16, the named document answers, a figure must be of the asked measure: 0.705, 0.799,
+# 0.116, 0.688. Look 17, a follow-up's own words are its focus: 0.709, 0.792, 0.113, 0.688.
+# Look 18, with one test question added (447): 0.706, 0.792, 0.116, 0.688.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.672, "refused": 0.789, "governing": 0.65}
+FLOORS = {"fact": 0.676, "refused": 0.789, "governing": 0.65}
 CEILINGS = {"wrongly_declined": 0.136}
 
 
