@@ -288,7 +288,8 @@ FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_state
 # pooled): fact 0.798, answerable declined 0.046, unanswerable refused 0.718. Without the reader
 # 0.751 / 0.093 / 0.627; with it but one dense weight for both languages 0.746 / 0.087 / 0.700;
 # before a figure's subject could be named earlier in its paragraph 0.769 / 0.069 / 0.718; before
-# a named document answered and a figure had to be of the asked measure 0.780 / 0.058 / 0.700.
+# a named document answered and a figure had to be of the asked measure 0.780 / 0.058 / 0.700;
+# before a follow-up's own words were its focus (qa.sentences) 0.792 / 0.046 / 0.718.
 WEIGHTS = {"dense": 23.301, "coverage": 3.981, "unknown": -1.897, "unknown_count": 0.038,
            "terms": -0.458, "not_stated": -4.601, "no_shape": -1.368, "english": 1.009,
            "reader": 0.444}  # fmt: skip

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from qa import authority as authorities
+from qa.answer_types import SYNONYMS
 from qa.authority import Authority, governing_key
 from qa.search import Index, Passage
 from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_article
@@ -291,13 +292,6 @@ def whole(passages: Sequence[Passage], budget: int = MAX_PROVISION_CHARS) -> lis
     return kept
 
 
-# Words a rule uses for what a question calls otherwise (虚报 → 虚假的数据资料, 弄虚作假).
-SYNONYMS = {
-    "虚报": ("虚假", "弄虚作假"), "瞒报": ("虚假", "遗漏"), "造假": ("伪造", "弄虚作假"),
-    "作假": ("弄虚作假",), "处罚": ("罚款",), "罚": ("罚款",), "惩罚": ("罚款",),
-    "责任": ("罚款", "处分"), "后果": ("罚款",), "处理": ("处分", "罚款"), "生效": ("施行",), "实施": ("施行",), "碳价": ("价格",), "配额价格": ("成交价格",),
-    "用": ("用于", "用途"), "用处": ("用于", "用途"), "拿来": ("用于",),
-}  # fmt: skip
 SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理
 CLOSE_COSINE = 0.05  # passages this close to the best cosine answer about as well
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answer_types import TITLES
+from qa.answer_types import SYNONYMS, TITLES
 from qa.search import Index, Passage
 from qa.text import embedding_input, normalize, sentence_spans
 
@@ -289,12 +289,18 @@ def _in_focus(question: str, terms: list) -> list[bool]:
     if not re.search(r"[\u4e00-\u9fff]", question):  # English: no clauses
         return [False] * len(terms)
     clauses = [normalize(c) for c in re.split(r"[，,；;：:]", question) if c.strip()]
-    own = normalize(question)
+
+    def held_in(text: str) -> list[bool]:
+        # A word rules use for a question's word (处罚 → 罚款) is held where that word is.
+        said = {t for t in terms if isinstance(t, str) and t in text}
+        said |= {s for t in said for s in SYNONYMS.get(t, ())}
+        return [isinstance(t, str) and t in said for t in terms]
+
     if len(clauses) < 2:
-        held = [isinstance(t, str) and t in own for t in terms]
+        held = held_in(normalize(question))
         return held if not all(held) else [False] * len(terms)
     for clause in reversed(clauses):
-        held = [isinstance(t, str) and t in clause for t in terms]
+        held = held_in(clause)
         if any(held):
             return held
     return [False] * len(terms)
