@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from qa import answer_types, crosslingual, doc_questions, provisions
+from qa import answer_types, crosslingual, doc_questions, naming, provisions
 from qa.authority import NEWS, Authority
 from qa.evidence import (
     answer_features,
@@ -126,11 +126,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # An English question names a document by its translated words (interim regulations →
     # 暂行条例), each read as the longest word the library uses for it.
     asked = "".join(max(sorted(t), key=len) for t in translated) if english else query
-    named = provisions.named_documents(asked, visible)
+    named = naming.named_documents(asked, visible)
     # 按照办法（试行），…: the named document answers; a rule that governs it is quoted beside.
-    titled = provisions.named_as_documents(asked, visible)
+    titled = naming.named_as_documents(asked, visible)
     if english and not named:
-        named = titled = provisions.named_in_english(translated, visible)
+        named = titled = naming.named_in_english(translated, visible)
     passages = index.search_vector(vector, max(k, 8) if english else k, terms=terms[:64],
                                    where=replace(where, docs=tuple(titled)) if titled else where)  # fmt: skip
     focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))

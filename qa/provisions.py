@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from qa import authority as authorities
 from qa.answer_types import SYNONYMS
 from qa.authority import Authority, governing_key
+from qa.naming import longest_common_run, title_core
 from qa.search import Index, Passage
 from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_article
 from qa.text import normalize
@@ -21,13 +22,6 @@ _ARTICLE_ASKED = re.compile(rf"第\s*{NUMERAL}\s*条")
 # A numbered part of a policy text: 第三部分 is its 三、…; 第十条 or （十） its （十）…
 _PART_ASKED = re.compile(rf"第\s*({NUMERAL})\s*(部分|条|点)|[（(]({NUMERAL})[）)]")
 _ARTICLE_ASKED_EN = re.compile(r"\bart(?:icle|\.)?\s*(\d{1,3})\b", re.I)  # Article 22, Art. 22
-# 碳排放权交易管理暂行条例 is named as 条例, 暂行条例 or its full title; these are the words of a
-# title that name its kind, and the generic words a title starts with.
-_KINDS = ("条例", "办法", "意见", "方案", "通知", "规定", "决定", "法")
-_QUALIFIED_KINDS = ("暂行条例", "条例", "暂行办法", "办法", "行动方案", "方案", "意见", "通知")
-_TITLE_NOISE = re.compile(
-    r"^(?:中共中央\s*国务院|国务院|生态环境部|国家发展改革委)?关于|（[^）]*）|[\s《》]"
-)
 _SECTION_NUMBER = re.compile(
     rf"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d{{1,2}}[.．、]|第{NUMERAL}[编章节])\s*"
 )
@@ -48,88 +42,6 @@ def asked_article(question: str) -> str | None:
         return normalize_article(match.group(0).replace(" ", ""))
     english = _ARTICLE_ASKED_EN.search(question)
     return normalize_article(f"第{english.group(1)}条") if english else None
-
-
-def _title_core(title: str) -> str:
-    return _TITLE_NOISE.sub("", title or "")
-
-
-def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
-    """Ids of the documents the question names, best first: by a long run of its title, or by
-    its kind (条例, 意见 …) when only one document of that kind is in the library."""
-    text = normalize(question)
-    scored = []
-    for doc in documents:
-        core = normalize(_title_core(doc["title"]))
-        longest = _longest_common_run(text, core)
-        if longest >= 6 or (core and longest >= len(core) - 1):
-            # 暂行条例 in the question tells the 条例 from the 办法 that share 碳排放权交易.
-            kind = next((k for k in _QUALIFIED_KINDS if core.endswith(k) and k in text), "")
-            scored.append((longest + len(kind), doc["doc_id"]))
-    if scored:
-        best = max(length for length, _ in scored)
-        return [doc_id for length, doc_id in sorted(scored, reverse=True) if length >= best - 2]
-    for kind in _KINDS:
-        if kind in text:
-            holders = [d for d in documents if _title_core(d["title"]).endswith(kind)]
-            if len(holders) == 1 and _names_by_kind(text, kind, holders[0]["title"]):
-                return [holders[0]["doc_id"]]
-    return []
-
-
-def named_as_documents(question: str, documents: Sequence[dict]) -> list[str]:
-    """The named documents (named_documents) that the question names as a document: by the end
-    of the title (碳排放权交易管理办法), or by its kind used as a name (意见中) — not by words a
-    title shares with the topic (全国碳排放权交易市场 of the 2025 通知)."""
-    text = normalize(question)
-    titles = {d["doc_id"]: d["title"] for d in documents}
-    return [doc_id for doc_id in named_documents(question, documents)
-            if _named_as_document(text, titles[doc_id])]  # fmt: skip
-
-
-def _named_as_document(text: str, title: str) -> bool:
-    core = normalize(_title_core(title))
-    kind = next((k for k in _KINDS if core.endswith(k)), None)
-    return kind is not None and (core[-len(kind) - 2 :] in text or _kind_as_name(text, kind))
-
-
-def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict]) -> list[str]:
-    """The document an English question names by its title's words in any order (the voluntary
-    emission reduction measures → 温室气体自愿减排交易管理办法): its kind and two more of its
-    words, and more of them than any other title."""
-    scored = []
-    for doc in documents:
-        core = normalize(_title_core(doc["title"]))
-        kind = next((k for k in _QUALIFIED_KINDS if core.endswith(k)), None)
-        held = sum(any(len(w) >= 2 and w in core for w in term) for term in terms)
-        if kind and any(w in kind for term in terms for w in term) and held >= 3:
-            scored.append((held, doc["doc_id"]))
-    scored.sort(reverse=True)
-    if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
-        return [scored[0][1]]
-    return []
-
-
-def _names_by_kind(text: str, kind: str, title: str) -> bool:
-    """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
-    be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""
-    core = normalize(_title_core(title))
-    return _kind_as_name(text, kind) or _longest_common_run(text.replace(kind, ""), core) >= 2
-
-
-def _kind_as_name(text: str, kind: str) -> bool:
-    return bool(re.search(rf"(?:^|[《“\s]){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text))
-
-
-def _longest_common_run(a: str, b: str) -> int:
-    """Length of the longest substring of `b` that occurs in `a` (titles are short)."""
-    best = 0
-    for start in range(len(b)):
-        length = best + 1
-        while start + length <= len(b) and b[start : start + length] in a:
-            best = length
-            length += 1
-    return best
 
 
 def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> list[Passage] | None:
@@ -193,7 +105,7 @@ def lookup_section(index: Index, question: str, candidates: Sequence[str],
     总则 …), in the named document, else in the best-ranked document that has such a part."""
     text = normalize(question)
     order = list(dict.fromkeys([*candidates, *(p.doc_id for p in ranked)]))
-    titles = {d["doc_id"]: normalize(_title_core(d["title"])) for d in index.titles()}
+    titles = {d["doc_id"]: normalize(title_core(d["title"])) for d in index.titles()}
     best: tuple[int, int, str, str] | None = None
     for doc_id, full_path in index.sections():
         if doc_id not in order:
@@ -221,7 +133,7 @@ def lookup_section(index: Index, question: str, candidates: Sequence[str],
 def _without_subject(heading: str, title: str) -> str:
     """The heading without the longest run (of 4 or more characters) it shares with the title;
     "" when it shares none."""
-    length = _longest_common_run(title, heading)
+    length = longest_common_run(title, heading)
     if length < 4:
         return ""
     run = next(heading[i : i + length] for i in range(len(heading) - length + 1)
@@ -391,8 +303,8 @@ def lead_documents(passages: Sequence[Passage], named: Sequence[str] = ()) -> di
 def same_subject(title: str, other: str) -> bool:
     """碳排放权交易管理办法（试行） and 碳排放权交易管理暂行条例 rule the same matter; the
     甲烷排放控制行动方案 and the 碳达峰碳中和意见 do not, and neither governs the other."""
-    return _longest_common_run(normalize(_title_core(title)),
-                               normalize(_title_core(other))) >= SAME_SUBJECT_CHARS  # fmt: skip
+    return longest_common_run(normalize(title_core(title)),
+                               normalize(title_core(other))) >= SAME_SUBJECT_CHARS  # fmt: skip
 
 
 def is_rule(passage: Passage) -> bool:

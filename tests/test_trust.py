@@ -205,7 +205,7 @@ TITLES = [
 )
 def test_an_english_question_names_a_document_by_its_title_words(question, named):
     from qa.crosslingual import english_terms
-    from qa.provisions import named_in_english
+    from qa.naming import named_in_english
 
     assert named_in_english(english_terms(question), TITLES) == named
 
@@ -266,7 +266,7 @@ def test_a_spaced_out_title_is_a_title():
 
 
 def test_a_title_word_shared_with_the_topic_does_not_name_a_document():
-    from qa.provisions import named_as_documents, named_documents
+    from qa.naming import named_as_documents, named_documents
 
     documents = [
         {"doc_id": "notice", "title": "关于做好2025年全国碳排放权交易市场有关工作的通知"},
