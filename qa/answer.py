@@ -128,7 +128,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     asked = "".join(max(sorted(t), key=len) for t in translated) if english else query
     named = naming.named_documents(asked, visible)
     # 按照办法（试行），…: the named document answers; a rule that governs it is quoted beside.
-    titled = naming.named_as_documents(asked, visible)
+    titled = naming.named_as_documents(asked, visible, named)
     if english and not named:
         named = titled = naming.named_in_english(translated, visible)
     passages = index.search_vector(vector, max(k, 8) if english else k, terms=terms[:64],

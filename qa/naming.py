@@ -45,14 +45,15 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
     return []
 
 
-def named_as_documents(question: str, documents: Sequence[dict]) -> list[str]:
-    """The named documents (named_documents) that the question names as a document: by the end
-    of the title (碳排放权交易管理办法), or by its kind used as a name (意见中) — not by words a
-    title shares with the topic (全国碳排放权交易市场 of the 2025 通知)."""
+def named_as_documents(question: str, documents: Sequence[dict],
+                       named: Sequence[str] | None = None) -> list[str]:  # fmt: skip
+    """The named documents (`named`, else named_documents) that the question names as a
+    document: by the end of the title (碳排放权交易管理办法), or by its kind used as a name (意见中)
+    — not by words a title shares with the topic (全国碳排放权交易市场 of the 2025 通知)."""
     text = normalize(question)
     titles = {d["doc_id"]: d["title"] for d in documents}
-    return [doc_id for doc_id in named_documents(question, documents)
-            if _named_as_document(text, titles[doc_id])]  # fmt: skip
+    named = named_documents(question, documents) if named is None else named
+    return [doc_id for doc_id in named if _named_as_document(text, titles[doc_id])]
 
 
 def _named_as_document(text: str, title: str) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer_types import SYNONYMS, TITLES
+from qa.followup import has_cjk
 from qa.search import Index, Passage
 from qa.text import embedding_input, normalize, sentence_spans
 
@@ -286,7 +287,7 @@ def _in_focus(question: str, terms: list) -> list[bool]:
     """Per term, whether it is in the question's last clause that holds any: 定期向生态环境部
     报告的运行情况，还可以抄送给谁？ asks about 抄送; what comes before sets the scene, as the
     earlier turns do for a follow-up (那交易主体要在哪里开户？ asks about 开户)."""
-    if not re.search(r"[\u4e00-\u9fff]", question):  # English: no clauses
+    if not has_cjk(question):  # English: no clauses
         return [False] * len(terms)
     clauses = [normalize(c) for c in re.split(r"[，,；;：:]", question) if c.strip()]
 
