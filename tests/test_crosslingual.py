@@ -63,6 +63,29 @@ def test_english_sentences_are_chosen_with_the_chinese_gloss(real_index_dir):
     assert result.found and "国家禁止进口、销售和燃用不符合质量标准的煤炭" in result.text
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "answer_text", "wrong_first"),
+    [
+        # The English vector alone puts the 条例's promulgation line first; with 名录 公布 …
+        # the passage that says so leads.
+        ("Do the 2024 interim regulations on carbon emissions trading require the yearly list "
+         "of key emitters to be made public?", "年度重点排放单位名录应当向社会公布", "现予公布"),
+        # hydrogen → 氢能: not the seed article's 氢氟碳化物.
+        ("What does China's carbon peaking and neutrality policy say about hydrogen?",
+         "加强氢能生产、储存、应用关键技术研发", "氢氟碳化物"),
+    ],
+)  # fmt: skip
+def test_english_questions_are_searched_with_the_chinese_gloss(
+    real_index_dir, question, answer_text, wrong_first
+):
+    from qa import Index, answer
+
+    result = answer(question, index=Index(real_index_dir))
+    assert result.found and answer_text in result.text
+    assert wrong_first not in result.citations[0].quotes[0]
+
+
 def test_when_asks_a_date_only_as_the_question_word():
     from qa.sentences import question_form
 
