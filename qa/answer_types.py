@@ -95,6 +95,23 @@ def asked_measure(question: str) -> str | None:
     return match.group(1) if match and len(match.group(1)) >= 3 else None
 
 
+# 保存几年, 申请延期多长时间: the act whose span is asked, just before the asking.
+_ACT_ASKED = re.compile(
+    r"([\u4e00-\u9fff]{2})(?:要|需要|应当|应|必须|可以|能|最多|最长|至少|最少|是|为|在)*"
+    r"(?:多长时间|多久|几年|多少年)"
+)
+_NOT_ACTS = re.compile(r"要|需|应|必|可|能|最|至|是|为|在|后|内|前|时|间|每|里")
+
+
+def asked_act(question: str) -> str | None:
+    """The act whose span a question asks (保存 of 保存几年, 延期 of 申请延期多长时间), as the
+    quotes must name it; None when the words before the asking are not one (…后，过多久)."""
+    match = _ACT_ASKED.search(question)
+    if match is None or _NOT_ACTS.search(match.group(1)):
+        return None
+    return match.group(1)
+
+
 def required_shape(question: str, form: str | None) -> re.Pattern | None:
     """What a quote must hold to answer a question that asks for a price, an amount, a number,
     a date or a title; None when any quote may answer."""

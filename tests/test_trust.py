@@ -345,6 +345,20 @@ def test_the_measure_a_figure_is_asked_of():
     assert asked_measure("审定与核查机构需要具备多少名专职人员？") is None
 
 
+def test_the_act_a_span_is_asked_of():
+    from qa.answer_types import _DURATION, asked_act
+    from qa.evidence import states_asked
+
+    assert asked_act("技术服务机构出具的检验检测报告要保存几年？") == "保存"
+    assert asked_act("最多可以申请延期多长时间？") == "延期"
+    assert asked_act("被列入名单后，过多久可以申请信用修复？") is None  # not an act
+    assert asked_act("每隔多长时间报告一次？") is None
+    banned = ["对其直接负责的主管人员处2万元以上20万元以下的罚款，5年内禁止从事检验检测业务。"]
+    terms = ["技术服务机构", "检验检测"]
+    assert not states_asked(banned, _DURATION, terms, "检验检测报告要保存几年？")
+    assert states_asked(banned, _DURATION, terms, "检验检测业务要禁止从事几年？")
+
+
 def test_a_price_the_texts_do_not_state_is_declined(library):
     assert not answer("碳价是多少？", index=library).found
 
