@@ -207,6 +207,13 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
     picked = select_sentences(index, choice, passages, scored, form, question=question)
+    phrase = _quoted_phrase(question)
+    if picked and phrase and not any(phrase in s.text for s in picked):
+        # The reader put the term in quotation marks (“项目碳排放情况”): a text that holds it
+        # is quoted where it does, not where the rest of the question's words are.
+        asked = re.compile(re.escape(phrase))
+        picked = select_sentences(index, choice, passages, scored, form, require=asked,
+                                  question=question) or picked  # fmt: skip
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
         return
@@ -250,6 +257,18 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     yield from _finish(extractive, question, query, use_llm, passages, index)
+
+
+_QUOTED_PHRASE = re.compile(r"[“\"]([^“”\"《》]{3,20})[”\"]")
+
+
+def _quoted_phrase(question: str) -> str | None:
+    """A term the question quotes (“项目碳排放情况”), but not a period (“十四五”), which the texts
+    name as often by its years."""
+    match = _QUOTED_PHRASE.search(question)
+    if match is None or re.fullmatch(r"十[一二三四五六七八九]五(?:时期|期间|末)?", match.group(1)):
+        return None
+    return match.group(1)
 
 
 def _with_gloss(index: Index, vector, gloss: str):

@@ -113,6 +113,17 @@ def test_a_list_is_not_cut_at_a_semicolon(index):
         assert commitment in result.text
 
 
+def test_a_quoted_term_is_quoted_where_the_text_holds_it(index):
+    # The lead-in of 第十二条 holds the question's other words (节能报告, 内容); the item in
+    # quotation marks is its （五）.
+    result = answer("固定资产投资项目节能报告里的“项目碳排放情况”要写明哪些内容？", index=index)
+    assert result.citations[0].quotes[0].startswith("（五）项目碳排放情况")
+    # A period in quotation marks is named by its years as often: no term to look for.
+    from qa.answer import _quoted_phrase
+
+    assert _quoted_phrase("“十四五”期间种植业的甲烷排放强度要达到什么目标？") is None
+
+
 @pytest.mark.parametrize("question", ["碳价是多少？", "全国碳市场配额今天的价格是多少？"])
 def test_a_price_the_texts_do_not_state_is_declined(index, question):
     assert not answer(question, index=index).found
