@@ -20,7 +20,6 @@ from qa.evidence import (
     asks_beyond,
     contentless,
     evidence_terms,
-    library_words,
     names_numbers,
     specific_things,
     states_asked,
@@ -113,25 +112,27 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     index = index or open_index(index_dir)
     vector = index.embedder.embed_queries([query])[0]
     if english:
-        translated = crosslingual.english_terms(query, lambda words: library_words(index, words))
+        english_query = crosslingual.english_query(query, index.library_words)
+        translated = english_query.translated
         # An English follow-up carries the Chinese topic of the chat: keep its words too.
         extra = [t for t in tokenize(query) if has_cjk(t)]
-        extra += re.findall(r"\d{2,}", query)  # 2030 names the same year in both languages
-        terms = crosslingual.lexical_terms(translated) + extra
+        terms = english_query.terms + extra
         # Sentences are scored per English word: "plan" (方案, 安排, 打算) counts once.
-        scored: list = [*translated, *extra]
+        scored: list = [*translated, *extra, *re.findall(r"\d{2,}", query)]
     else:
         terms = scored = provisions.expand_terms(tokenize(query))
     visible = index.titles(where)
     # An English question names a document by its translated words (interim regulations →
     # 暂行条例), each read as the longest word the library uses for it.
-    asked = "".join(max(sorted(t), key=len) for t in translated) if english else query
+    asked = english_query.gloss if english else query
     # English is searched, and its sentences chosen, by the question and its dictionary gloss
     # (监测 体系 建立 …) together: the model tells Chinese texts apart better from Chinese words.
     # On dev, choosing sentences so: English fact 0.714 → 0.776. Searching so too (with the
     # crosslingual fusion; at 0.5/0.5 it cost refusals): by batch fact 0.798 → 0.803,
     # refused 0.718 → 0.727, answerable declined 0.046 → 0.052.
-    choice = _with_gloss(index, vector, asked) if english and asked else vector
+    choice = vector
+    if english and asked:
+        choice = crosslingual.mixed(vector, index.embedder.embed_queries([asked])[0])
     named = naming.named_documents(asked, visible)
     # 按照办法（试行），…: the named document answers; a rule that governs it is quoted beside.
     titled = naming.named_as_documents(asked, visible, named)
@@ -269,14 +270,6 @@ def _quoted_phrase(question: str) -> str | None:
     if match is None or re.fullmatch(r"十[一二三四五六七八九]五(?:时期|期间|末)?", match.group(1)):
         return None
     return match.group(1)
-
-
-def _with_gloss(index: Index, vector, gloss: str):
-    """The question's vector averaged with its Chinese gloss's, unit length."""
-    import numpy as np
-
-    mixed = vector + index.embedder.embed_queries([gloss])[0]
-    return mixed / np.linalg.norm(mixed)
 
 
 def _allowed(passage: Passage, where) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -200,6 +201,35 @@ def lexical_terms(terms: list[frozenset[str]], limit: int = 64) -> list[str]:
     """The translations as search terms, most specific (longest) first."""
     words = sorted({word for term in terms for word in term}, key=lambda w: (-len(w), w))
     return words[:limit]
+
+
+@dataclass(frozen=True)
+class EnglishQuery:
+    """An English question in the library's words."""
+
+    translated: list[frozenset[str]]  # per English term, its Chinese translations
+    gloss: str  # each term's longest translation, joined: 监测体系建立…
+    terms: list[str]  # the lexical search terms: the translations, and years and numbers
+
+
+def english_query(
+    question: str, known: Callable[[set[str]], set[str]] | None = None
+) -> EnglishQuery:
+    translated = english_terms(question, known)
+    gloss = "".join(max(sorted(t), key=len) for t in translated)
+    # 2030 names the same year in both languages
+    return EnglishQuery(
+        translated, gloss, lexical_terms(translated) + re.findall(r"\d{2,}", question)
+    )
+
+
+def mixed(vector, gloss_vector):
+    """The question's vector averaged with its gloss's, unit length: the model tells Chinese texts
+    apart better from Chinese words."""
+    import numpy as np
+
+    total = vector + gloss_vector
+    return total / np.linalg.norm(total)
 
 
 def warm_up() -> None:

@@ -39,14 +39,6 @@ def contentless(question: str) -> bool:
     return not words
 
 
-def library_words(index: Index, words: set[str]) -> set[str]:
-    """The words the library uses: every jieba piece of the word is in its vocabulary (温室气体
-    as 温室 + 气体), none is a stopword only (中)."""
-    pieces = {w: tokenize(w) for w in words}
-    unknown = set(index.unknown_terms(sorted({x for p in pieces.values() for x in p})))
-    return {w for w, p in pieces.items() if p and not unknown.intersection(p)}
-
-
 def asks_beyond(index: Index, question: str, path: str, named_titles: list[str],
                  section: list[Passage]) -> bool:  # fmt: skip
     """True when the question has topic words besides the section's and the document's names

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,20 +18,12 @@ import numpy as np
 from qa.authority import Authority
 from qa.embedding import Embedder, load_embedder
 from qa.errors import ModelMismatchError
+from qa.fusion import MODES, fuse
 from qa.store_base import Filter, Store
 from qa.stores import open_store, store_location
 from qa.structure import Locator
 from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
 
-# (dense, lexical) weights of the z-score fusion. On tests/data/retrieval_questions.yaml
-# (33 questions, real model) hit@1 was 0.82 at 0.7/0.3, 0.85 at 0.6/0.4, 0.88 at 0.5/0.5 and
-# 0.88 at 0.4/0.6, hit@5 0.97 for all; 0.5/0.5 keeps dense and lexical evidence equal.
-# "crosslingual" is for an English question searched by its vector mixed with its Chinese
-# gloss: the dictionary's translations are noisy terms (plan → 方案, 安排, 打算), so the vector
-# weighs more. On the 73 dev English questions, hit@1 / hit@8: 45 / 66 with the English vector
-# at 0.5/0.5; with the mixed vector 45 / 68 at 0.5/0.5, 49 / 70 at 0.6/0.4, 52 / 69 at 0.7/0.3.
-MODES = {"hybrid": (0.5, 0.5), "crosslingual": (0.7, 0.3), "dense": (1.0, 0.0),
-         "lexical": (0.0, 1.0)}  # fmt: skip
 CANDIDATES = 50  # per retriever, before fusion
 MAX_QUERY_TERMS = 64
 
@@ -209,7 +202,8 @@ class Index:
         """The k passages that best match `query`, best first. Empty for a query with no words.
 
         `in_force` keeps only documents in force (现行有效). `mode` is "hybrid" (default),
-        "dense" or "lexical", for comparisons.
+        "dense" or "lexical", for comparisons. A hybrid search of an English query is made with
+        its Chinese gloss ("crosslingual").
         """
         k = _validate(query, k)
         where = make_filter(docs, date_from, date_to, in_force)
@@ -218,6 +212,15 @@ class Index:
             return []
         vector = self.embedder.embed_queries([query])[0]
         terms = tokenize(query)[:MAX_QUERY_TERMS]
+        if mode == "hybrid" and not re.search(r"[\u3400-\u9fff]", query):
+            # English over Chinese texts: searched by its Chinese gloss too, as answer() does.
+            from qa import crosslingual
+
+            english = crosslingual.english_query(query, self.library_words)
+            if english.gloss:
+                gloss = self.embedder.embed_queries([english.gloss])[0]
+                vector = crosslingual.mixed(vector, gloss)
+                terms, mode = english.terms[:MAX_QUERY_TERMS], "crosslingual"
         return self.search_vector(vector, k, terms=terms, where=where, mode=mode)
 
     def search_vector(self, vector: np.ndarray, k: int = 5, *, terms: list[str] | None = None,
@@ -238,7 +241,7 @@ class Index:
             store.refresh()
             dense_ids, dense_scores = store.dense(vector, n, where)
             lexical = store.lexical(terms or [], n, where)
-            ranked = _fuse(store, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
+            ranked = fuse(store, vector, dense_ids, dense_scores, lexical, MODES[mode])[:k]
             rows = store.fetch([pid for pid, *_ in ranked])
             copies = store.republications([pid for pid, *_ in ranked])
             authorities = store.authorities()
@@ -297,6 +300,13 @@ class Index:
         counts = self.passage_counts(terms, 1)
         return [t for t in terms if counts.get(t) == 0]
 
+    def library_words(self, words: set[str]) -> set[str]:
+        """The words the library uses: every jieba piece of the word is in its vocabulary
+        (温室气体 as 温室 + 气体), none is a stopword only (中)."""
+        pieces = {w: tokenize(w) for w in words}
+        unknown = set(self.unknown_terms(sorted({x for p in pieces.values() for x in p})))
+        return {w for w, p in pieces.items() if p and not unknown.intersection(p)}
+
     def passage_counts(self, terms: Iterable[str], cap: int) -> dict[str, int]:
         """How many passages hold each term (all of its index tokens), counted up to `cap`: 风险基金
         in 1, 碳税 in 0, 企业 in `cap` or more. How specific a thing a question names."""
@@ -324,41 +334,6 @@ class Index:
         self._store.close()
         if getattr(self, "_record", None) is not None:
             self._record.close()
-
-
-def _zscores(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    if len(reference) < 2 or float(reference.std()) < 1e-9:
-        return np.zeros_like(values, dtype=np.float64)
-    return (values - reference.mean()) / reference.std()
-
-
-def _lexical_zscores(values: np.ndarray, hits: np.ndarray) -> np.ndarray:
-    """BM25 scores on the scale of their hits. One hit (a name only one passage holds: 李强),
-    or hits that score alike, leave no spread to scale by: the hits are still set apart from
-    the rest, by about the gap a spread of hits leaves."""
-    if len(hits) and float(hits.std()) < 1e-9 and float(hits.max()) > 0:
-        return np.where(values > 0, 1.0, -1.0)
-    return _zscores(values, hits)
-
-
-def _fuse(store: Store, vector, dense_ids, dense_scores, lexical, weights):
-    """[(id, fused, cosine, bm25)] best first. Lexical-only hits get their exact cosine."""
-    dense = dict(zip(list(dense_ids), np.asarray(dense_scores).tolist()))
-    bm25 = dict(lexical)
-    extra = [pid for pid in bm25 if pid not in dense]
-    if extra:
-        dense.update(zip(extra, (store.vectors(extra) @ vector).tolist()))
-    if not dense:
-        return []
-    ids = list(dense)
-    cosine = np.array([dense[pid] for pid in ids])
-    lexical_scores = np.array([bm25.get(pid, 0.0) for pid in ids])
-    dense_weight, lexical_weight = weights
-    dense_z = _zscores(cosine, np.asarray(dense_scores, dtype=np.float64))
-    lexical_z = _lexical_zscores(lexical_scores, np.array(list(bm25.values()), dtype=np.float64))
-    fused = dense_weight * dense_z + lexical_weight * lexical_z
-    order = np.argsort(-fused, kind="stable")
-    return [(ids[i], float(fused[i]), float(cosine[i]), float(lexical_scores[i])) for i in order]
 
 
 def _passage(row, score: float, dense: float, lexical: float, copies=(),

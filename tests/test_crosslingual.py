@@ -7,6 +7,27 @@ import pytest
 from qa.crosslingual import english_terms, lookup
 
 
+def test_an_english_search_finds_chinese_texts_by_their_words(tmp_path, fake_embedder):
+    from qa import Index, build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = {
+        "methane.md": "# 甲烷方案\n\n加强稻田甲烷排放控制，推广节水灌溉。",
+        "market.md": "# 碳市场\n\n重点排放单位应当按时清缴碳排放配额。",
+        "air.md": "# 大气\n\n禁止进口、销售不符合质量标准的煤炭。",
+    }
+    for name, text in texts.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    index = Index(tmp_path / "index", embedder=fake_embedder)
+    # The fake embedder shares no character of English with Chinese: only the translated
+    # words can find these.
+    assert index.search("methane from rice paddies", k=1)[0].doc_id == "methane.md"
+    assert index.search("surrender allowances", k=1)[0].doc_id == "market.md"
+    assert index.search("Can coal be imported?", k=1)[0].doc_id == "air.md"
+
+
 def test_english_terms_keep_the_words_the_library_uses():
     from qa.crosslingual import english_terms
 
