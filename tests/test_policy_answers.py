@@ -124,6 +124,13 @@ def test_a_quoted_term_is_quoted_where_the_text_holds_it(index):
     assert _quoted_phrase("“十四五”期间种植业的甲烷排放强度要达到什么目标？") is None
 
 
+def test_everyday_words_find_the_rules_formal_ones(index):
+    # 外包 is what the 条例 calls 委托 (第十二条第二款).
+    question = "省级生态环境部门可以把重点排放单位年度排放报告的核查工作外包给第三方机构吗？"
+    result = answer(question, index=index)
+    assert "委托依法设立的技术服务机构对年度排放报告进行技术审核" in result.text
+
+
 @pytest.mark.parametrize("question", ["碳价是多少？", "全国碳市场配额今天的价格是多少？"])
 def test_a_price_the_texts_do_not_state_is_declined(index, question):
     assert not answer(question, index=index).found
