@@ -26,9 +26,13 @@ pytestmark = pytest.mark.slow
 # Look 15, a compound's parts counted once in sentence choice: 0.695, 0.819, 0.126, 0.688.
 # Look 16, the named document answers, a figure must be of the asked measure: 0.705, 0.799,
 # 0.116, 0.688. Look 17, a follow-up's own words are its focus: 0.709, 0.792, 0.113, 0.688.
-# Look 18, with one test question added (447): 0.706, 0.792, 0.116, 0.688.
+# Look 18, with one test question added (447): 0.706, 0.792, 0.116, 0.688; look 19 the same.
+# Look 20, English searched with its gloss: 0.723, 0.792, 0.122, 0.750. Look 21, a person's
+# title looked up, a span of the asked act, the decision refitted at λ 1.0: 0.726, 0.792,
+# 0.119, 0.750 (an uncommitted refit between them, at λ 3.0: 0.729, 0.792, 0.116, 0.750).
+# Look 22, quoted terms and everyday words: 0.726, 0.792, 0.119, 0.750.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.676, "refused": 0.789, "governing": 0.65}
+FLOORS = {"fact": 0.696, "refused": 0.789, "governing": 0.72}
 CEILINGS = {"wrongly_declined": 0.136}
 
 
