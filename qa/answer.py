@@ -40,6 +40,7 @@ from qa.quotes import (
     quote_items,
     quote_spans,
     quote_whole,
+    with_antecedents,
     with_list_items,
 )
 from qa.reader import reader_for
@@ -220,6 +221,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing,
                                    first=not titled)  # fmt: skip
+    picked = with_antecedents(passages, picked)
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = answer_types.required_shape(question, form)

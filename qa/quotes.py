@@ -189,6 +189,28 @@ MAX_LIST_ITEMS = 8
 MAX_ITEM_CHARS = 60
 
 
+# A clause that goes on from the one before: 拒不改正的 (after 责令改正，处…罚款), 逾期未改正的.
+_CONTINUES = re.compile(r"^(?:拒不改正|逾期(?:未|不|仍未|仍不)改正|逾期不履行|情节严重)的")
+
+
+def with_antecedents(passages: Sequence[Passage], picked: list[Sentence]) -> list[Sentence]:
+    """A quote that goes on from the sentence before it (拒不改正的，…核减…) brings that sentence
+    (…未按照规定清缴其碳排放配额的，由…责令改正，处…罚款), which says what it goes on from."""
+    taken = {(s.rank, s.start) for s in picked}
+    result: list[Sentence] = []
+    for sentence in picked:
+        if _CONTINUES.match(sentence.text):
+            spans = sentence_spans(passages[sentence.rank].text)
+            before = [(a, b) for a, b in spans if b <= sentence.start]
+            if before and (sentence.rank, before[-1][0]) not in taken:
+                start, end = before[-1]
+                text = passages[sentence.rank].text[start:end]
+                result.append(Sentence(sentence.rank, start, end, text))
+                taken.add((sentence.rank, start))
+        result.append(sentence)
+    return result
+
+
 def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
     """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
     first sentence of each item paragraph that follows, each citing its own paragraph."""

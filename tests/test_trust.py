@@ -327,6 +327,18 @@ def test_in_force_only_leaves_repealed_texts_out(library):
     assert all(c.passage.doc_id != "review-old.md" for c in result.citations)
 
 
+def test_a_clause_that_goes_on_brings_the_one_before(tmp_path, fake_embedder, monkeypatch):
+    rules = """# 清缴规定
+
+**第二十四条**　重点排放单位未按照规定清缴其碳排放配额的，由生态环境主管部门责令改正，处5倍以上10倍以下的罚款；拒不改正的，等量核减其下一年度碳排放配额，可以责令停产整治。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    result = answer("拒不改正的会被责令停产整治吗？", index=index)
+    # 拒不改正 goes on from 责令改正: the answer says what was not corrected, and the fine.
+    assert result.found
+    assert result.text.index("5倍以上10倍以下的罚款") < result.text.index("拒不改正的")
+
+
 def test_a_figure_of_another_measure_does_not_answer(library):
     assert answer("到2030年风电、太阳能发电总装机容量要达到多少？", index=library).found
     # 装机容量 is stated; 发电量, of the same things in the same year, is not.
