@@ -37,6 +37,7 @@ from qa.quotes import (
     compose,
     declined,
     emit_events,
+    of_asked_year,
     quote_items,
     quote_spans,
     quote_whole,
@@ -221,7 +222,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing,
                                    first=not titled)  # fmt: skip
-    picked = with_antecedents(passages, picked)
+    picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = answer_types.required_shape(question, form)

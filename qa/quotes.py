@@ -211,6 +211,32 @@ def with_antecedents(passages: Sequence[Passage], picked: list[Sentence]) -> lis
     return result
 
 
+# The year a target is asked for: 到2025年, 2030年…目标/达到多少; not a baseline (比2020年) nor a
+# document's year (2023年的甲烷方案, 2020年碳排放权交易管理办法).
+_TARGET_YEAR = re.compile(
+    r"(?<=[到至])(20\d\d)年|(?<![比较\d])(20\d\d)年(?!度)"
+    r"(?![^，。？]{0,10}?(?:方案|办法|条例|意见|通知|规定|决定|规划))"
+    r"(?=[^，。？]{0,10}?(?:目标|达到|要|下降|提高|多少))"
+)
+_YEAR_LEAD = re.compile(r"到(20\d\d)年")
+
+
+def of_asked_year(passages: Sequence[Passage], picked: list[Sentence],
+                  question: str) -> list[Sentence]:  # fmt: skip
+    """Quotes that sit under another year's lead (到2030年，…森林覆盖率达到25%左右) are dropped
+    when the question asks one year (2025年森林覆盖率目标) and others are left: a figure of 2030
+    beside the one of 2025 reads as a second answer to the same question."""
+    asked = {year for pair in _TARGET_YEAR.findall(question) for year in pair if year}
+    if len(asked) != 1:
+        return picked
+
+    def of_asked(sentence: Sentence) -> bool:
+        leads = _YEAR_LEAD.findall(passages[sentence.rank].text[: sentence.end])
+        return not leads or leads[-1] in asked
+
+    return [s for s in picked if of_asked(s)] or picked
+
+
 def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
     """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
     first sentence of each item paragraph that follows, each citing its own paragraph."""

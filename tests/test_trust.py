@@ -339,6 +339,20 @@ def test_a_clause_that_goes_on_brings_the_one_before(tmp_path, fake_embedder, mo
     assert result.text.index("5倍以上10倍以下的罚款") < result.text.index("拒不改正的")
 
 
+def test_figures_of_another_year_are_not_quoted_beside_the_asked_one(
+    tmp_path, fake_embedder, monkeypatch
+):
+    targets = """# 主要目标
+
+到2025年，绿色低碳循环发展的经济体系初步形成。森林覆盖率达到24.1%，森林蓄积量达到180亿立方米。到2030年，经济社会发展全面绿色转型取得显著成效。森林覆盖率达到25%左右，森林蓄积量达到190亿立方米。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"targets.md": targets})
+    asked_2025 = answer("到2025年森林覆盖率要达到多少？", index=index)
+    assert "24.1%" in asked_2025.text and "25%左右" not in asked_2025.text
+    asked_2030 = answer("2030年森林覆盖率目标是多少？", index=index)
+    assert "25%左右" in asked_2030.text and "24.1%" not in asked_2030.text
+
+
 def test_a_figure_of_another_measure_does_not_answer(library):
     assert answer("到2030年风电、太阳能发电总装机容量要达到多少？", index=library).found
     # 装机容量 is stated; 发电量, of the same things in the same year, is not.
