@@ -73,7 +73,7 @@ _FORMS = (
     # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for
     # lacking one, as a 多少 question is.
     ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), _NUMBER),
-    ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|penalt|fine[sd]?\b|punish", re.I), _PENALTY),
+    ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|会怎样|会怎么样|penalt|fine[sd]?\b|punish", re.I), _PENALTY),
     ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), TITLES),
     ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _WHY),

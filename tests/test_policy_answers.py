@@ -133,6 +133,9 @@ def test_everyday_words_find_the_rules_formal_ones(index):
     question = "省级生态环境部门可以把重点排放单位年度排放报告的核查工作外包给第三方机构吗？"
     result = answer(question, index=index)
     assert "委托依法设立的技术服务机构对年度排放报告进行技术审核" in result.text
+    # 不能 is what rules call 不得 (自愿减排办法第十条第二款).
+    result = answer("哪些项目不能申请自愿减排项目登记？", index=index)
+    assert "纳入全国和地方碳排放权交易市场配额管理的项目，不得申请" in result.citations[0].quotes[0]
 
 
 @pytest.mark.parametrize("question", ["碳价是多少？", "全国碳市场配额今天的价格是多少？"])

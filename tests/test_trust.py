@@ -270,6 +270,13 @@ def test_a_persons_title_is_looked_up_not_judged(library):
     assert title_quotes(library, "李强签署的条例什么时候施行？") == []
 
 
+def test_what_happens_if_asks_for_the_penalty():
+    from qa.sentences import question_form
+
+    assert question_form("重点排放单位没按时清缴配额会怎样？") == "penalty"
+    assert question_form("虚报排放数据会怎么样？") == "penalty"
+
+
 def test_a_spaced_out_title_is_a_title():
     from qa.answer_types import TITLES
 
