@@ -231,6 +231,9 @@ def of_asked_year(passages: Sequence[Passage], picked: list[Sentence],
         return picked
 
     def of_asked(sentence: Sentence) -> bool:
+        # 到2025年，…达到80%以上，2030年达到85%以上: a sentence naming the year speaks of it
+        if any(f"{year}年" in sentence.text for year in asked):
+            return True
         leads = _YEAR_LEAD.findall(passages[sentence.rank].text[: sentence.end])
         return not leads or leads[-1] in asked
 

@@ -358,6 +358,19 @@ def test_figures_of_another_year_are_not_quoted_beside_the_asked_one(
     assert "24.1%" in asked_2025.text and "25%左右" not in asked_2025.text
     asked_2030 = answer("2030年森林覆盖率目标是多少？", index=index)
     assert "25%左右" in asked_2030.text and "24.1%" not in asked_2030.text
+    from dataclasses import replace
+
+    from qa.quotes import of_asked_year
+    from qa.sentences import Sentence
+
+    # A sentence that names the asked year speaks of it, whatever year leads its paragraph.
+    text = "到2025年，畜禽粪污综合利用率达到80%以上，2030年达到85%以上。到2026年，完成评估。"
+    passage = replace(asked_2030.citations[0].passage, text=text)
+    manure, review = text.index("到2025年"), text.index("到2026年")
+    named = Sentence(0, manure, review, text[manure:review])
+    other = Sentence(0, review, len(text), text[review:])
+    question = "2030年畜禽粪污综合利用率目标是多少？"
+    assert of_asked_year([passage], [other, named], question) == [named]
 
 
 def test_a_figure_of_another_measure_does_not_answer(library):
