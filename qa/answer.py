@@ -214,8 +214,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if picked and phrase and not any(phrase in s.text for s in picked):
         # The reader put the term in quotation marks (“项目碳排放情况”): a text that holds it
         # is quoted where it does, not where the rest of the question's words are.
-        asked = re.compile(re.escape(phrase))
-        picked = select_sentences(index, choice, passages, scored, form, require=asked,
+        holds_phrase = re.compile(re.escape(phrase))
+        picked = select_sentences(index, choice, passages, scored, form, require=holds_phrase,
                                   question=question) or picked  # fmt: skip
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
