@@ -25,7 +25,7 @@ from qa.evidence import (
     states_asked,
     things,
 )
-from qa.followup import ResolvedQuery, has_cjk, own_part, resolve_query
+from qa.followup import ResolvedQuery, own_part, resolve_query
 from qa.quotes import (
     INCOMPLETE,
     INCOMPLETE_EN,
@@ -52,7 +52,7 @@ from qa.sentences import (
     select_sentences,
     sentence_similarity,
 )
-from qa.text import has_substance, tokenize
+from qa.text import has_cjk, has_substance, tokenize
 
 # Re-exported: `from qa.answer import Answer, Citation, NOT_FOUND` keeps working.
 __all__ = ["INCOMPLETE", "INCOMPLETE_EN", "NOT_FOUND", "NOT_FOUND_EN", "Answer", "Citation",
@@ -120,7 +120,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         extra = [t for t in tokenize(query) if has_cjk(t)]
         terms = english_query.terms + extra
         # Sentences are scored per English word: "plan" (方案, 安排, 打算) counts once.
-        scored: list = [*translated, *extra, *re.findall(r"\d{2,}", query)]
+        scored: list = [*translated, *extra, *english_query.numbers]
     else:
         terms = scored = provisions.expand_terms(tokenize(query))
     visible = index.titles(where)
@@ -132,9 +132,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # On dev, choosing sentences so: English fact 0.714 → 0.776. Searching so too (with the
     # crosslingual fusion; at 0.5/0.5 it cost refusals): by batch fact 0.798 → 0.803,
     # refused 0.718 → 0.727, answerable declined 0.046 → 0.052.
-    choice = vector
-    if english and asked:
-        choice = crosslingual.mixed(vector, index.embedder.embed_queries([asked])[0])
+    choice = english_query.vector(vector, index.embedder) if english else vector
     named = naming.named_documents(asked, visible)
     # 按照办法（试行），…: the named document answers; a rule that governs it is quoted beside.
     titled = naming.named_as_documents(asked, visible, named)

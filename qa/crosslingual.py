@@ -209,7 +209,22 @@ class EnglishQuery:
 
     translated: list[frozenset[str]]  # per English term, its Chinese translations
     gloss: str  # each term's longest translation, joined: 监测体系建立…
-    terms: list[str]  # the lexical search terms: the translations, and years and numbers
+    numbers: list[str]  # 2030 names the same year in both languages
+
+    @property
+    def terms(self) -> list[str]:
+        """The lexical search terms: the translations, then the numbers."""
+        return lexical_terms(self.translated) + self.numbers
+
+    def vector(self, vector, embedder):
+        """The question's vector averaged with its gloss's, unit length: the model tells Chinese
+        texts apart better from Chinese words."""
+        import numpy as np
+
+        if not self.gloss:
+            return vector
+        total = vector + embedder.embed_queries([self.gloss])[0]
+        return total / np.linalg.norm(total)
 
 
 def english_query(
@@ -217,19 +232,7 @@ def english_query(
 ) -> EnglishQuery:
     translated = english_terms(question, known)
     gloss = "".join(max(sorted(t), key=len) for t in translated)
-    # 2030 names the same year in both languages
-    return EnglishQuery(
-        translated, gloss, lexical_terms(translated) + re.findall(r"\d{2,}", question)
-    )
-
-
-def mixed(vector, gloss_vector):
-    """The question's vector averaged with its gloss's, unit length: the model tells Chinese texts
-    apart better from Chinese words."""
-    import numpy as np
-
-    total = vector + gloss_vector
-    return total / np.linalg.norm(total)
+    return EnglishQuery(translated, gloss, re.findall(r"\d{2,}", question))
 
 
 def warm_up() -> None:

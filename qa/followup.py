@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.text import MAX_QUERY_CHARS, STOPWORDS, has_substance, is_cjk, normalize
+from qa.text import MAX_QUERY_CHARS, STOPWORDS, has_cjk, has_substance, is_cjk, normalize
 
 # Terms that say what is asked, not what it is about: a question made only of these needs
 # the topic of the conversation.
@@ -40,10 +40,6 @@ class ResolvedQuery:
     question: str
     query: str
     follow_up: bool
-
-
-def has_cjk(text: str) -> bool:
-    return bool(re.search(r"[\u3400-\u9fff]", text))
 
 
 def _turns(history: Sequence | None) -> list[tuple[str, str]]:

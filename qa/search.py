@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from qa.fusion import MODES, fuse
 from qa.store_base import Filter, Store
 from qa.stores import open_store, store_location
 from qa.structure import Locator
-from qa.text import MAX_QUERY_CHARS, has_substance, tokenize
+from qa.text import MAX_QUERY_CHARS, has_cjk, has_substance, tokenize
 
 CANDIDATES = 50  # per retriever, before fusion
 MAX_QUERY_TERMS = 64
@@ -212,14 +211,13 @@ class Index:
             return []
         vector = self.embedder.embed_queries([query])[0]
         terms = tokenize(query)[:MAX_QUERY_TERMS]
-        if mode == "hybrid" and not re.search(r"[\u3400-\u9fff]", query):
+        if mode == "hybrid" and not has_cjk(query):
             # English over Chinese texts: searched by its Chinese gloss too, as answer() does.
             from qa import crosslingual
 
             english = crosslingual.english_query(query, self.library_words)
             if english.gloss:
-                gloss = self.embedder.embed_queries([english.gloss])[0]
-                vector = crosslingual.mixed(vector, gloss)
+                vector = english.vector(vector, self.embedder)
                 terms, mode = english.terms[:MAX_QUERY_TERMS], "crosslingual"
         return self.search_vector(vector, k, terms=terms, where=where, mode=mode)
 

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer_types import SYNONYMS, TITLES
-from qa.followup import has_cjk
 from qa.search import Index, Passage
-from qa.text import embedding_input, normalize, sentence_spans
+from qa.text import embedding_input, has_cjk, normalize, sentence_spans
 
 MAX_SENTENCES = 3
 MAX_CHARS = 200

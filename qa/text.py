@@ -55,6 +55,11 @@ def is_cjk(char: str) -> bool:
     return bool(_CJK.match(char))
 
 
+def has_cjk(text: str) -> bool:
+    """True when the text holds a Chinese character (an English question holds none)."""
+    return bool(re.search(r"[\u3400-\u9fff]", text))
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in `text`, without surrounding whitespace."""
     spans = []
