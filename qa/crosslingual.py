@@ -37,7 +37,8 @@ mentioned stipulate stipulates specify specifies article articles
 DOMAIN_TERMS = {
     "emission": "排放", "emissions": "排放", "emit": "排放", "emitting": "排放",
     "carbon market": "碳市场", "emissions trading": "碳排放权交易",
-    "carbon trading": "碳排放权交易", "ets": "碳排放权交易", "non-fossil": "非化石",
+    "carbon trading": "碳排放权交易", "carbon emissions trading": "碳排放权交易",
+    "carbon emission trading": "碳排放权交易", "ets": "碳排放权交易", "non-fossil": "非化石",
     "carbon peak": "碳达峰", "peak carbon": "碳达峰", "carbon neutrality": "碳中和",
     "carbon neutral": "碳中和", "allowance": "配额", "allowances": "配额", "quota": "配额",
     "ccer": "核证自愿减排量", "united states": "美国", "greenhouse gas": "温室气体",
@@ -70,6 +71,38 @@ DOMAIN_TERMS = {
     "submit": ("报送", "提交"), "landfill": "填埋", "flaring": "火炬", "flare": "火炬",
     "pilot": "试点", "livestock": "畜禽", "manure": "粪污", "methane": "甲烷",
     "voluntary": "自愿",
+    # how English renders the words of Chinese rules, where the dictionary has another sense
+    # first (cut → 伤口, plant → 植物) or none at all (fee, facility, enforcement)
+    "cut": ("减少", "削减", "降低"), "curb": ("控制", "遏制"), "facility": "设施",
+    "facilities": "设施", "fee": ("费用", "收费"), "fees": ("费用", "收费"),
+    "plant": ("企业", "电厂", "工厂"), "plants": ("企业", "电厂", "工厂"),
+    "county": ("县级", "县"), "city": ("城市", "市"), "cities": ("城市", "市"),
+    "enterprise": "企业", "enterprises": "企业", "developer": ("建设单位", "项目单位"),
+    "builder": "建设单位", "operator": ("运营", "经营者"), "license": ("许可", "许可证"),
+    "licence": ("许可", "许可证"), "permit": ("许可", "许可证"), "bureau": ("部门", "局"),
+    "state council": "国务院", "implementation": "实施", "enforcement": "执法",
+    "oversight": "监督", "supervision": "监督", "disclosure": ("公开", "披露"),
+    "within": "以内", "days": ("日", "工作日"), "months": "月", "quarterly": "季度",
+    "tamper": "篡改", "fabricate": "伪造", "conceal": "隐瞒",
+    "violation": ("违反", "违法"), "unlawful": "违法", "liable": "责任", "liability": "责任",
+    "person in charge": "负责人", "staff": ("人员", "工作人员"), "worker": ("人员", "工作人员"),
+    "workers": ("人员", "工作人员"), "expert": "专家", "experts": "专家",
+    "qualification": ("资质", "资格"), "technology": "技术", "technologies": "技术",
+    "programme": ("方案", "计划"), "guideline": ("指南", "指导"), "guidelines": ("指南", "指导"),
+    "auction": ("拍卖", "有偿"), "cap": "总量", "benchmark": "基准",
+    "percentage": ("比例", "百分比"), "reduction": ("减少", "减排"), "expansion": "扩建",
+    "construction": "建设", "outdated": "落后", "phase out": "淘汰", "retire": "淘汰",
+    "subsidy": "补贴", "subsidies": "补贴", "loan": ("贷款", "信贷"), "loans": ("贷款", "信贷"),
+    "tax": "税收", "taxes": "税收", "renewable": "可再生能源", "renewables": "可再生能源",
+    "solar": ("太阳能", "光伏"), "wind power": "风电", "hydropower": "水电",
+    "nuclear power": "核电", "grid": "电网", "farmers": ("农民", "农户"),
+    "waste": ("废弃物", "垃圾"), "wastewater": "污水", "leakage": "泄漏", "recovery": "回收",
+    "utilization": "利用", "capture": "捕集", "carbon sink": "碳汇", "sink": "碳汇",
+    "adaptation": "适应", "mitigation": "减缓", "inventory": "清单", "whistleblower": "举报",
+    "sanction": "处罚", "rectification": "整改", "rectify": ("整改", "改正"),
+    "suspension": "暂停", "shut down": ("关停", "关闭"), "account": "账户",
+    "accounts": "账户", "holder": "持有人", "settlement": "结算", "deduct": ("核减", "扣除"),
+    "expire": ("届满", "到期"), "expiry": ("届满", "有效期"), "promulgate": ("公布", "发布"),
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",
@@ -92,10 +125,12 @@ def _glossary() -> dict[str, frozenset[str]]:
             simplified, definitions = match.groups()
             # A single character means too many things, unless its first sense is the gloss
             # (碳 is carbon; 分 is "part" before it is "share").
-            glosses = definitions.split("/")[: 1 if len(simplified) == 1 else None]
-            for gloss in glosses:
+            senses = definitions.split("/")[: 1 if len(simplified) == 1 else None]
+            # A sense lists its synonyms with "; " (企业: company; firm; enterprise).
+            glosses = [g for s in senses for g in _PARENTHETICAL.sub("", s).split(";")]
+            for gloss in glosses[: 1 if len(simplified) == 1 else None]:
                 # "methane CH4", "carbon dioxide CO2": the formula is not part of the name.
-                gloss = _FORMULA.sub("", _PARENTHETICAL.sub("", gloss)).strip().lower()
+                gloss = _FORMULA.sub("", gloss).strip().lower()
                 gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
                 if gloss and len(gloss.split()) <= MAX_GLOSS_WORDS and gloss.isascii():
                     glossary.setdefault(gloss, set()).add(simplified)

@@ -63,6 +63,23 @@ def test_a_chemical_formula_does_not_hide_the_name():
     assert "二氧化碳" in lookup("carbon dioxide")
 
 
+def test_each_synonym_of_a_sense_is_a_translation():
+    # CC-CEDICT: 企业 /company; firm; enterprise; corporation/, 技术 /technology; technique; skill/
+    assert "企业" in lookup("enterprise")
+    assert "技术" in lookup("technology")
+    # a single character keeps its first word only: 县 is a county, not every sense of 县
+    assert "县" in lookup("county")
+
+
+def test_policy_english_finds_the_words_rules_use():
+    assert {"减少", "削减"} <= lookup("cut")
+    assert "伤口" not in lookup("cut")  # the wound, not the reduction
+    assert "设施" in lookup("facilities")
+    # a longer policy phrase wins over the dictionary's shorter one (carbon emissions → 碳排放)
+    terms = english_terms("Under the carbon emissions trading measures, who must report?")
+    assert frozenset({"碳排放权交易"}) in terms
+
+
 def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():
     terms = english_terms("If a factory's equipment fails, what must it do?")
     assert any("工厂" in term for term in terms)
