@@ -42,6 +42,7 @@ from qa.quotes import (
     quote_spans,
     quote_whole,
     with_antecedents,
+    with_asked_sequel,
     with_list_items,
 )
 from qa.reader import reader_for
@@ -221,6 +222,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing,
                                    first=not titled)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
+    picked = with_asked_sequel(passages, picked, question)
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, named)
     shape = answer_types.required_shape(question, form)

@@ -211,6 +211,37 @@ def with_antecedents(passages: Sequence[Passage], picked: list[Sentence]) -> lis
     return result
 
 
+# A question about what follows when the first penalty is not enough: 罚款之后逾期还不改正，
+# 会怎么处理; 情节严重的呢. Its answer is the clause that goes on (逾期未改正的，由…测算…).
+_SEQUEL_ASKED = re.compile(r"逾期.{0,3}[不未]改|拒不改|[还仍][不未]改|情节严重")
+
+
+def with_asked_sequel(passages: Sequence[Passage], picked: list[Sentence],
+                      question: str) -> list[Sentence]:  # fmt: skip
+    """The clause that goes on from the lead quote (逾期未改正的，…) when the question asks
+    what follows (逾期还不改正，会怎么处理): the first penalty alone doesn't answer it."""
+    asked = _SEQUEL_ASKED.search(question)
+    if not picked or asked is None:
+        return picked
+    # 逾期 asked: the 逾期 clause, not the 拒不改正 one; 情节严重 asked: that clause
+    wanted = "逾期" if "逾期" in asked.group() else "情节严重" if "情节" in asked.group() else ""
+    rank = picked[0].rank
+    text = passages[rank].text
+    taken = {s.start for s in picked if s.rank == rank}
+    after = max(s.end for s in picked if s.rank == rank)
+    for start, end in sentence_spans(text):
+        if start < picked[0].end or start in taken:
+            continue
+        sequel = _CONTINUES.match(text[start:end])
+        if sequel and sequel.group().startswith(wanted):
+            # beside its own paragraph's quotes: a list quoted later keeps only what precedes it
+            at = max(i for i, s in enumerate(picked) if s.rank == rank) + 1
+            return [*picked[:at], Sentence(rank, start, end, text[start:end]), *picked[at:]]
+        if start >= after:
+            break
+    return picked
+
+
 # The year a target is asked for: 到2025年, 2030年…目标/达到多少; not a baseline (比2020年) nor a
 # document's year (2023年的甲烷方案, 2020年碳排放权交易管理办法).
 _TARGET_YEAR = re.compile(

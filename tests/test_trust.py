@@ -346,6 +346,23 @@ def test_a_clause_that_goes_on_brings_the_one_before(tmp_path, fake_embedder, mo
     assert result.text.index("5倍以上10倍以下的罚款") < result.text.index("拒不改正的")
 
 
+def test_what_follows_an_uncorrected_breach_is_quoted_when_asked(
+    tmp_path, fake_embedder, monkeypatch
+):
+    rules = """# 处罚规定
+
+**第三十九条**　重点排放单位虚报、瞒报温室气体排放报告的，由生态环境主管部门责令限期改正，处一万元以上三万元以下的罚款。逾期未改正的，由省级生态环境主管部门测算其温室气体实际排放量，并将该排放量作为碳排放配额清缴的依据。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    asked = answer("重点排放单位虚报排放报告，罚款后逾期还不改正，会怎么处理？", index=index)
+    # the fine alone doesn't say what happens next; the clause that goes on does
+    assert asked.found and "测算其温室气体实际排放量" in asked.text
+    assert asked.text.index("一万元以上三万元以下") < asked.text.index("逾期未改正的")
+    # a question about the first penalty is not sent on to what follows it
+    first = answer("重点排放单位虚报排放报告罚款多少？", index=index)
+    assert first.found and "逾期未改正的" not in first.text
+
+
 def test_figures_of_another_year_are_not_quoted_beside_the_asked_one(
     tmp_path, fake_embedder, monkeypatch
 ):
