@@ -37,6 +37,7 @@ from qa.quotes import (
     compose,
     declined,
     emit_events,
+    in_asked_years,
     of_asked_year,
     quote_items,
     quote_spans,
@@ -208,7 +209,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if not titled:
         passages = _with_governing_order(passages)
     form = question_form(question) or (question_form(query) if resolved.follow_up else None)
-    picked = select_sentences(index, choice, passages, scored, form, question=question)
+    # A target of one year or period is quoted from what is said of it (到2025年, “十五五”期间).
+    of_asked = in_asked_years(passages, question)
+    picked = select_sentences(index, choice, passages, scored, form, question=question,
+                              keep=of_asked) if of_asked else []  # fmt: skip
+    picked = picked or select_sentences(index, choice, passages, scored, form, question=question)
     phrase = _quoted_phrase(question)
     if picked and phrase and not any(phrase in s.text for s in picked):
         # The reader put the term in quotation marks (“项目碳排放情况”): a text that holds it

@@ -161,8 +161,9 @@ def _inside(term: str | frozenset[str], longer: str | frozenset[str]) -> bool:
 
 def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passage], terms: list,
             form: str | None, require: re.Pattern | None = None,
-            question: str = "") -> list[Sentence]:  # fmt: skip
-    """The sentences to quote, best first; with `require`, the best one must match it.
+            question: str = "", keep=None) -> list[Sentence]:  # fmt: skip
+    """The sentences to quote, best first; with `require`, the best one must match it; with
+    `keep` (Sentence → bool), only the sentences it keeps are candidates.
     `question` (as asked) tells the kind of list asked for: 哪些行业 is answered by 钢铁、水泥、
     铝冶炼行业, an enumeration of that kind."""
     scores = np.array([p.score for p in passages])
@@ -175,6 +176,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         # A signature (总理　李强) is short and answers who signed.
         if end - start >= 6 or TITLES.match(passage.text, start, end)
     ]
+    candidates = [c for c in candidates if keep is None or keep(c)]
     if require is not None and not any(require.search(c.text) for c in candidates):
         return []
     if not candidates:

@@ -396,6 +396,22 @@ def test_a_figure_of_another_measure_does_not_answer(library):
     assert not answer("到2030年风电、太阳能发电总发电量要达到多少？", index=library).found
 
 
+def test_a_plan_period_is_answered_from_what_is_said_of_it(tmp_path, fake_embedder, monkeypatch):
+    goals = """# 主要目标
+
+到2025年，煤矿瓦斯年利用量达到60亿立方米；油田伴生气集气率达到国际先进水平。
+
+“十五五”期间，甲烷排放控制政策、技术和标准体系进一步完善，甲烷排放控制能力有效提高。煤矿瓦斯利用水平进一步提高，种植业单位农产品甲烷排放强度进一步降低。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"goals.md": goals})
+    later = answer("“十五五”期间煤矿瓦斯利用要达到什么目标？", index=index)
+    # 2025 is in the 十四五, not the 十五五: its figure is not this period's target
+    assert later.found and "煤矿瓦斯利用水平进一步提高" in later.text
+    assert "60亿立方米" not in later.text
+    now = answer("“十四五”期间煤矿瓦斯年利用量要达到多少？", index=index)
+    assert now.found and "60亿立方米" in now.text and "十五五" not in now.text
+
+
 def test_the_measure_a_figure_is_asked_of():
     from qa.answer_types import asked_measure
 
