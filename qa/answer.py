@@ -48,12 +48,7 @@ from qa.quotes import (
 )
 from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
-from qa.sentences import (
-    Sentence,
-    question_form,
-    select_sentences,
-    sentence_similarity,
-)
+from qa.sentences import Sentence, select_sentences, sentence_similarity
 from qa.text import has_cjk, has_substance, tokenize
 
 # Re-exported: `from qa.answer import Answer, Citation, NOT_FOUND` keeps working.
@@ -208,7 +203,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     searched = passages
     if not titled:
         passages = _with_governing_order(passages)
-    form = question_form(question) or (question_form(query) if resolved.follow_up else None)
+    form = answer_types.question_form(question) or (
+        answer_types.question_form(query) if resolved.follow_up else None
+    )
     # A target of one year or period is quoted from what is said of it (到2025年, “十五五”期间).
     of_asked = in_asked_years(passages, question)
     picked = select_sentences(index, choice, passages, scored, form, question=question,

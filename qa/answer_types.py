@@ -1,5 +1,7 @@
 """The kind of fact a question asks for (a price, an amount, a span of time, a year, a date, a
-place, a frequency, a title), as the pattern a quote must match before it counts as an answer."""
+place, a frequency, a title), as the pattern a quote must match before it counts as an answer;
+and the question's form (date, number, penalty, list…), which tells sentence choice what kind
+of sentence answers it."""
 
 from __future__ import annotations
 
@@ -145,3 +147,50 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
             return _NUMBER
     # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
     return {"number": _NUMBER, "date": _DATE, "title": TITLES}.get(form or "")
+
+
+# --- the form of a question: what kind of sentence answers it ---------------------------------
+FIGURE = re.compile(
+    r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次)|[%％]"
+)
+_SAYS_DATE = re.compile(r"\d{4}\s?年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{1,2}月(?:底|前)|之日|起施行")
+_SAYS_WHO = re.compile(
+    r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|司长|部长|主任|局长|陆新明"
+)
+_SAYS_PENALTY = re.compile(r"罚款|处分|责令|追究|没收|停产整治|取消|禁止其|核减|警告")
+_SAYS_WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
+_SAYS_LIST = re.compile(
+    r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
+)
+# (form, question pattern, sentence pattern that answers it); the first match wins
+FORMS = (
+    ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
+                        r"^\W*when\b|\bwhen (?:does|did|do|is|are|was|were|will|would|should|must|can|has|have)\b|"
+                        r"what (?:year|date)|take effect|deadline", re.I), _SAYS_DATE),
+    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
+                          r"how (?:many|much|long)|what (?:percentage|share|proportion|threshold|amount)|"
+                          r"(?:above|below|over|under|exceed\w*) what", re.I), FIGURE),
+    # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for
+    # lacking one, as a 多少 question is.
+    ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), FIGURE),
+    ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|会怎样|会怎么样|penalt|fine[sd]?\b|punish", re.I), _SAYS_PENALTY),
+    ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), TITLES),
+    ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _SAYS_WHO),
+    ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _SAYS_WHY),
+    ("list", re.compile(r"哪些|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _SAYS_LIST),
+    ("how", re.compile(r"如何|怎么|怎样|\bhow\b", re.I), None),
+)  # fmt: skip
+
+# Words of the asking itself; they never occur in the answer
+ASKING_WORDS = frozenset(
+    "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问 "
+    "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 有关 "
+    "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种".split()
+)
+
+
+def question_form(question: str) -> str | None:
+    for name, pattern, _ in FORMS:
+        if pattern.search(question):
+            return name
+    return None

@@ -14,9 +14,8 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 
 from qa import crosslingual, provisions
-from qa.answer_types import asked_act, asked_measure
+from qa.answer_types import ASKING_WORDS, asked_act, asked_measure
 from qa.search import Index, Passage
-from qa.sentences import ASKING_WORDS
 from qa.structure import NUMERAL
 from qa.text import normalize, tokenize
 

@@ -125,7 +125,7 @@ def test_english_questions_are_searched_with_the_chinese_gloss(
 
 
 def test_when_asks_a_date_only_as_the_question_word():
-    from qa.sentences import question_form
+    from qa.answer_types import question_form
 
     assert question_form("When does the interim regulation take effect?") == "date"
     assert question_form("By when must key emitters surrender their allowances?") == "date"

@@ -271,7 +271,7 @@ def test_a_persons_title_is_looked_up_not_judged(library):
 
 
 def test_what_happens_if_asks_for_the_penalty():
-    from qa.sentences import question_form
+    from qa.answer_types import question_form
 
     assert question_form("重点排放单位没按时清缴配额会怎样？") == "penalty"
     assert question_form("虚报排放数据会怎么样？") == "penalty"
