@@ -37,8 +37,6 @@ from qa.quotes import (
     compose,
     declined,
     emit_events,
-    in_asked_years,
-    of_asked_year,
     quote_items,
     quote_spans,
     quote_whole,
@@ -50,6 +48,7 @@ from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import Sentence, select_sentences, sentence_similarity
 from qa.text import has_cjk, has_substance, tokenize
+from qa.years import in_asked_years, of_asked_year, with_each_asked_year, without_years
 
 # Re-exported: `from qa.answer import Answer, Citation, NOT_FOUND` keeps working.
 __all__ = ["INCOMPLETE", "INCOMPLETE_EN", "NOT_FOUND", "NOT_FOUND_EN", "Answer", "Citation",
@@ -221,6 +220,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if not picked:
         yield from emit_events(declined(question, query, passages, english))
         return
+    yearless = without_years(scored, question)
+    picked = with_each_asked_year(passages, picked, question, lambda keep: select_sentences(
+        index, choice, passages, yearless, form, question=question, keep=keep))  # fmt: skip
     picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing,
                                    first=not titled)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))

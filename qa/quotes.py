@@ -242,68 +242,6 @@ def with_asked_sequel(passages: Sequence[Passage], picked: list[Sentence],
     return picked
 
 
-# The year a target is asked for: 到2025年, 2030年…目标/达到多少; not a baseline (比2020年) nor a
-# document's year (2023年的甲烷方案, 2020年碳排放权交易管理办法).
-_TARGET_YEAR = re.compile(
-    r"(?<=[到至])(20\d\d)年|(?<![比较\d])(20\d\d)年(?!度)"
-    r"(?![^，。？]{0,10}?(?:方案|办法|条例|意见|通知|规定|决定|规划))"
-    r"(?=[^，。？]{0,10}?(?:目标|达到|要|下降|提高|多少))"
-)
-# A five-year plan period (“十五五”期间, 十四五时期) is its five years: 十四五 is 2021–2025.
-_PERIOD = re.compile(r"十([一二三四五六七八九])五")
-_DIGITS = "一二三四五六七八九"
-_LEAD = re.compile(r"到(20\d\d)年|“?十([一二三四五六七八九])五”?(?:期间|时期|末)")
-
-
-def _period_years(ordinal: str) -> set[str]:
-    first = 2006 + 5 * _DIGITS.index(ordinal)  # 十一五 began in 2006
-    return {str(year) for year in range(first, first + 5)}
-
-
-def asked_years(question: str) -> set[str]:
-    """The years a target question asks about: one year (到2025年), or a plan period's five."""
-    years = {year for pair in _TARGET_YEAR.findall(question) for year in pair if year}
-    periods = _PERIOD.findall(question)
-    if len(years) == 1 and not periods:
-        return years
-    if len(periods) == 1 and not years:
-        return _period_years(periods[0])
-    return set()
-
-
-def in_asked_years(passages: Sequence[Passage], question: str):
-    """Whether a sentence speaks of the years the question asks (2025年森林覆盖率目标; “十五五”
-    期间…目标): it names one of them or the period, or sits under the lead of one (到2025年，…;
-    “十五五”期间，…). None when the question asks no one year or period."""
-    asked = asked_years(question)
-    if not asked:
-        return None
-    periods = set(_PERIOD.findall(question))
-
-    def of_asked(sentence: Sentence) -> bool:
-        # 到2025年，…达到80%以上，2030年达到85%以上: a sentence naming the year speaks of it
-        if any(f"{year}年" in sentence.text for year in asked) or any(
-            f"十{p}五" in sentence.text for p in periods
-        ):
-            return True
-        leads = _LEAD.findall(passages[sentence.rank].text[: sentence.end])
-        if not leads:
-            return True
-        year, period = leads[-1]
-        return year in asked if year else bool(_period_years(period) & asked)
-
-    return of_asked
-
-
-def of_asked_year(passages: Sequence[Passage], picked: list[Sentence],
-                  question: str) -> list[Sentence]:  # fmt: skip
-    """Quotes that sit under another year's lead (到2030年，…森林覆盖率达到25%左右) are dropped
-    when the question asks one year (2025年森林覆盖率目标) or period and others are left: a
-    figure of 2030 beside the one of 2025 reads as a second answer to the same question."""
-    of_asked = in_asked_years(passages, question)
-    return ([s for s in picked if of_asked(s)] or picked) if of_asked else picked
-
-
 def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
     """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
     first sentence of each item paragraph that follows, each citing its own paragraph."""

@@ -43,6 +43,7 @@ _FORMS_IN_CONTEXT = frozenset({"penalty"})
 # asked one lose this much.
 ACTORS = ("重点排放单位", "技术服务机构", "项目业主", "审定与核查机构", "注册登记机构", "交易机构",
           "交易主体", "生态环境主管部门", "市场监管部门", "节能审查机关", "建设单位")  # fmt: skip
+AUTHORITIES = ("生态环境主管部门", "市场监管部门", "节能审查机关")
 OTHER_ACTOR_PENALTY = 0.2
 ENUMERATION_BONUS = 0.2  # a clause listing things of the asked kind (哪些行业: 钢铁、水泥行业)
 # The words of a question's last clause (…，还可以抄送给谁？), or a follow-up's own words, weigh
@@ -171,6 +172,8 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
     words = "".join(w for t in terms for w in ([t] if isinstance(t, str) else t))
     asked_actors = [a for a in ACTORS if a in words]
+    # Asked which organ (可以向哪些部门举报), a sentence naming one answers: it is no other actor.
+    others = [a for a in ACTORS if form != "who" or a not in AUTHORITIES]
     enumerations = _enumeration_of(question)
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
@@ -185,7 +188,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         if (
             asked_actors
             and not any(a in context for a in asked_actors)
-            and any(a in context for a in ACTORS)
+            and any(a in context for a in others)
         ):
             bonus -= OTHER_ACTOR_PENALTY
         if len(sentence.text) < 20 and not re.search(r"[。！？；!?;：:]$", sentence.text):

@@ -377,8 +377,8 @@ def test_figures_of_another_year_are_not_quoted_beside_the_asked_one(
     assert "25%左右" in asked_2030.text and "24.1%" not in asked_2030.text
     from dataclasses import replace
 
-    from qa.quotes import of_asked_year
     from qa.sentences import Sentence
+    from qa.years import of_asked_year
 
     # A sentence that names the asked year speaks of it, whatever year leads its paragraph.
     text = "到2025年，畜禽粪污综合利用率达到80%以上，2030年达到85%以上。到2026年，完成评估。"
@@ -410,6 +410,38 @@ def test_a_plan_period_is_answered_from_what_is_said_of_it(tmp_path, fake_embedd
     assert "60亿立方米" not in later.text
     now = answer("“十四五”期间煤矿瓦斯年利用量要达到多少？", index=index)
     assert now.found and "60亿立方米" in now.text and "十五五" not in now.text
+
+
+def test_targets_asked_for_two_years_are_quoted_for_each(tmp_path, fake_embedder, monkeypatch):
+    goals = """# 主要目标
+
+到2025年，绿色低碳循环发展的经济体系初步形成，重点行业能源利用效率大幅提升。单位国内生产总值能耗比2020年下降13.5%；单位国内生产总值二氧化碳排放比2020年下降18%；森林覆盖率达到24.1%。
+
+到2030年，经济社会发展全面绿色转型取得显著成效，重点耗能行业能源利用效率达到国际先进水平。单位国内生产总值能耗大幅下降；单位国内生产总值二氧化碳排放比2005年下降65%以上；森林覆盖率达到25%左右。
+
+“十四五”期间，甲烷排放控制政策逐步建立，基础能力有效提升。种植业、养殖业单位农产品甲烷排放强度稳中有降。
+
+“十五五”期间，甲烷排放控制政策进一步完善，基础能力明显提升。种植业、养殖业单位农产品甲烷排放强度进一步降低。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"goals.md": goals})
+    # each year's paragraph answers for its year, though no one paragraph names both
+    forest = answer("森林覆盖率2025年和2030年分别定了什么目标？", index=index)
+    assert forest.found
+    assert forest.text.index("24.1%") < forest.text.index("25%左右")  # in the years' order
+    periods = answer("单位农产品甲烷排放强度“十四五”和“十五五”期间的要求有什么不同？", index=index)
+    assert "稳中有降" in periods.text and "进一步降低" in periods.text
+
+
+def test_asked_which_organ_a_sentence_naming_one_is_not_about_another_actor(
+    tmp_path, fake_embedder, monkeypatch
+):
+    rules = """# 数据质量条例
+
+**第十条**　重点排放单位篡改、伪造排放数据的，由生态环境主管部门责令改正。任何单位和个人发现篡改数据的，有权向生态环境主管部门举报。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    result = answer("重点排放单位篡改、伪造排放数据，可以向哪个部门举报？", index=index)
+    assert result.found and "有权向生态环境主管部门举报" in result.text
 
 
 def test_the_measure_a_figure_is_asked_of():
