@@ -14,7 +14,9 @@ _AMOUNT_ASKED = re.compile(
 )
 # 多长时间, 多久, 延期多长: a span of time, which a date or a bare number doesn't answer.
 _DURATION_ASKED = re.compile(
-    r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|几年|how long", re.I
+    r"多长时间|多久|多长期限|期限(?:是|为)?多长|多少年|几年|how long|how soon|how much time"
+    r"|how many (?:working |calendar |natural )?(?:days|weeks|months|years)",
+    re.I,
 )
 _DURATION = re.compile(  # 二十个工作日, 2年内, 15日内; not the 2020年9月22日 of a calendar date
     r"(?<![\d年月.])(?:\d{1,3}|[一二三四五六七八九十百两]+)\s*"
@@ -168,7 +170,7 @@ FORMS = (
                         r"^\W*when\b|\bwhen (?:does|did|do|is|are|was|were|will|would|should|must|can|has|have)\b|"
                         r"what (?:year|date)|take effect|deadline", re.I), _SAYS_DATE),
     ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
-                          r"how (?:many|much|long)|what (?:percentage|share|proportion|threshold|amount)|"
+                          r"how (?:many|much|long|soon)|what (?:percentage|share|proportion|threshold|amount)|"
                           r"(?:above|below|over|under|exceed\w*) what", re.I), FIGURE),
     # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for
     # lacking one, as a 多少 question is.

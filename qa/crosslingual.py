@@ -98,6 +98,8 @@ DOMAIN_TERMS = {
     "nuclear power": "核电", "grid": "电网", "farmers": ("农民", "农户"),
     "waste": ("废弃物", "垃圾"), "wastewater": "污水", "leakage": "泄漏", "recovery": "回收",
     "utilization": "利用", "capture": "捕集", "carbon sink": "碳汇", "sink": "碳汇",
+    "measuring instrument": "计量器具", "measuring instruments": "计量器具",
+    "measuring equipment": "计量器具", "calibrate": "校准", "calibrated": "校准",
     "adaptation": "适应", "mitigation": "减缓", "inventory": "清单", "whistleblower": "举报",
     "sanction": "处罚", "rectification": "整改", "rectify": ("整改", "改正"),
     "suspension": "暂停", "shut down": ("关停", "关闭"), "account": "账户",
@@ -197,8 +199,12 @@ def english_terms(
     terms: list[frozenset[str]] = []
     i = 0
     while i < len(words):
-        # how much, how long: the asking, not the topic
-        if words[i] in _ENGLISH_STOPWORDS or (i and words[i - 1] == "how" and words[i] in _HOW):
+        # how much, how long, what kind of: the asking, not the topic
+        if (
+            words[i] in _ENGLISH_STOPWORDS
+            or (i and words[i - 1] == "how" and words[i] in _HOW)
+            or (i and words[i - 1] in ("what", "which") and words[i] in _KIND)
+        ):
             i += 1
             continue
         for size in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
@@ -219,6 +225,7 @@ def _domain_words(words: list[str]) -> bool:
 
 
 _HOW = frozenset("long many much often soon far".split())
+_KIND = frozenset("kind kinds sort sorts type types".split())
 
 
 def coverage(terms: list[frozenset[str]], text: str) -> float:

@@ -80,6 +80,12 @@ def test_policy_english_finds_the_words_rules_use():
     assert frozenset({"碳排放权交易"}) in terms
 
 
+def test_what_kind_of_asks_and_measuring_instruments_are_the_rules_words():
+    terms = english_terms("What kind of measuring instruments must a key emitter use?")
+    assert frozenset({"计量器具"}) in terms
+    assert not any("种类" in term or "类型" in term for term in terms)  # the asking, not a topic
+
+
 def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():
     terms = english_terms("If a factory's equipment fails, what must it do?")
     assert any("工厂" in term for term in terms)

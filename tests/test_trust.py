@@ -444,6 +444,16 @@ def test_asked_which_organ_a_sentence_naming_one_is_not_about_another_actor(
     assert result.found and "有权向生态环境主管部门举报" in result.text
 
 
+def test_how_soon_asks_for_a_span_of_time():
+    from qa.answer_types import question_form, required_shape
+
+    question = "If an application is incomplete, how soon must the review authority say so?"
+    shape = required_shape(question, question_form(question))
+    assert shape is not None and question_form(question) == "number"
+    assert shape.search("应当当场或者5个工作日内一次告知建设单位需要补正的全部内容")
+    assert not shape.search("相关材料不符合要求的，应当一次告知建设单位")
+
+
 def test_the_measure_a_figure_is_asked_of():
     from qa.answer_types import asked_measure
 
