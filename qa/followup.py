@@ -23,9 +23,16 @@ what about how it its this that they them those these and
 """.split()
 )
 _CUE_TOKENS = frozenset(
-    "那 那么 它 它们 其 该 此 这个 这些 这项 这条 这部 上述 前者 后者 还有 另外 呢".split()
+    "那 那么 它 它们 他 她 他们 她们 其 该 此 这个 这些 这项 这条 这部 上述 前者 后者 还有 另外 呢".split()
 )
-_ANAPHORA = frozenset("它 它们 其 该 此 这个 这些 这项 这条 这部 上述 前者 后者".split())
+_ANAPHORA = frozenset(
+    "它 它们 他 她 他们 她们 其 该 此 这个 这些 这项 这条 这部 上述 前者 后者".split()
+)
+# A question that opens on its verb's place or agent, with no subject (要在哪些地方公布？
+# 是在哪个会议期间发布的？), asks about what was just discussed.
+_NO_SUBJECT = re.compile(
+    r"^(?:要在|需要在|应当在|应在|是在|是由|由谁|由哪|向谁|向哪|要向|应向|应当向|还要|还需|还能|还得)"
+)
 _EN_CUE = re.compile(
     r"^(?:and|so|then|what about|how about)\b|\b(?:it|its|this|that|they|them|those)\b", re.I
 )
@@ -81,6 +88,8 @@ def is_follow_up(question: str) -> bool:
     if not has_cjk(question):
         return bool(_EN_CUE.search(question)) or not any(_is_topic(w) for w in words)
     if any(w in _CUE_TOKENS for w in words) or question.lstrip().startswith("那"):
+        return True
+    if _NO_SUBJECT.match(question.lstrip()):
         return True
     topic_chars = sum(len(w) for w in words if _is_topic(w))
     return topic_chars < 2

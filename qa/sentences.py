@@ -45,6 +45,12 @@ ACTORS = ("重点排放单位", "技术服务机构", "项目业主", "审定与
           "交易主体", "生态环境主管部门", "市场监管部门", "节能审查机关", "建设单位")  # fmt: skip
 AUTHORITIES = ("生态环境主管部门", "市场监管部门", "节能审查机关")
 OTHER_ACTOR_PENALTY = 0.2
+# A figure with its unit (5倍, 50万元, 10%) that the question names is in the sentence or its
+# lead-in: that sentence is the provision asked about; one with other figures of that unit is not.
+QUOTED_FIGURE_BONUS = 0.2
+_QUOTED_FIGURE = re.compile(
+    r"\d+(?:\.\d+)?(?:倍|万元|亿元|元|%|个工作日|万吨|吨|亿立方米|万千瓦|亿千瓦)"
+)
 ENUMERATION_BONUS = 0.2  # a clause listing things of the asked kind (哪些行业: 钢铁、水泥行业)
 # The words of a question's last clause (…，还可以抄送给谁？), or a follow-up's own words, weigh
 # this much more than the rest. On dev, 2 changed nothing; 4 answered three more, one fewer.
@@ -175,6 +181,10 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     # Asked which organ (可以向哪些部门举报), a sentence naming one answers: it is no other actor.
     others = [a for a in ACTORS if form != "who" or a not in AUTHORITIES]
     enumerations = _enumeration_of(question)
+    # 并处违法所得5倍以上10倍以下的罚款 quoted by the question names its provision: not the one
+    # with 1倍以上10倍以下.
+    quoted_figures = _QUOTED_FIGURE.findall(normalize(question))
+    quoted_units = {_unit(f) for f in quoted_figures}
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
         shaped = context if form in _FORMS_IN_CONTEXT else sentence.text
@@ -185,6 +195,10 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         )
         if enumerations is not None and enumerations.search(sentence.text):
             bonus += ENUMERATION_BONUS
+        if quoted_figures and all(f in context for f in quoted_figures):
+            bonus += QUOTED_FIGURE_BONUS
+        elif quoted_units & {_unit(f) for f in _QUOTED_FIGURE.findall(context)}:
+            bonus -= QUOTED_FIGURE_BONUS  # 1倍以上10倍以下: another figure of that kind
         if (
             asked_actors
             and not any(a in context for a in asked_actors)
@@ -264,6 +278,10 @@ def _in_focus(question: str, terms: list) -> list[bool]:
         if any(held):
             return held
     return [False] * len(terms)
+
+
+def _unit(figure: str) -> str:
+    return re.sub(r"[\d.]", "", figure)
 
 
 def _enumeration_of(question: str) -> re.Pattern | None:

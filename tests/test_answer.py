@@ -124,7 +124,11 @@ def test_to_dict_is_json(index):
         ("违反了会怎么处罚？", True),
         ("它替代了哪个文件？", True),
         ("What about 2030?", True),
+        ("要在哪些地方公布？", True),  # no subject: the list just asked about
+        ("是在哪个会议期间发布的？", True),
+        ("他是哪天签署的？", True),
         ("中国控制甲烷排放有哪些安排？", False),
+        ("省级生态环境主管部门要在哪些网站公布名录？", False),
         ("碳排放权交易管理暂行条例什么时候开始施行？", False),
     ],
 )

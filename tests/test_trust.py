@@ -444,6 +444,31 @@ def test_asked_which_organ_a_sentence_naming_one_is_not_about_another_actor(
     assert result.found and "有权向生态环境主管部门举报" in result.text
 
 
+def test_a_figure_the_question_quotes_names_the_provision(tmp_path, fake_embedder, monkeypatch):
+    from dataclasses import replace
+
+    from qa.sentences import select_sentences
+    from qa.text import tokenize
+
+    rules = """# 交易条例
+
+**第二十二条**　重点排放单位有下列情形之一的，由生态环境主管部门责令改正，没收违法所得，并处违法所得5倍以上10倍以下的罚款：
+
+（一）未按照规定统计核算温室气体排放量；
+
+（二）未按照规定制作和送检样品。
+
+**第二十五条**　对操纵全国碳排放权交易市场的行为，由国务院生态环境主管部门责令改正，没收违法所得，并处违法所得1倍以上10倍以下的罚款。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    question = "哪几种行为会被没收违法所得、并处违法所得5倍以上10倍以下的罚款？"
+    # as found, but with one score: only the sentences' own words and figures tell them apart
+    found = [replace(p, score=1.0) for p in index.search(question, k=5)]
+    vector = index.embedder.embed_queries([question])[0]
+    best = select_sentences(index, vector, found, tokenize(question), "list", question=question)[0]
+    assert best.text.startswith("第二十二条")
+
+
 def test_how_soon_asks_for_a_span_of_time():
     from qa.answer_types import question_form, required_shape
 
