@@ -161,6 +161,7 @@ _SAYS_WHO = re.compile(
 )
 _SAYS_PENALTY = re.compile(r"罚款|处分|责令|追究|没收|停产整治|取消|禁止其|核减|警告")
 _SAYS_WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
+_SAYS_MAY = re.compile(r"不得|禁止|可以|允许|不予|无需|不需要|免于|不能")
 _SAYS_LIST = re.compile(
     r"、|（[一二三四五六七八九十]+）|[一二三四五]是|[两三四五六七八九十几]个方面|如下|下列"
 )
@@ -179,6 +180,11 @@ FORMS = (
     ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), TITLES),
     ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _SAYS_WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _SAYS_WHY),
+    # May one, must one (能不能买卖配额, Can a project…register?): a rule that allows or bars.
+    ("may", re.compile(r"能不能|可不可以|可以[^，。？]*吗|能否|是否(?:可以|允许|需要|必须|应当)|允许[^，。？]*吗|"
+                       r"要不要|需不需要|必须[^，。？]*吗|^\W*(?:can|may|must|is it (?:allowed|possible))\b|"
+                       r"^\W*(?:do|does|is|are) [^?]*\b(?:have to|need to|required|allowed|permitted)\b", re.I),
+     _SAYS_MAY),
     ("list", re.compile(r"哪些|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _SAYS_LIST),
     ("how", re.compile(r"如何|怎么|怎样|\bhow\b", re.I), None),
 )  # fmt: skip

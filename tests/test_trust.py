@@ -469,6 +469,21 @@ def test_a_figure_the_question_quotes_names_the_provision(tmp_path, fake_embedde
     assert best.text.startswith("第二十二条")
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["碳排放权交易机构的员工能不能买卖碳排放配额？", "重点排放单位可以用核证自愿减排量抵销配额吗？",
+     "Can a project under a carbon allowance scheme register as a voluntary project?",
+     "Do developers have to pay a fee for the review?"],
+)  # fmt: skip
+def test_may_one_is_answered_by_a_rule_that_allows_or_bars(question):
+    from qa.answer_types import FORMS, question_form
+
+    assert question_form(question) == "may"
+    says = next(pattern for name, _, pattern in FORMS if name == "may")
+    assert says.search("纳入配额管理的项目，不得申请温室气体自愿减排项目登记。")
+    assert not says.search("申请登记的温室气体自愿减排项目应当有利于降碳增汇。")
+
+
 def test_how_soon_asks_for_a_span_of_time():
     from qa.answer_types import question_form, required_shape
 
