@@ -20,6 +20,7 @@ from qa.evidence import (
     asks_beyond,
     contentless,
     evidence_terms,
+    leaves_to_another,
     names_numbers,
     specific_things,
     states_asked,
@@ -255,6 +256,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
     stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare, titles)
+    stated = stated and not leaves_to_another(question, quotes, form)
 
     def read() -> float:
         reader = reader_for(index.embedder.model_id)

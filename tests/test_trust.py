@@ -484,6 +484,28 @@ def test_may_one_is_answered_by_a_rule_that_allows_or_bars(question):
     assert not says.search("申请登记的温室气体自愿减排项目应当有利于降碳增汇。")
 
 
+def test_a_list_left_to_another_instrument_is_not_in_the_texts():
+    from qa.evidence import leaves_to_another
+
+    quote = ["高污染燃料的目录由国务院生态环境主管部门确定。"]
+    assert leaves_to_another("高污染燃料的目录里具体列了哪些燃料？", quote, "list")
+    assert not leaves_to_another("高污染燃料的目录由哪个部门确定？", quote, "who")
+    # a word every rule shares (项目) doesn't make the deferred list the asked one
+    fine = ["对整改不到位的生产性项目，由管理节能工作的部门报请本级人民政府按照权限责令关闭。"]
+    assert not leaves_to_another(
+        "法律责任一章规定了哪些情形和后果？哪些项目会被关闭？", fine, "list"
+    )
+
+
+def test_an_amount_in_ten_thousands_of_a_unit_needs_that_unit():
+    from qa.answer_types import question_form, required_shape
+
+    question = "到2025年要新建多少万平方米超低能耗建筑？"
+    shape = required_shape(question, question_form(question))
+    assert shape is not None and shape.search("新建超低能耗建筑5000万平方米")
+    assert not shape.search("单位国内生产总值能耗比2020年下降13.5%")
+
+
 def test_how_soon_asks_for_a_span_of_time():
     from qa.answer_types import question_form, required_shape
 
