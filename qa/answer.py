@@ -135,6 +135,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     titled = naming.named_as_documents(asked, visible, named)
     if english and not named:
         named = titled = naming.named_in_english(translated, visible)
+    # The document a Chinese question names as one leads the answer; 碳排放权交易, a run of two
+    # titles, names neither. An English gloss names them by their words (the 2020 measures).
+    leads = named if english else titled
     passages = index.search_vector(choice, max(k, 8) if english else k, terms=terms[:64],
                                    where=replace(where, docs=tuple(titled)) if titled else where,
                                    mode="crosslingual" if english else "hybrid")  # fmt: skip
@@ -229,7 +232,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
     passages, picked = with_list_items(index, list(passages), picked)
-    extractive = compose(question, query, passages, picked, named)
+    extractive = compose(question, query, passages, picked, leads)
     shape = answer_types.required_shape(question, form)
     shape_missing = False
     if shape is not None and not shape.search("".join(extractive.citations[0].quotes)):
@@ -244,7 +247,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         shape_missing = not picked
         if picked:
             passages, picked = with_list_items(index, shaped, picked)
-            extractive = compose(question, query, passages, picked, named)
+            extractive = compose(question, query, passages, picked, leads)
     quotes = [q for c in extractive.citations for q in c.quotes]
     before = [c.passage.text[:start] for c in extractive.citations for start, _ in c.spans]
     # A figure quoted of another thing or year doesn't state the asked one.

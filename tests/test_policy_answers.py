@@ -31,10 +31,16 @@ pytestmark = pytest.mark.slow
 # title looked up, a span of the asked act, the decision refitted at λ 1.0: 0.726, 0.792,
 # 0.119, 0.750 (an uncommitted refit between them, at λ 3.0: 0.729, 0.792, 0.116, 0.750).
 # Look 22, quoted terms and everyday words: 0.726, 0.792, 0.119, 0.750. Look 23, a clause's
-# antecedent quoted, figures of another year dropped: the same.
+# antecedent quoted, figures of another year dropped: the same. Look 24, each synonym of a
+# dictionary sense read: 0.736, 0.812, 0.122, 0.750.
+# Look 25 (2026-11-27), the test split grown to 487 with the blind batches 15 and 16 (40
+# questions, 10 of them refusals), targets of two years quoted for each, the decision refitted
+# at λ 30, which cross-validation on dev chose (λ 3 before): 0.763, 0.786, 0.084, 0.824. The
+# decision moved along its trade-off (fewer answerable questions declined, fewer refusals), so
+# the floors were set again from this measurement, by the rule above.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.696, "refused": 0.789, "governing": 0.72}
-CEILINGS = {"wrongly_declined": 0.136}
+FLOORS = {"fact": 0.733, "refused": 0.756, "governing": 0.794}
+CEILINGS = {"wrongly_declined": 0.114}
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +101,19 @@ def test_a_rule_the_question_names_leads_and_the_governing_one_follows(index):
     assert "一万元以上三万元以下" in result.text
     assert result.text.index("一万元以上三万元以下") < result.text.index("另见")
     assert "效力优先于所问的《碳排放权交易管理办法（试行）》" in result.text
+
+
+def test_words_a_title_shares_with_the_topic_dont_name_the_superseded_rule(index):
+    # 碳排放权交易 is a run of both titles; the question names neither as a document
+    question = (
+        "生态环境部门的工作人员在碳排放权交易监管中滥用职权、徇私舞弊的，按现在的规定怎么处理？"
+    )
+    result = answer(question, index=index)
+    assert (first(result).doc_id, first(result).provision) == (
+        "carbon-trading-interim-regulations-2024.md",
+        "第十九条",
+    )
+    assert "另见" in result.text and "所问的" not in result.text
 
 
 def test_an_item_is_answered_with_its_article_lead_in(index):
