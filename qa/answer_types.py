@@ -159,7 +159,7 @@ _SAYS_DATE = re.compile(r"\d{4}\s?年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{1,2}月(
 _SAYS_WHO = re.compile(
     r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|司长|部长|主任|局长|陆新明"
 )
-_SAYS_PENALTY = re.compile(r"罚款|处分|责令|追究|没收|停产整治|取消|禁止其|核减|警告")
+_SAYS_PENALTY = re.compile(r"罚款|处罚|处分|责令|追究|没收|停产整治|取消|撤销|禁止其|核减|警告")
 _SAYS_WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")
 _SAYS_MAY = re.compile(r"不得|禁止|可以|允许|不予|无需|不需要|免于|不能")
 _SAYS_LIST = re.compile(

@@ -12,10 +12,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from qa import provisions
+from qa.answer_types import ASKING_WORDS
 from qa.followup import ResolvedQuery
 from qa.search import Index, Passage
 from qa.sentences import LIST_ITEM, Sentence
-from qa.text import sentence_spans
+from qa.text import sentence_spans, tokenize
 
 NOT_FOUND = "资料中没有找到相关内容。"
 
@@ -216,24 +217,36 @@ def with_antecedents(passages: Sequence[Passage], picked: list[Sentence]) -> lis
 _SEQUEL_ASKED = re.compile(r"逾期.{0,3}[不未]改|拒不改|[还仍][不未]改|情节严重")
 
 
+# A case a rule goes on to (项目已开工建设或投入生产、使用的，按…处罚): its condition, up to 的，
+_CASE = re.compile(r"^([^，。；：]{2,40}?)的，")
+
+
 def with_asked_sequel(passages: Sequence[Passage], picked: list[Sentence],
                       question: str) -> list[Sentence]:  # fmt: skip
-    """The clause that goes on from the lead quote (逾期未改正的，…) when the question asks
-    what follows (逾期还不改正，会怎么处理): the first penalty alone doesn't answer it."""
-    asked = _SEQUEL_ASKED.search(question)
-    if not picked or asked is None:
+    """The sentence that goes on from the lead quote when the question asks what follows:
+    逾期还不改正，会怎么处理 (逾期未改正的，…), or a case its later clauses name (靠拆分项目通过了
+    节能审查，而且已经开工建设了 → 项目已开工建设或投入生产、使用的，按…处罚): the first rule
+    alone doesn't answer it."""
+    if not picked:
         return picked
+    asked = _SEQUEL_ASKED.search(question)
     # 逾期 asked: the 逾期 clause, not the 拒不改正 one; 情节严重 asked: that clause
-    wanted = "逾期" if "逾期" in asked.group() else "情节严重" if "情节" in asked.group() else ""
+    wanted = "" if asked is None else "逾期" if "逾期" in asked.group() else (
+        "情节严重" if "情节" in asked.group() else "")  # fmt: skip
     rank = picked[0].rank
     text = passages[rank].text
+    later = [w for w in tokenize("，".join(re.split(r"[，,；;]", question)[1:]))
+             if len(w) >= 2 and w not in ASKING_WORDS and w not in picked[0].text]  # fmt: skip
     taken = {s.start for s in picked if s.rank == rank}
     after = max(s.end for s in picked if s.rank == rank)
     for start, end in sentence_spans(text):
         if start < picked[0].end or start in taken:
             continue
         sequel = _CONTINUES.match(text[start:end])
-        if sequel and sequel.group().startswith(wanted):
+        case = _CASE.match(text[start:end])
+        if (asked and sequel and sequel.group().startswith(wanted)) or (
+            case and any(w in case.group(1) for w in later)
+        ):
             # beside its own paragraph's quotes: a list quoted later keeps only what precedes it
             at = max(i for i, s in enumerate(picked) if s.rank == rank) + 1
             return [*picked[:at], Sentence(rank, start, end, text[start:end]), *picked[at:]]

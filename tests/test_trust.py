@@ -363,6 +363,27 @@ def test_what_follows_an_uncorrected_breach_is_quoted_when_asked(
     assert first.found and "逾期未改正的" not in first.text
 
 
+def test_a_case_the_question_adds_brings_the_sentence_that_rules_it():
+    from qa.quotes import with_asked_sequel
+    from qa.search import Passage
+    from qa.sentences import Sentence
+    from qa.text import sentence_spans
+
+    text = ("第二十五条 以拆分项目等不正当手段通过节能审查的项目，由节能审查机关撤销项目的节能审查意见。"
+            "项目已开工建设或投入生产、使用的，按本办法第二十四条有关规定进行处罚。"
+            "节能审查机关应当加强事中事后监管。")  # fmt: skip
+    passage = Passage(text=text, doc_id="rules.md", title="节能审查办法", source=None, date=None,
+                      paragraph=1, score=1.0)  # fmt: skip
+    start, end = sentence_spans(text)[0]
+    lead = [Sentence(0, start, end, text[start:end])]
+    added = with_asked_sequel(
+        [passage], lead, "靠拆分项目通过了节能审查，而且已经开工建设了，怎么处理？"
+    )
+    assert [s.text for s in added][1].startswith("项目已开工建设")
+    # asked without that case, the lead quote answers alone
+    assert with_asked_sequel([passage], lead, "靠拆分项目通过了节能审查会怎么处理？") == lead
+
+
 def test_figures_of_another_year_are_not_quoted_beside_the_asked_one(
     tmp_path, fake_embedder, monkeypatch
 ):
