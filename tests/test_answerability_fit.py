@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.answerability import held_out_batches
+import numpy as np
+
+from bench.answerability import LAMBDAS, held_out_batches, one_standard_error
 from qa.evidence import FEATURES
 
 
@@ -23,3 +25,14 @@ def test_a_batch_is_scored_by_a_model_that_never_saw_it():
     assert report["1"] == {"questions": 2, "fact": 1.0, "wrongly_declined": 0.0, "refused": 1.0}
     assert report["2"]["questions"] == 3 and report["2"]["refused"] == 0.0
     assert report["2"]["fact"] == 1.0
+
+
+def test_the_most_regularised_lambda_within_one_standard_error_is_chosen():
+    truth = np.array([1.0] * 50 + [0.0] * 50)
+    # the best λ misses 5 of 50 on each side; SE ≈ 0.03
+    best = np.array([0.9] * 45 + [0.1] * 5 + [0.1] * 45 + [0.9] * 5)
+    trials = {lam: (0.12, 0.3, best) for lam in LAMBDAS}
+    trials[0.3] = (0.10, 0.3, best)
+    assert one_standard_error(trials, truth) == max(LAMBDAS)  # 0.12 is within 0.10 + SE
+    trials[30.0] = (0.20, 0.3, best)  # clearly worse: not chosen
+    assert one_standard_error(trials, truth) == 10.0
