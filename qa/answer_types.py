@@ -147,8 +147,16 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
             return _PLACE
         if _QUANTITY_ASKED_EN.search(question):
             return _NUMBER
-    # 谁/哪个机构 is not checked: organs are named too many ways (领导小组, 国家发展改革委…).
-    return {"number": _NUMBER, "date": _DATE, "title": TITLES}.get(form or "")
+    return {"number": _NUMBER, "date": _DATE, "title": TITLES, "who": _AGENT}.get(form or "")
+
+
+# 谁/哪个部门 is answered by a quote that names an organ, office, body or person (领导小组,
+# 生态环境部, 我部, 总理　李强, 项目业主), not by 研究设立国家低碳转型基金.
+_AGENT = re.compile(
+    r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|政府|人民代表大会|党中央|"
+    r"小组|我部|本部|厅|局|司|办公室|协会|银行|中心|交易所|单位|企业|业主|人员|记者|总理|主席|"
+    r"书记|部\s*长|司\s*长|主\s*任|陆新明"
+)
 
 
 # --- the form of a question: what kind of sentence answers it ---------------------------------

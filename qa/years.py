@@ -21,6 +21,11 @@ _TARGET_YEAR = re.compile(
 )
 # Years asked together (2025年和2030年分别…): the first is as much a target year as the second.
 _JOINED_YEARS = re.compile(r"(20\d\d)年?\s*(?:和|与|及|以及|、|到|至|—|-|~|～)\s*(20\d\d)年")
+# A year asked beside a period (2025年和“十五五”期间分别…; “十四五”和2030年…).
+_YEAR_WITH_PERIOD = re.compile(
+    r"(20\d\d)年?\s*(?:和|与|及|以及|、)\s*“?十[一二三四五六七八九]五"
+    r"|十[一二三四五六七八九]五”?(?:期间|时期|末)?\s*(?:和|与|及|以及|、)\s*(?:到)?(20\d\d)年"
+)
 # A five-year plan period (“十五五”期间, 十四五时期) is its five years: 十四五 is 2021–2025.
 _PERIOD = re.compile(r"十([一二三四五六七八九])五")
 _DIGITS = "一二三四五六七八九"
@@ -41,6 +46,7 @@ def asked_year_groups(question: str) -> list[frozenset[str]]:
     for first, second in _JOINED_YEARS.findall(question):
         if years & {first, second}:
             years |= {first, second}
+    years |= {year for pair in _YEAR_WITH_PERIOD.findall(question) for year in pair if year}
     groups = [frozenset({year}) for year in years]
     groups += [_period_years(p) for p in set(_PERIOD.findall(question))]
     # 十四五…到2025年: the year is within the asked period, not asked apart from it

@@ -527,6 +527,25 @@ def test_an_amount_in_ten_thousands_of_a_unit_needs_that_unit():
     assert not shape.search("单位国内生产总值能耗比2020年下降13.5%")
 
 
+def test_a_year_asked_beside_a_period_is_asked_too():
+    from qa.years import asked_year_groups
+
+    groups = asked_year_groups("煤矿瓦斯利用，2025年和“十五五”期间分别提了什么目标？")
+    assert groups == [frozenset({"2025"}), frozenset(map(str, range(2026, 2031)))]
+    assert len(asked_year_groups("“十四五”和2030年的目标有什么不同？")) == 2
+
+
+def test_who_is_answered_by_a_quote_that_names_an_organ():
+    from qa.answer_types import question_form, required_shape
+
+    question = "这个基金由哪个部门牵头设立和管理？"
+    shape = required_shape(question, question_form(question))
+    assert shape is not None
+    assert not shape.search("研究设立国家低碳转型基金。鼓励社会资本设立绿色低碳产业投资基金。")
+    assert shape.search("碳达峰碳中和工作领导小组指导和统筹做好碳达峰、碳中和工作。")
+    assert shape.search("工作中遇到的问题及相关意见建议，请及时反馈我部。")
+
+
 def test_how_soon_asks_for_a_span_of_time():
     from qa.answer_types import question_form, required_shape
 
