@@ -38,8 +38,11 @@ pytestmark = pytest.mark.slow
 # at λ 30, which cross-validation on dev chose (λ 3 before): 0.763, 0.786, 0.084, 0.824. The
 # decision moved along its trade-off (fewer answerable questions declined, fewer refusals), so
 # the floors were set again from this measurement, by the rule above.
+# Look 26, the test split grown to 507 with blind batch 17 (20 questions, 6 of them refusals),
+# λ now picked by the one-standard-error rule (it stays 30), an organ needed for 谁/哪个部门,
+# years beside periods: 0.769, 0.769, 0.084, 0.833; floors set again from it.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.733, "refused": 0.756, "governing": 0.794}
+FLOORS = {"fact": 0.739, "refused": 0.739, "governing": 0.803}
 CEILINGS = {"wrongly_declined": 0.114}
 
 
