@@ -19,6 +19,8 @@ _TARGET_YEAR = re.compile(
     r"(?![^，。？]{0,10}?(?:方案|办法|条例|意见|通知|规定|决定|规划))"
     r"(?=[^，。？]{0,10}?(?:目标|达到|要|下降|提高|多少))"
 )
+# In English: a target by, for or in a year (What forest coverage target … for 2030?).
+_TARGET_YEAR_EN = re.compile(r"\b(?:by|for|in|until) (20\d\d)\b(?!'s)", re.I)
 # Years asked together (2025年和2030年分别…): the first is as much a target year as the second.
 _JOINED_YEARS = re.compile(r"(20\d\d)年?\s*(?:和|与|及|以及|、|到|至|—|-|~|～)\s*(20\d\d)年")
 # A year asked beside a period (2025年和“十五五”期间分别…; “十四五”和2030年…).
@@ -43,6 +45,8 @@ def asked_year_groups(question: str) -> list[frozenset[str]]:
     """Each year (2025年) or plan period (“十五五”, its five years) the question asks a target
     for, earliest first; two when it compares (2025年和2030年分别…, “十四五”和“十五五”有什么不同)."""
     years = {year for pair in _TARGET_YEAR.findall(question) for year in pair if year}
+    if not re.search(r"[\u4e00-\u9fff]", question):
+        years |= set(_TARGET_YEAR_EN.findall(question))
     for first, second in _JOINED_YEARS.findall(question):
         if years & {first, second}:
             years |= {first, second}

@@ -535,6 +535,15 @@ def test_a_year_asked_beside_a_period_is_asked_too():
     assert len(asked_year_groups("“十四五”和2030年的目标有什么不同？")) == 2
 
 
+def test_an_english_target_year_is_asked_too():
+    from qa.years import asked_years
+
+    assert asked_years("What forest coverage target does the opinion set for 2030?") == {"2030"}
+    assert asked_years("How far should energy intensity fall by 2025?") == {"2025"}
+    # a document's year is not an asked one
+    assert asked_years("Under China's 2024 interim regulations, who verifies reports?") == set()
+
+
 def test_who_is_answered_by_a_quote_that_names_an_organ():
     from qa.answer_types import question_form, required_shape
 
