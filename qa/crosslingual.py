@@ -29,7 +29,7 @@ what which who whom whose when where why how that this these those there here it
 their we our you your i me my he she his her than then so such very much many more most any some
 all each every other own same also just only please tell me know during within among per
 if whether once already still yet either neither both say says said mention mentions
-mentioned stipulate stipulates specify specifies article articles
+mentioned stipulate stipulates specify specifies article articles mean meaning
 """.split()
 )
 # Policy vocabulary the general dictionary lacks or buries under other senses: the words the
@@ -143,8 +143,10 @@ def _glossary() -> dict[str, frozenset[str]]:
 
 def _base_forms(word: str) -> list[str]:
     """The dictionary forms an inflected English word may have: agreed → agree, signed → sign,
-    falsified → falsify, banned → ban, issuing → issue, covers → cover."""
+    falsified → falsify, banned → ban, issuing → issue, covers → cover, fairness → fair."""
     forms = [word, _singular(word)]
+    if word.endswith("ness") and len(word) > 7:  # conservativeness → conservative
+        forms.append(word[:-5] + "y" if word.endswith("iness") else word[:-4])
     for ending in ("ed", "ing"):
         if word.endswith(ending) and len(word) > len(ending) + 2:
             stem = word[: -len(ending)]

@@ -188,6 +188,13 @@ def _runs_through(core: str, title: str) -> bool:
     return True
 
 
+# What does 'conservativeness' mean (in …)? What is meant by "additionality"? the definition of X
+_DEFINITION_ASKED_EN = re.compile(
+    r"what does (?:the term )?['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]? mean\b"
+    r"|what is meant by ['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]?(?= in\b|[?,.]|$)"
+    r"|(?:definition|meaning) of ['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]?(?= in\b|[?,.]|$)",
+    re.I,
+)
 _DEFINITION_ASKED = re.compile(
     r"所称的?([\u4e00-\u9fff]{2,12}?)(?=包括|是指|是什么|指什么|有哪|有什么|的含义|的定义|[，,？?])"
     r"|([\u4e00-\u9fff]{2,12}?)[”\"]?(?:的含义|的定义|是指什么|指的是什么|指的是谁|是指谁|是怎么定义的|怎么定义|如何定义"
@@ -202,12 +209,25 @@ def definition_quotes(index: Index, question: str, named: Sequence[str]) -> list
     [(passage, start, end)]; [] when the question asks no definition or no text gives one."""
     from qa.text import sentence_spans
 
-    match = _DEFINITION_ASKED.search(question)
-    if match is None:
+    english = _DEFINITION_ASKED_EN.search(question)
+    if english is not None:
+        from qa.crosslingual import lookup
+
+        # What does 'conservativeness' mean: 保守 defined as 保守性，是指…
+        words = english.group(1) or english.group(2) or english.group(3)
+        terms = sorted(lookup(words.strip()), key=len, reverse=True)
+        asked = " ".join(terms[:6])
+        suffix = "[\u4e00-\u9fff]?"
+    else:
+        match = _DEFINITION_ASKED.search(question)
+        if match is None:
+            return []
+        asked = match.group(1) or match.group(2) or match.group(3)
+        # 暂行条例中碳排放配额的含义: the term is the longest tail of the phrase a text defines.
+        terms = [asked[i:] for i in range(len(asked) - 1)]
+        suffix = ""
+    if not terms:
         return []
-    asked = match.group(1) or match.group(2) or match.group(3)
-    # 暂行条例中碳排放配额的含义: the term is the longest tail of the phrase a text defines.
-    terms = [asked[i:] for i in range(len(asked) - 1)]
     docs = list(named[:1]) or None
     passages = index.search(f"{asked} 是指 含义 以下简称{asked}", k=10, docs=docs)
     for term in terms:
@@ -215,8 +235,10 @@ def definition_quotes(index: Index, question: str, named: Sequence[str]) -> list
         # 申请…登记的法人或者其他组织（以下简称项目业主）
         name = re.escape(term)
         defines = re.compile(
+            rf"^[（(]?[一二三四五六七八九十\d]*[）)]?{name}{suffix}[，,：:]?(?:是指|指的是)"
+            if suffix else
             rf"{name}[，,：:]?(?:是指|指的是)|称为[“\"]{name}[”\"]|（以下简称[“\"]?{name}[”\"]?）"
-        )
+        )  # fmt: skip
         found = [(passage, start, end) for passage in passages
                  for start, end in sentence_spans(passage.text)
                  if defines.search(passage.text[start:end])]  # fmt: skip

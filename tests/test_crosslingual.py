@@ -81,6 +81,7 @@ def test_policy_english_finds_the_words_rules_use():
 
 
 def test_what_kind_of_asks_and_measuring_instruments_are_the_rules_words():
+    assert "保守" in lookup("conservativeness")  # -ness: the adjective's translations
     terms = english_terms("What kind of measuring instruments must a key emitter use?")
     assert frozenset({"计量器具"}) in terms
     assert not any("种类" in term or "类型" in term for term in terms)  # the asking, not a topic

@@ -544,6 +544,22 @@ def test_an_english_target_year_is_asked_too():
     assert asked_years("Under China's 2024 interim regulations, who verifies reports?") == set()
 
 
+def test_an_english_question_for_a_definition_quotes_it(tmp_path, fake_embedder, monkeypatch):
+    rules = """# 温室气体自愿减排交易管理办法
+
+**第十条**　申请登记的项目应当符合保守性原则。
+
+**第五十条**　本办法中下列用语的含义：
+
+保守性，是指在减排量核算过程中存在不确定性时，应当采用保守方式进行估计、取值等，确保项目减排量不被过高计算。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"ccer.md": rules})
+    result = answer("What does 'conservativeness' mean in the measures?", index=index)
+    # the defining sentence itself, looked up as a Chinese 保守性的含义 is
+    assert result.found and result.text.startswith("保守性，是指")
+    assert "符合保守性原则" not in result.text  # using the word is not defining it
+
+
 def test_who_is_answered_by_a_quote_that_names_an_organ():
     from qa.answer_types import question_form, required_shape
 
