@@ -101,7 +101,7 @@ DOMAIN_TERMS = {
     "split": ("拆分", "分拆"), "get around": ("逃避", "规避"), "evade": ("逃避", "规避"),
     "circumvent": ("规避", "逃避"), "pay a fee": ("费用", "收费", "收取"),
     "charge a fee": ("费用", "收费", "收取"), "charge": ("收取", "收费"),
-    "release": ("排放", "释放"), "equipment": ("装置", "设备", "设施"),
+    "release": ("排放", "释放", "发布", "公布"), "equipment": ("装置", "设备", "设施"),
     "measuring instrument": "计量器具", "measuring instruments": "计量器具",
     "measuring equipment": "计量器具", "calibrate": "校准", "calibrated": "校准",
     "adaptation": "适应", "mitigation": "减缓", "inventory": "清单", "whistleblower": "举报",

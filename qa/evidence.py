@@ -310,8 +310,8 @@ FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_state
 # regularised within one standard error of the lowest cross-validated balanced error; the lowest
 # moved between λ 0.3 and 30 with each batch added, by less than one question), the reader's
 # dev scores out of fold. Scored batch by batch without each batch's questions (343 questions
-# pooled, batches 1–17): fact 0.899, answerable declined 0.046, unanswerable refused 0.714; the
-# same features at λ 0.3 0.862 / 0.088 / 0.746, at λ 3.0 0.871 / 0.078 / 0.738. Without the
+# pooled, batches 1–17): fact 0.894, answerable declined 0.046, unanswerable refused 0.714; the
+# same features at λ 0.3 0.857 / 0.088 / 0.746, at λ 3.0 0.866 / 0.078 / 0.738. Without the
 # reader 0.751 / 0.093 / 0.627 (283 pooled); with it but one dense weight for both languages
 # 0.746 / 0.087 / 0.700; before a figure's subject could be named earlier in its paragraph 0.769
 # / 0.069 / 0.718; before a named document answered and a figure had to be of the asked measure

@@ -85,6 +85,7 @@ def test_what_kind_of_asks_and_measuring_instruments_are_the_rules_words():
     # split a project to get around the review: 以拆分…等不正当手段逃避节能审查
     assert "拆分" in lookup("split") and "逃避" in lookup("get around")
     assert "排放" in lookup("release") and "费用" in lookup("pay a fee")
+    assert "发布" in lookup("release")  # a declaration is released (发布) too
     terms = english_terms("What kind of measuring instruments must a key emitter use?")
     assert frozenset({"计量器具"}) in terms
     assert not any("种类" in term or "类型" in term for term in terms)  # the asking, not a topic

@@ -40,7 +40,11 @@ pytestmark = pytest.mark.slow
 # the floors were set again from this measurement, by the rule above.
 # Look 26, the test split grown to 507 with blind batch 17 (20 questions, 6 of them refusals),
 # λ now picked by the one-standard-error rule (it stays 30), an organ needed for 谁/哪个部门,
-# years beside periods: 0.769, 0.769, 0.084, 0.833; floors set again from it.
+# years beside periods: 0.769, 0.769, 0.084, 0.833; floors set again from it. Look 27, English
+# definitions looked up and more policy English (dev English 0.819 → 0.867, blind batches
+# pooled 0.880 → 0.899): 0.767, 0.756, 0.086, 0.833 (test English 0.622 → 0.610). Look 28,
+# "release" kept its 发布 (the answer set had lost a question to it): 0.769, 0.756, 0.084, 0.833
+# (test English 0.622; dev English 0.855, pooled 0.894); floors kept.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.739, "refused": 0.739, "governing": 0.803}
 CEILINGS = {"wrongly_declined": 0.114}
