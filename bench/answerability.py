@@ -13,8 +13,8 @@ without them the dense cosine gets almost no weight and bench.cmrc loses answers
 The model is an L2-regularised logistic regression over standardised features, classes weighted
 to equal total weight, fitted with Newton's method in numpy. The regularisation is picked by
 leave-one-out cross-validation over the dev questions: the most regularised λ whose balanced
-error of the decisions is within one standard error of the lowest. The cross-validated dev rates overstate what new wording gets (the rules were written
-with those questions in view); `by_batch` scores each blind-written batch's dev questions with a
+error of the decisions is within one standard error of the lowest. The cross-validated dev
+rates overstate what new wording gets (the rules were written with those questions in view); `by_batch` scores each blind-written batch's dev questions with a
 model fitted without them, the estimate that matched the test split. The final model is fitted
 on all rows and printed in raw feature units, ready to paste into qa/evidence.py.
 Writes bench/results/answerability.json.
@@ -200,15 +200,18 @@ def held_out_batches(dev: list[dict], extra: list[dict], lam: float, cmrc_weight
     return report
 
 
+def error_rates(probs: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Answerable questions declined, and unanswerable ones answered, at p = 0.5."""
+    return float(np.mean(probs[truth == 1] < 0.5)), float(np.mean(probs[truth == 0] >= 0.5))
+
+
 def one_standard_error(trials: dict, truth: np.ndarray) -> float:
     """The most regularised λ whose cross-validated balanced error is within one standard error
     of the best. Balanced errors of λ 0.3–30 have differed by less than a question's weight, and
     the lowest moved with every batch added, swinging the decision between declining more and
     refusing less; the rule keeps the simpler model unless a smaller λ is clearly better."""
     lowest = min(LAMBDAS, key=lambda lam: trials[lam][:2])
-    probs = trials[lowest][2]
-    missed = np.mean(probs[truth == 1] < 0.5)
-    answered = np.mean(probs[truth == 0] >= 0.5)
+    missed, answered = error_rates(trials[lowest][2], truth)
     error = 0.5 * np.sqrt(missed * (1 - missed) / max(1, np.sum(truth == 1))
                           + answered * (1 - answered) / max(1, np.sum(truth == 0)))  # fmt: skip
     return max(lam for lam in LAMBDAS if trials[lam][0] <= trials[lowest][0] + error)
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
     for lam in LAMBDAS:
         probs = cross_validate(x, y, scored, lam, rows)[scored]
         truth = y[scored]
-        balanced = 0.5 * (np.mean(probs[truth == 1] < 0.5) + np.mean(probs[truth == 0] >= 0.5))
+        balanced = 0.5 * sum(error_rates(probs, truth))
         loss = -np.mean(truth * np.log(probs + 1e-12) + (1 - truth) * np.log(1 - probs + 1e-12))
         trials[lam] = (round(float(balanced), 4), round(float(loss), 4), probs)
     best = one_standard_error(trials, y[scored])

@@ -150,15 +150,6 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
     return {"number": _NUMBER, "date": _DATE, "title": TITLES, "who": _AGENT}.get(form or "")
 
 
-# 谁/哪个部门 is answered by a quote that names an organ, office, body or person (领导小组,
-# 生态环境部, 我部, 总理　李强, 项目业主), not by 研究设立国家低碳转型基金.
-_AGENT = re.compile(
-    r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|政府|人民代表大会|党中央|"
-    r"小组|我部|本部|厅|局|司|办公室|协会|银行|中心|交易所|单位|企业|业主|人员|记者|总理|主席|"
-    r"书记|部\s*长|司\s*长|主\s*任|陆新明"
-)
-
-
 # --- the form of a question: what kind of sentence answers it ---------------------------------
 FIGURE = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次)|[%％]"
@@ -166,6 +157,12 @@ FIGURE = re.compile(
 _SAYS_DATE = re.compile(r"\d{4}\s?年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{1,2}月(?:底|前)|之日|起施行")
 _SAYS_WHO = re.compile(
     r"部门|机关|机构|委员会|国务院|生态环境部|发展改革委|主管|负责|表示|司长|部长|主任|局长|陆新明"
+)
+# 谁/哪个部门 is answered by a quote that names an organ, office, body or person: a sentence that
+# answers who, or one naming 领导小组, 我部, 总理　李强, 项目业主 — not 研究设立国家低碳转型基金.
+_AGENT = re.compile(
+    _SAYS_WHO.pattern + r"|政府|人民代表大会|党中央|小组|我部|本部|厅|局|司|办公室|协会|银行|中心|"
+    r"交易所|单位|企业|业主|人员|记者|总理|主席|书记|部\s*长|司\s*长|主\s*任"
 )
 _SAYS_PENALTY = re.compile(r"罚款|处罚|处分|责令|追究|没收|停产整治|取消|撤销|禁止其|核减|警告")
 _SAYS_WHY = re.compile(r"为了|旨在|因为|由于|目的|是.{0,20}的(?:重要|必然)")

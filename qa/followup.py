@@ -22,12 +22,10 @@ _GENERIC = frozenset(
 what about how it its this that they them those these and
 """.split()
 )
-_CUE_TOKENS = frozenset(
-    "那 那么 它 它们 他 她 他们 她们 其 该 此 这个 这些 这项 这条 这部 上述 前者 后者 还有 另外 呢".split()
-)
 _ANAPHORA = frozenset(
     "它 它们 他 她 他们 她们 其 该 此 这个 这些 这项 这条 这部 上述 前者 后者".split()
 )
+_CUE_TOKENS = _ANAPHORA | frozenset("那 那么 还有 另外 呢".split())
 # A question that opens on its verb's place or agent, with no subject (要在哪些地方公布？
 # 是在哪个会议期间发布的？), asks about what was just discussed.
 _NO_SUBJECT = re.compile(

@@ -23,15 +23,16 @@ _TARGET_YEAR = re.compile(
 _TARGET_YEAR_EN = re.compile(r"\b(?:by|for|in|until) (20\d\d)\b(?!'s)", re.I)
 # Years asked together (2025年和2030年分别…): the first is as much a target year as the second.
 _JOINED_YEARS = re.compile(r"(20\d\d)年?\s*(?:和|与|及|以及|、|到|至|—|-|~|～)\s*(20\d\d)年")
+# A five-year plan period (“十五五”期间, 十四五时期) is its five years: 十四五 is 2021–2025.
+_DIGITS = "一二三四五六七八九"
+_PLAN = f"十[{_DIGITS}]五"
+_PERIOD = re.compile(f"十([{_DIGITS}])五")
 # A year asked beside a period (2025年和“十五五”期间分别…; “十四五”和2030年…).
 _YEAR_WITH_PERIOD = re.compile(
-    r"(20\d\d)年?\s*(?:和|与|及|以及|、)\s*“?十[一二三四五六七八九]五"
-    r"|十[一二三四五六七八九]五”?(?:期间|时期|末)?\s*(?:和|与|及|以及|、)\s*(?:到)?(20\d\d)年"
+    rf"(20\d\d)年?\s*(?:和|与|及|以及|、)\s*“?{_PLAN}"
+    rf"|{_PLAN}”?(?:期间|时期|末)?\s*(?:和|与|及|以及|、)\s*(?:到)?(20\d\d)年"
 )
-# A five-year plan period (“十五五”期间, 十四五时期) is its five years: 十四五 is 2021–2025.
-_PERIOD = re.compile(r"十([一二三四五六七八九])五")
-_DIGITS = "一二三四五六七八九"
-_LEAD = re.compile(r"到(20\d\d)年|“?十([一二三四五六七八九])五”?(?:期间|时期|末)")
+_LEAD = re.compile(rf"到(20\d\d)年|“?十([{_DIGITS}])五”?(?:期间|时期|末)")
 
 Keep = Callable[[Sentence], bool]
 
@@ -63,7 +64,7 @@ def asked_years(question: str) -> set[str]:
     return {year for group in asked_year_groups(question) for year in group}
 
 
-_YEAR_WORDS = re.compile(r"20\d\d年?|“?十[一二三四五六七八九]五”?(?:期间|时期|末)?")
+_YEAR_WORDS = re.compile(rf"20\d\d年?|“?{_PLAN}”?(?:期间|时期|末)?")
 
 
 def without_years(terms: list, question: str) -> list:
@@ -90,22 +91,26 @@ def _lead_years(passages: Sequence[Passage], sentence: Sentence) -> frozenset[st
     return frozenset({year}) if year else _period_years(period)
 
 
-def in_asked_years(passages: Sequence[Passage], question: str) -> Keep | None:
-    """Whether a sentence speaks of the years the question asks (2025年森林覆盖率目标; “十五五”
-    期间…目标): it names one of them or the period, sits under the lead of one (到2025年，…;
-    “十五五”期间，…), or under no lead at all. None when the question asks no year or period."""
-    asked = frozenset(asked_years(question))
-    if not asked:
-        return None
+def _speaks_of(passages: Sequence[Passage], years: frozenset[str], unled: bool) -> Keep:
+    """Whether a sentence speaks of the years: it names one of them or their period (到2025年，…
+    达到80%以上，2030年达到85%以上 speaks of 2030 too), or sits under the lead of one (到2025年，…;
+    “十五五”期间，…); `unled`: a sentence under no lead counts too."""
 
-    def of_asked(sentence: Sentence) -> bool:
-        # 到2025年，…达到80%以上，2030年达到85%以上: a sentence naming the year speaks of it
-        if _names(sentence.text, asked):
+    def speaks(sentence: Sentence) -> bool:
+        if _names(sentence.text, years):
             return True
         lead = _lead_years(passages, sentence)
-        return lead is None or bool(lead & asked)
+        return unled if lead is None else bool(lead & years)
 
-    return of_asked
+    return speaks
+
+
+def in_asked_years(passages: Sequence[Passage], question: str) -> Keep | None:
+    """Whether a sentence speaks of the years the question asks (2025年森林覆盖率目标; “十五五”
+    期间…目标), or sits under no year's lead at all. None when the question asks no year or
+    period."""
+    asked = frozenset(asked_years(question))
+    return _speaks_of(passages, asked, unled=True) if asked else None
 
 
 def of_asked_year(passages: Sequence[Passage], picked: list[Sentence],
@@ -128,15 +133,8 @@ def with_each_asked_year(passages: Sequence[Passage], picked: list[Sentence], qu
     if len(groups) < 2:
         return picked
 
-    def speaks_of(years: frozenset[str]) -> Keep:
-        def speaks(sentence: Sentence) -> bool:
-            lead = _lead_years(passages, sentence)
-            return _names(sentence.text, years) or bool(lead and lead & years)
-
-        return speaks
-
     quoted: list[Sentence] = []
-    for speaks in map(speaks_of, groups):
+    for speaks in (_speaks_of(passages, years, unled=False) for years in groups):
         chosen = select(speaks)
         own = [s for s in chosen if s.rank == chosen[0].rank] if chosen else []
         own = own or [s for s in picked if speaks(s)]
