@@ -23,7 +23,7 @@ _DURATION = re.compile(  # 二十个工作日, 2年内, 15日内; not the 2020�
     r"(?:个工作日|工作日|个自然日|自然日|个月|日内|天|周|星期|小时|年内|年)(?![\d])"
 )
 _PRICE = re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元|欧元)(?:\s*/\s*吨|每吨)?")
-_UNIT_ASKED = re.compile(r"多少(?:万|亿)?(吨|元|家|个工作日|个月|天|千瓦|立方米|平方米|人)")
+_UNIT_ASKED = re.compile(r"(?:多少|几)(?:万|亿)?(吨|元|家|个工作日|个月|天|千瓦|立方米|平方米|人)")
 # What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
 _UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "个工作日|日", "元": "元",
           "吨": "吨", "个月": "个月|日"}  # fmt: skip
@@ -86,7 +86,7 @@ SYNONYMS = {
     "员工": ("工作人员",), "职工": ("工作人员",), "雇员": ("工作人员",), "买卖": ("交易",),
     "外包": ("委托",), "第三方": ("委托", "技术服务机构"), "开户": ("开设账户", "账户"),
     "公司": ("企业", "单位"), "上报": ("报送", "报告"), "补贴": ("补助", "奖补"),
-    "领导": ("负责人",), "钱": ("罚款", "资金"), "偷排": ("违法排放",),
+    "领导": ("负责人",), "告诉": ("告知", "通知"), "钱": ("罚款", "资金"), "偷排": ("违法排放",),
     "不能": ("不得",), "不准": ("不得", "禁止"), "不许": ("不得", "禁止"),
 }  # fmt: skip
 
@@ -120,6 +120,28 @@ def asked_act(question: str) -> str | None:
     if match is None or _NOT_ACTS.search(match.group(1)):
         return None
     return match.group(1)
+
+
+# 多少个工作日内出具节能审查意见: the act a span is asked for, after the asking. A span the
+# texts give for another act (5个工作日内一次告知…补正) doesn't answer it.
+_SPAN_FOR = re.compile(
+    r"(?:多少|几)个?(?:工作日|自然日|日|天|个月|周|小时)之?内[，,]?"
+    r"(?:要|需要|应当|应|必须|可以|能|就|得|才|须|最晚|最迟)*([\u4e00-\u9fff]{2,14})"
+)
+# Words of finishing, not of an act: 多少天内完成 is said of whatever the rule's span is for.
+_FINISHING = frozenset("完成 办完 完毕 做完 弄完 搞定 办理 处理 进行 开展 一次性 一次".split())
+
+
+def asked_span_act(question: str) -> list[str]:
+    """The words of the act whose span a question asks (出具, 节能审查, 意见 of 多少个工作日内
+    出具节能审查意见); empty when no act follows the asked span (多少天内完成)."""
+    from qa.text import tokenize
+
+    match = _SPAN_FOR.search(question)
+    if match is None:
+        return []
+    words = tokenize(match.group(1))
+    return [w for w in words if len(w) >= 2 and w not in ASKING_WORDS and w not in _FINISHING]
 
 
 def required_shape(question: str, form: str | None) -> re.Pattern | None:

@@ -607,6 +607,27 @@ def test_the_act_a_span_is_asked_of():
     assert states_asked(banned, _DURATION, terms, "检验检测业务要禁止从事几年？")
 
 
+def test_a_span_asked_for_an_act_is_the_span_the_text_gives_that_act():
+    from qa.answer_types import asked_span_act, required_shape
+    from qa.evidence import states_asked
+
+    assert asked_span_act("受理后多少个工作日内必须出具节能审查意见？")[0] == "出具"
+    assert asked_span_act("每月结束后多少天内完成？") == []  # finishing is no act
+    review = ["重点排放单位对分配的碳排放配额有异议的，可以自接到通知之日起七个工作日内，"
+              "向分配配额的省级生态环境主管部门申请复核。"]  # fmt: skip
+    terms = ["碳排放配额", "重点排放单位"]
+    notify = "省级生态环境主管部门确定碳排放配额后，要在几个工作日内书面通知重点排放单位？"
+    appeal = "重点排放单位对碳排放配额有异议，几个工作日内可以申请复核？"
+    # 自接到通知之日起 starts the span for 申请复核; it is not a span for 通知
+    assert not states_asked(review, required_shape(notify, "number"), terms, notify)
+    assert states_asked(review, required_shape(appeal, "number"), terms, appeal)
+    told = [
+        "相关材料不符合要求的，节能审查机关应当当场或者5个工作日内一次告知建设单位需要补正的全部内容。"
+    ]
+    tell = "材料不合要求的，审查机关几个工作日内要告诉建设单位补正什么？"  # 告诉 is 告知
+    assert states_asked(told, required_shape(tell, "number"), ["节能审查机关"], tell)
+
+
 def test_a_price_the_texts_do_not_state_is_declined(library):
     assert not answer("碳价是多少？", index=library).found
 
