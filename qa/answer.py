@@ -200,7 +200,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     unknown: list[str] = []
     if not english:
         evidence, unknown = evidence_terms(index, question, evidence, named_titles)
-    if not passages or not names_numbers(passages, evidence):
+    if not passages or not names_numbers(passages, evidence, question):
         yield from emit_events(declined(question, query, passages, english))
         return
     searched = passages

@@ -903,6 +903,28 @@ def test_a_document_number_names_the_document_and_is_no_topic(library):
     assert not {"生态环境", "部令"} & set(terms) and "通过" in terms
 
 
+def test_a_preposition_glued_to_the_document_name_is_no_topic(library):
+    from qa.evidence import evidence_terms
+
+    # jieba cuts 按|碳达峰碳中和意见 as 按碳: that is a piece of the name, not an unknown topic
+    question = "按碳达峰碳中和意见，非化石能源消费比重到2060年要达到多少？"
+    cut = ["按碳", "达峰", "碳中和", "意见", "非", "化石", "能源", "消费", "比重", "2060", "年"]
+    terms, unknown = evidence_terms(library, question, cut, ["碳达峰碳中和工作的意见"])
+    assert "按碳" not in terms and not unknown and "比重" in terms
+
+
+def test_a_quantity_of_the_askers_case_is_not_a_number_the_text_must_name():
+    from qa.evidence import names_numbers
+    from qa.search import Passage
+
+    rule = Passage(text="没收违法所得，并处违法所得5倍以上10倍以下的罚款。", doc_id="rules.md",
+                   title="条例", source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
+    case = "技术服务机构篡改数据，查出违法所得25万元，会被怎么罚？"
+    assert names_numbers([rule], ["违法所得", "25", "万元"], case)
+    # a year is a name: texts that don't say 2040 don't answer for it
+    assert not names_numbers([rule], ["2040", "违法所得"], "2040年违法所得怎么罚？")
+
+
 VERIFICATION = """---
 title: 核查工作规定
 date: 2024-02-04
