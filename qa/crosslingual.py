@@ -109,6 +109,31 @@ DOMAIN_TERMS = {
     "suspension": "暂停", "shut down": ("关停", "关闭"), "account": "账户",
     "accounts": "账户", "holder": "持有人", "settlement": "结算", "deduct": ("核减", "扣除"),
     "expire": ("届满", "到期"), "expiry": ("届满", "有效期"), "promulgate": ("公布", "发布"),
+    # climate-policy English for the measures, sectors and instruments the texts name
+    "co2": "二氧化碳", "ch4": "甲烷", "carbon dioxide": "二氧化碳", "gdp": "国内生产总值",
+    "unit of gdp": "单位国内生产总值", "carbon intensity": ("单位国内生产总值二氧化碳排放",
+    "碳排放强度", "二氧化碳排放"), "energy intensity": ("单位国内生产总值能耗", "能耗强度", "能耗"),
+    "peak": "达峰", "peaking": "达峰", "peaked": "达峰", "forest coverage": "森林覆盖率",
+    "forest cover": "森林覆盖率", "forest stock": "森林蓄积量", "forest stock volume": "森林蓄积量",
+    "installed capacity": "装机容量", "capacity": ("装机容量", "容量", "产能", "能力"),
+    "coal power": "煤电", "coal-fired power": "煤电", "thermal power": ("煤电", "火电"),
+    "oil": ("石油", "油"), "hydrogen": ("氢能", "氢"), "new energy vehicle": "新能源汽车",
+    "electric vehicle": ("新能源汽车", "电动汽车"), "charging": ("充换电", "充电", "收取", "收费"),
+    "green finance": "绿色金融", "green bond": "绿色债券", "carbon price": ("碳价", "价格"),
+    "trading platform": "交易平台", "exchange": ("交易机构", "交易所", "交换"),
+    "leak detection": "泄漏检测", "leak": "泄漏", "landfill gas": ("填埋气", "填埋"),
+    "power sector": "发电行业", "power industry": "发电行业", "carbon capture": ("碳捕集", "捕集"),
+    "ccus": ("碳捕集", "捕集"), "whistleblowing": "举报", "illegal gains": "违法所得",
+    "illegal income": "违法所得", "unlawful gains": "违法所得", "illegal proceeds": "违法所得",
+    "paid allocation": "有偿", "free allocation": "免费", "monitoring": "监测", "monitor": "监测",
+    "accounting": "核算", "emission factor": "排放因子", "local": ("地方", "地区"),
+    "buildings": "建筑", "transport": "交通", "transportation": "交通", "petrochemical": "石化",
+    "chemical": ("化工", "化学"), "coal mine methane": ("煤矿瓦斯", "煤矿甲烷"),
+    "gas drainage": "抽采", "urban": "城镇", "rural": ("农村", "乡村"), "energy storage": "储能",
+    "wind": ("风电", "风能"), "circular economy": "循环经济", "renewable energy": "可再生能源",
+    "clean energy": "清洁能源", "coal consumption": "煤炭消费", "decarbonization": "降碳",
+    "decarbonisation": "降碳", "low carbon": "低碳", "fossil fuel": "化石能源",
+    "non-fossil fuel": "非化石能源", "non-fossil energy": "非化石能源", "industrial": "工业",
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",
@@ -199,7 +224,7 @@ def english_terms(
     question = re.sub(r"\bU\.?S\.?A?\b", "united states", question)
     # factory's → factory; government-funded → government funded, where the whole is unknown
     words = []
-    for word in re.findall(r"[a-z][a-z\-']*", question.lower()):
+    for word in re.findall(r"[a-z][a-z0-9\-']*", question.lower()):  # co2, ch4
         word = re.sub(r"'s?$", "", word)
         words += [word] if "-" not in word or lookup(word) else [w for w in word.split("-") if w]
     terms: list[frozenset[str]] = []

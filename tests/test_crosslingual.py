@@ -40,9 +40,9 @@ def test_english_terms_keep_the_words_the_library_uses():
     assert frozenset({"现场"}) in inspection and frozenset({"检查"}) in inspection
     assert all("现场视察" not in term for term in inspection)
     # A phrase of general words the library doesn't use stays one (unmatched) topic.
-    vehicles = english_terms("What are the subsidies for electric vehicles?", known)
-    assert any("电动车" in term for term in vehicles)
-    assert all("交通工具" not in term for term in vehicles)
+    cars = english_terms("What are the subsidies for hybrid cars?", known)
+    assert any("混合型汽车" in term for term in cars)
+    assert all("交通工具" not in term for term in cars)
 
 
 def test_inflected_words_find_their_dictionary_form():
@@ -89,6 +89,15 @@ def test_what_kind_of_asks_and_measuring_instruments_are_the_rules_words():
     terms = english_terms("What kind of measuring instruments must a key emitter use?")
     assert frozenset({"计量器具"}) in terms
     assert not any("种类" in term or "类型" in term for term in terms)  # the asking, not a topic
+
+
+def test_climate_policy_english_reads_as_the_measures_the_texts_name():
+    # carbon intensity is what the 意见 calls 单位国内生产总值二氧化碳排放; peaking is 达峰, not 山峰
+    terms = english_terms("What cut in carbon intensity, i.e. CO2 per unit of GDP, is set?")
+    words = set().union(*terms)
+    assert {"单位国内生产总值二氧化碳排放", "二氧化碳", "单位国内生产总值"} <= words
+    assert lookup("peaking") == {"达峰"} and "森林蓄积量" in lookup("forest stock")
+    assert "违法所得" in lookup("illegal gains") and "发电行业" in lookup("power sector")
 
 
 def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():
