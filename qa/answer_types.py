@@ -144,9 +144,28 @@ def asked_span_act(question: str) -> list[str]:
     return [w for w in words if len(w) >= 2 and w not in ASKING_WORDS and w not in _FINISHING]
 
 
+# A person asked by office (哪位总理签署, 部长是谁, Who was the minister…): an organ doesn't
+# answer it (国家发展改革委负责实施…), a title does (总理　李强).
+_PERSON_ASKED = re.compile(
+    r"哪位|哪一位|(?:部长|主任|司长|局长|总理|主席|书记|负责人|发言人)(?:是谁|叫什么)"
+    r"|\bwho (?:is|was|were) (?:the |china's )?(?:[\w']+ ){0,3}"
+    r"(?:minister|director|head|chair|premier|spokes\w+)\b"
+    r"|\bwhich (?:minister|official|officials|person|director|premier)\b",
+    re.I,
+)
+
+_OFFICES = {"总理|premier": r"总\s*理", "部长|minister": r"部\s*长", "司长": r"司\s*长",
+            "局长": r"局\s*长", "主任": r"主\s*任", r"\bdirector": r"主\s*任|司\s*长|局\s*长",
+            r"主席|\bchair": r"主\s*席", "书记": r"书\s*记", r"发言人|spokes": "发言人"}  # fmt: skip
+
+
 def required_shape(question: str, form: str | None) -> re.Pattern | None:
     """What a quote must hold to answer a question that asks for a price, an amount, a number,
     a date or a title; None when any quote may answer."""
+    if _PERSON_ASKED.search(question):
+        # the office asked, when it is named: a premier's signature doesn't name a minister
+        offices = [o for word, o in _OFFICES.items() if re.search(word, question, re.I)]
+        return re.compile("|".join(offices)) if offices else TITLES
     if _PRICE_ASKED.search(question) and re.search(r"多少|几|是什么|how much|what", question, re.I):
         return _PRICE
     unit = _UNIT_ASKED.search(question)

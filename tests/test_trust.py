@@ -628,6 +628,17 @@ def test_a_span_asked_for_an_act_is_the_span_the_text_gives_that_act():
     assert states_asked(told, required_shape(tell, "number"), ["节能审查机关"], tell)
 
 
+def test_a_person_asked_by_office_needs_that_office_not_an_organ():
+    from qa.answer_types import question_form, required_shape
+
+    signed = "固定资产投资项目节能审查和碳排放评价办法是国家发展改革委哪位主任签署公布的？"
+    shape = required_shape(signed, question_form(signed))
+    assert not shape.search("国家发展改革委负责实施节能审查的项目") and shape.search("主　任　某某")
+    minister = "Who was China's minister of ecology and environment when it was issued?"
+    shape = required_shape(minister, question_form(minister))
+    assert not shape.search("总理　李强") and shape.search("部　长　　黄润秋")
+
+
 def test_a_price_the_texts_do_not_state_is_declined(library):
     assert not answer("碳价是多少？", index=library).found
 
