@@ -200,7 +200,12 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     unknown: list[str] = []
     if not english:
         evidence, unknown = evidence_terms(index, question, evidence, named_titles)
-    if not passages or not names_numbers(passages, evidence, question):
+    # An English question names its years as a Chinese one does (their 2027 lists).
+    years = (
+        [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)] if english else []
+    )
+    effective = {d: a.effective for d, a in index.authorities().items()}
+    if not passages or not names_numbers(passages, [*evidence, *years], question, effective):
         yield from emit_events(declined(question, query, passages, english))
         return
     searched = passages

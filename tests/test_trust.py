@@ -936,6 +936,21 @@ def test_a_quantity_of_the_askers_case_is_not_a_number_the_text_must_name():
     assert not names_numbers([rule], ["2040", "违法所得"], "2040年违法所得怎么罚？")
 
 
+def test_a_year_an_english_question_names_must_be_in_the_texts(library):
+    from qa.evidence import names_numbers
+    from qa.search import Passage
+
+    assert answer("What is the share of non-fossil energy targeted for 2030?", index=library).found
+    assert not answer(
+        "What is the share of non-fossil energy targeted for 2040?", index=library
+    ).found
+    # the year a document took effect names it (the NDRC's 2025 measures)
+    rule = Passage(text="项目节能审查应征求同级管理节能工作的部门意见。", doc_id="review.md",
+                   title="节能审查办法", source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
+    assert names_numbers([rule], ["2025", "节能审查"], "", {"review.md": "2025-09-01"})
+    assert not names_numbers([rule], ["2025", "节能审查"], "")
+
+
 VERIFICATION = """---
 title: 核查工作规定
 date: 2024-02-04
