@@ -18,9 +18,11 @@ from qa.evidence import (
     answer_features,
     answerable,
     asks_beyond,
+    asks_specifics,
     contentless,
     evidence_terms,
     leaves_to_another,
+    names_all,
     names_numbers,
     specific_things,
     states_asked,
@@ -257,13 +259,15 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     before = [c.passage.text[:start] for c in extractive.citations for start, _ in c.spans]
     # A figure quoted of another thing or year doesn't state the asked one.
     # A thing the question names that few passages hold (风险基金) must be named by the quotes.
+    # So must one whose specifics a list question asks (承诺书具体要写哪些内容).
     rare = []
-    if shape is not None and not english:
+    if (shape is not None or asks_specifics(question, form)) and not english:
         cap = max(3, round(SPECIFIC_SHARE * index.size))
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
-    stated = shape is None or states_asked(quotes, shape, evidence, question, before, rare, titles)
+    stated = (names_all(quotes, rare) if shape is None else
+              states_asked(quotes, shape, evidence, question, before, rare, titles))  # fmt: skip
     stated = stated and not leaves_to_another(question, quotes, form)
 
     def read() -> float:

@@ -132,11 +132,22 @@ _SPAN_FOR = re.compile(
 _FINISHING = frozenset("完成 办完 完毕 做完 弄完 搞定 办理 处理 进行 开展 一次性 一次".split())
 
 
+# within how many working days must the province forward…: the act, in English, follows
+_SPAN_FOR_EN = re.compile(
+    r"\bhow many (?:working |calendar |natural )?(?:days|weeks|months|hours)\b(.+)", re.I
+)
+
+
 def asked_span_act(question: str) -> list[str]:
     """The words of the act whose span a question asks (出具, 节能审查, 意见 of 多少个工作日内
-    出具节能审查意见); empty when no act follows the asked span (多少天内完成)."""
+    出具节能审查意见; of an English question, the translations of the words after the asking);
+    empty when no act follows the asked span (多少天内完成)."""
+    from qa.crosslingual import english_terms
     from qa.text import tokenize
 
+    english = _SPAN_FOR_EN.search(question)
+    if english is not None:
+        return [w for term in english_terms(english.group(1)) for w in term if len(w) >= 2]
     match = _SPAN_FOR.search(question)
     if match is None:
         return []

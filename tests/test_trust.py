@@ -613,6 +613,10 @@ def test_a_span_asked_for_an_act_is_the_span_the_text_gives_that_act():
 
     assert asked_span_act("受理后多少个工作日内必须出具节能审查意见？")[0] == "出具"
     assert asked_span_act("每月结束后多少天内完成？") == []  # finishing is no act
+    forward = "Within how many working days must the province forward the application?"
+    assert {"转发", "申请"} <= set(asked_span_act(forward))
+    told = ["节能审查机关应当当场或者5个工作日内一次告知建设单位需要补正的全部内容。"]
+    assert not states_asked(told, required_shape(forward, "number"), [], forward)
     review = ["重点排放单位对分配的碳排放配额有异议的，可以自接到通知之日起七个工作日内，"
               "向分配配额的省级生态环境主管部门申请复核。"]  # fmt: skip
     terms = ["碳排放配额", "重点排放单位"]
@@ -949,6 +953,16 @@ def test_a_year_an_english_question_names_must_be_in_the_texts(library):
                    title="节能审查办法", source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
     assert names_numbers([rule], ["2025", "节能审查"], "", {"review.md": "2025-09-01"})
     assert not names_numbers([rule], ["2025", "节能审查"], "")
+
+
+def test_a_list_asked_in_particular_must_name_the_thing_it_is_of():
+    from qa.evidence import asks_specifics, names_all
+
+    question = "开发区实行区域节能审查以后，项目走告知承诺制，承诺书具体要写哪些内容？"
+    assert asks_specifics(question, "list") and not asks_specifics(question, "who")
+    assert not asks_specifics("意见点名要深化哪些重点领域的节能？", "list")  # no 具体
+    scheme = ["对已经实施区域节能审查范围内的项目，节能审查实行告知承诺制。"]
+    assert not names_all(scheme, ["承诺书"]) and names_all(scheme, ["告知承诺"])
 
 
 VERIFICATION = """---
