@@ -266,8 +266,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
+    units = [_provision_of(c.passage) for c in extractive.citations for _ in c.spans]
     stated = (names_all(quotes, rare) if shape is None else
-              states_asked(quotes, shape, evidence, question, before, rare, titles))  # fmt: skip
+              states_asked(quotes, shape, evidence, question, before, rare, titles, units))  # fmt: skip
     stated = stated and not leaves_to_another(question, quotes, form)
 
     def read() -> float:
@@ -279,6 +280,12 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     yield from _finish(extractive, question, query, use_llm, passages, index)
+
+
+def _provision_of(passage: Passage) -> str:
+    """The article a passage is of, or the passage itself outside articles."""
+    article = passage.locator.article if passage.locator else None
+    return f"{passage.doc_id} {article or passage.passage_id}"
 
 
 _QUOTED_PHRASE = re.compile(r"[“\"]([^“”\"《》]{3,20})[”\"]")

@@ -965,6 +965,19 @@ def test_a_list_asked_in_particular_must_name_the_thing_it_is_of():
     assert not names_all(scheme, ["承诺书"]) and names_all(scheme, ["告知承诺"])
 
 
+def test_a_rare_thing_must_be_named_in_the_provision_that_states_the_figure():
+    from qa.answer_types import _DURATION
+    from qa.evidence import states_asked
+
+    quotes = ["项目设计文件所涉数据和信息的原始记录、管理台账应当在该项目最后一期减排量登记后至少保存十年。",
+              "注册登记机构应当对已登记的温室气体自愿减排项目建立项目档案，记录、留存相关信息。"]  # fmt: skip
+    question = "注册登记机构建的项目档案要保存多少年？"
+    terms = ["注册登记机构", "档案", "保存"]
+    args = (quotes, _DURATION, terms, question, (), ["档案"], ())
+    assert not states_asked(*args, ["ccer.md 第十八条", "ccer.md 第三十九条"])
+    assert states_asked(*args, ["ccer.md 第十八条", "ccer.md 第十八条"])  # one article says both
+
+
 VERIFICATION = """---
 title: 核查工作规定
 date: 2024-02-04
