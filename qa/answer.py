@@ -18,15 +18,9 @@ from qa.evidence import (
     answer_features,
     answerable,
     asks_beyond,
-    asks_specifics,
     contentless,
     evidence_terms,
-    leaves_to_another,
-    names_all,
     names_numbers,
-    specific_things,
-    states_asked,
-    things,
 )
 from qa.followup import ResolvedQuery, own_part, resolve_query
 from qa.quotes import (
@@ -50,6 +44,14 @@ from qa.quotes import (
 from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import Sentence, select_sentences, sentence_similarity
+from qa.stated import (
+    asks_specifics,
+    leaves_to_another,
+    names_all,
+    specific_things,
+    states_asked,
+    things,
+)
 from qa.text import has_cjk, has_substance, tokenize
 from qa.years import in_asked_years, of_asked_year, with_each_asked_year, without_years
 

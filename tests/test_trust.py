@@ -506,7 +506,7 @@ def test_may_one_is_answered_by_a_rule_that_allows_or_bars(question):
 
 
 def test_a_list_left_to_another_instrument_is_not_in_the_texts():
-    from qa.evidence import leaves_to_another
+    from qa.stated import leaves_to_another
 
     quote = ["高污染燃料的目录由国务院生态环境主管部门确定。"]
     assert leaves_to_another("高污染燃料的目录里具体列了哪些燃料？", quote, "list")
@@ -595,7 +595,7 @@ def test_the_measure_a_figure_is_asked_of():
 
 def test_the_act_a_span_is_asked_of():
     from qa.answer_types import _DURATION, asked_act
-    from qa.evidence import states_asked
+    from qa.stated import states_asked
 
     assert asked_act("技术服务机构出具的检验检测报告要保存几年？") == "保存"
     assert asked_act("最多可以申请延期多长时间？") == "延期"
@@ -609,7 +609,7 @@ def test_the_act_a_span_is_asked_of():
 
 def test_a_span_asked_for_an_act_is_the_span_the_text_gives_that_act():
     from qa.answer_types import asked_span_act, required_shape
-    from qa.evidence import states_asked
+    from qa.stated import states_asked
 
     assert asked_span_act("受理后多少个工作日内必须出具节能审查意见？")[0] == "出具"
     assert asked_span_act("每月结束后多少天内完成？") == []  # finishing is no act
@@ -675,7 +675,7 @@ def test_who_signed_a_named_regulation_is_quoted_from_its_signature(library):
 
 def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     from qa.answer_types import _NUMBER, required_shape
-    from qa.evidence import states_asked
+    from qa.stated import states_asked
 
     plan = [
         "到2025年，煤矿瓦斯年利用量达到60亿立方米；到2030年，油田伴生气集气率达到国际先进水平。"
@@ -784,7 +784,7 @@ def test_a_place_a_frequency_or_an_english_quantity_needs_one_stated():
 
 def test_an_article_number_is_not_a_figure_and_another_year_is_not_the_asked_one():
     from qa.answer_types import _DATE, _NUMBER
-    from qa.evidence import states_asked
+    from qa.stated import states_asked
 
     rules = ["第一条 为了规范全国温室气体自愿减排交易，制定本办法。"]
     assert not states_asked(rules, _NUMBER, ["自愿减排交易"], "自愿减排交易最少要买多少？")
@@ -813,7 +813,7 @@ def test_who_signed_is_answered_in_english_too(library):
 
 def test_a_year_heading_before_the_quote_scopes_its_figures():
     from qa.answer_types import _NUMBER
-    from qa.evidence import states_asked
+    from qa.stated import states_asked
 
     quote = ["森林覆盖率达到25%左右，森林蓄积量达到190亿立方米。"]
     before = ["到2030年，经济社会发展全面绿色转型取得显著成效。"]
@@ -862,7 +862,7 @@ def test_passage_counts_tell_how_specific_a_thing_is(library):
 
 
 def test_a_figure_must_name_the_rare_things_and_the_most_specific_one():
-    from qa.evidence import specific_things
+    from qa.stated import specific_things
 
     counts = {"城市": 40, "生活": 12, "污水": 2, "收集率": 0}
     assert specific_things(counts, rare=1, at_most=20) == ["污水"]
@@ -956,7 +956,7 @@ def test_a_year_an_english_question_names_must_be_in_the_texts(library):
 
 
 def test_a_list_asked_in_particular_must_name_the_thing_it_is_of():
-    from qa.evidence import asks_specifics, names_all
+    from qa.stated import asks_specifics, names_all
 
     question = "开发区实行区域节能审查以后，项目走告知承诺制，承诺书具体要写哪些内容？"
     assert asks_specifics(question, "list") and not asks_specifics(question, "who")
@@ -967,7 +967,7 @@ def test_a_list_asked_in_particular_must_name_the_thing_it_is_of():
 
 def test_a_rare_thing_must_be_named_in_the_provision_that_states_the_figure():
     from qa.answer_types import _DURATION
-    from qa.evidence import states_asked
+    from qa.stated import states_asked
 
     quotes = ["项目设计文件所涉数据和信息的原始记录、管理台账应当在该项目最后一期减排量登记后至少保存十年。",
               "注册登记机构应当对已登记的温室气体自愿减排项目建立项目档案，记录、留存相关信息。"]  # fmt: skip

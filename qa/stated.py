@@ -1,0 +1,170 @@
+"""Whether the quotes state the fact a question asks for, of the asked thing: a figure, a date
+or a title in a clause about it (not of another year, measure, act or provision), a list the
+texts hold rather than leave to another instrument. The answer-or-decline decision
+(qa.evidence) weighs the verdict as its not_stated feature."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from qa.answer_types import SYNONYMS, asked_act, asked_measure, asked_span_act
+from qa.evidence import is_topic_word
+from qa.structure import NUMERAL
+from qa.text import normalize, tokenize
+
+
+def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, question: str,
+                 before: Sequence[str] = (), rare: Sequence[str] = (),
+                 titles: Sequence[str] = (), provisions: Sequence[str] = ()) -> bool:  # fmt: skip
+    """True when a clause of the quotes holds the asked kind of fact (a figure, a date, a title)
+    for what was asked: in a quote with one of the question's topic words, and, when the
+    question names a year, not under another year's heading (到2025年，煤矿瓦斯年利用量达到
+    60亿立方米；到2030年，油田伴生气… gives no figure for 2030). `before` holds, per quote, its
+    passage's text before it: a year heading there (到2030年，…。森林覆盖率达到25%左右) scopes
+    the quote too. `titles` holds, per quote, its document's title, which says what it is about
+    (牡蒿 for 分布于福建、辽宁…; a heading doesn't: 污水 heads a section that gives 污泥's rate).
+    A quote of （联系人姓名及电话从略。） and a numbered heading gives no telephone number.
+    `provisions` holds, per quote, the article (or paragraph) it is of: a rare thing of the
+    question must be named within the provision that states the figure."""
+    numbers = re.findall(r"\d{2,}", question)
+    years = set(re.findall(r"\d{4}", question))
+    periods = set(re.findall(r"(\d{4})年度", question))
+    words = [t for t in terms if not isinstance(t, str) or (is_topic_word(t) and not t.isdigit())]
+    # A rare word of the question (风险基金, in one article) that no quote names: the quotes
+    # state a figure of something else.
+    leads = [normalize(titles[i]) if i < len(titles) else "" for i in range(len(quotes))]
+    quoted = normalize("".join(quotes)) + "".join(leads)
+    # or by the sentence before the quote in its paragraph (节能审查申报材料…。相关材料不符合要求的…)
+    around = quoted + normalize("".join(before))
+    rare = [t for t in rare if t in words]
+    if any(not _abbreviates(t, around) for t in rare):
+        return False
+    # A figure of another measure of the asked thing (瓦斯利用量 for 瓦斯抽采量) doesn't answer.
+    measure = asked_measure(question)
+    # A word may sit inside the measure's name (瓦斯利用量 asked, 瓦斯年利用量 stated).
+    if measure and not re.search(".?".join(map(re.escape, measure)), around):
+        return False
+    # A span of another act (5年内禁止从事 for 保存几年) doesn't answer.
+    act = asked_act(question)
+    if act and act not in around:
+        return False
+    span_act = asked_span_act(question)
+    # Only the topic words the quotes use at all: a question's words may all be said otherwise
+    # (or name the document), and then no sentence can be told from another by them.
+    words = [
+        t for t in words if any(_holds(t, lead + normalize(q)) for q, lead in zip(quotes, leads))
+    ]
+    for position, quote in enumerate(quotes):
+        text = normalize(quote)
+        lead = leads[position]
+        earlier = normalize(before[position]) if position < len(before) else ""
+        # A quote runs on about one thing (纽西兰鸡毛松…。它…高达…米): its topic words may sit
+        # in an earlier sentence than its figure, or in its title.
+        if words and not any(_holds(t, lead + text) for t in words):
+            continue
+        # and its rare things, within its provision: 项目档案 named by 第三十九条 and 保存十年 by
+        # 第十八条 is no answer; 虚假核证自愿减排量 in 第二款 and 三年内不再受理 in 第一款 is one.
+        unit = provisions[position] if position < len(provisions) else None
+        provision = "".join(
+            normalize((before[i] if i < len(before) else "") + q) for i, q in enumerate(quotes)
+            if i == position or (unit and i < len(provisions) and provisions[i] == unit)
+        )  # fmt: skip
+        if any(not _abbreviates(t, lead + provision) for t in rare):
+            continue
+        for clause in re.finditer(r"[^；;。！？!?\n]+", text):
+            # 第四十七条 numbers a provision: it is not a figure of the rule.
+            rest = _PROVISION_NUMBER.sub("", clause.group())
+            for number in numbers:
+                rest = rest.replace(number, "")
+            scope = re.findall(r"到(\d{4})年", earlier + text[: clause.end()])
+            # 到2025年，…达到80%以上，2030年达到85%以上: a year in the clause is its own scope.
+            in_scope = not scope or scope[-1] in years or any(y in clause.group() for y in years)
+            # The figure is said of the asked thing: a topic word in its clause or before it
+            # (到2025年，煤矿瓦斯…60亿立方米 gives no 2025 figure for 油田伴生气, said after it).
+            said_of = lead + text[: clause.end()]
+            about = not words or any(_holds(t, said_of) for t in words)
+            # 2025年度 asked: a clause about 2024年度 (with a 2025年…前 deadline) is another year's.
+            named_periods = re.findall(r"(\d{4})年度", text[: clause.end()])
+            in_period = not periods or not named_periods or named_periods[-1] in periods
+            for_act = not span_act or _span_for(rest, shape, span_act)
+            if shape.search(rest) and (not years or in_scope) and about and in_period and for_act:
+                return True
+    return False
+
+
+def _span_for(clause: str, shape: re.Pattern, act: Sequence[str]) -> bool:
+    """A span in the clause is for the asked act: the act follows it (自接到通知之日起七个工作日内，
+    向…申请复核 is a span for 申请复核, not for 通知), or precedes it when nothing follows."""
+    for span in shape.finditer(clause):
+        after = clause[span.end() :].lstrip("内之，, ")
+        said = after if after.strip() else clause[: span.start()]
+        if any(w in said or any(s in said for s in SYNONYMS.get(w, ())) for w in act):
+            return True
+    return False
+
+
+# 高污染燃料的目录由国务院生态环境主管部门确定; 行业范围…等，由国家发展改革委另行规定
+_LEFT_TO = re.compile(
+    r"([\u4e00-\u9fff、]{2,20}?)等?[，,]?由[^，。；]{2,30}?(?:另行)?(?:确定|制定|规定|公布)"
+)
+_SPECIFICS_ASKED = re.compile(r"具体|哪些|哪几")
+
+
+def asks_specifics(question: str, form: str | None) -> bool:
+    """A list question asking what something holds in particular (承诺书具体要写哪些内容)."""
+    return form == "list" and "具体" in question
+
+
+def names_all(quotes: Sequence[str], things: Sequence[str]) -> bool:
+    """The quotes name each of the things, whole or abbreviated."""
+    quoted = normalize("".join(quotes))
+    return all(_abbreviates(t, quoted) for t in things)
+
+
+def leaves_to_another(question: str, quotes: Sequence[str], form: str | None) -> bool:
+    """True when the question asks what a list holds (这个目录里具体列了哪些燃料？) and the quote
+    says who is to set it (高污染燃料的目录由国务院生态环境主管部门确定): the list is in another
+    instrument, not in the texts. Asked who sets it, that quote answers."""
+    if form == "who" or not _SPECIFICS_ASKED.search(question):
+        return False
+    asked = normalize(question)
+    for match in _LEFT_TO.finditer(normalize("".join(quotes))):
+        # the list the question names (高污染燃料的目录), not a word of every rule (项目)
+        shared = {w for w in tokenize(match.group(1)) if len(w) >= 2 and w in asked}
+        if sum(map(len, shared)) >= 4:
+            return True
+    return False
+
+
+def _abbreviates(term: str, text: str) -> bool:
+    """The text names the term, whole or as the longer wording it abbreviates (按规定 in 按照规定;
+    风险基金 not in 风险防控制度…基金): its characters in order, at most two apart."""
+    return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
+
+
+_PROVISION_NUMBER = re.compile(rf"第{NUMERAL}[编章节条款项目]")
+
+
+def things(question: str, terms: Sequence) -> list[str]:
+    """The question's words that name things (its nouns: 风险基金, 煤炭), not acts (瞒报, 反馈)."""
+    from qa.text import nouns
+
+    named = nouns(question)
+    return [t for t in terms if isinstance(t, str) and is_topic_word(t) and t in named]
+
+
+def specific_things(counts: dict[str, int], rare: int, at_most: int) -> list[str]:
+    """The things a quote must name to state a figure of them: each held by at most `rare`
+    passages (风险基金), and those the fewest passages hold (污水, not 城市 or 生活, of 城市生活
+    污水集中收集率) if at most `at_most` do. `counts`: passages holding each, as
+    Index.passage_counts gives them; a thing no passage holds is left to the unknown-word signal."""
+    held = {t: c for t, c in counts.items() if c > 0}
+    fewest = min(held.values(), default=0)
+    return [t for t, c in held.items() if c <= rare or (c == fewest and c <= at_most)]
+
+
+def _holds(term, text: str) -> bool:
+    if isinstance(term, str):
+        return term in text
+    return any(word in text for word in term)  # an English term: any of its translations
