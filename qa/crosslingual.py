@@ -134,6 +134,12 @@ DOMAIN_TERMS = {
     "clean energy": "清洁能源", "coal consumption": "煤炭消费", "decarbonization": "降碳",
     "decarbonisation": "降碳", "low carbon": "低碳", "fossil fuel": "化石能源",
     "non-fossil fuel": "非化石能源", "non-fossil energy": "非化石能源", "industrial": "工业",
+    # the words English uses for the organs and acts of administration
+    "authority": ("部门", "机关", "主管部门"), "authorities": ("部门", "机关", "主管部门"),
+    "regulator": ("主管部门", "监管部门"), "regulators": ("主管部门", "监管部门"),
+    "made public": ("公开", "公布"), "make public": ("公开", "公布"), "results": ("结果", "成效"),
+    "assessment": ("考核", "评估", "评价"), "in stages": "分期", "phased": "分期",
+    "progress": ("进展", "成效"), "funding": ("经费", "资金"), "ceases to exist": ("灭失", "不复存续"),
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",

@@ -98,6 +98,8 @@ def test_climate_policy_english_reads_as_the_measures_the_texts_name():
     assert {"单位国内生产总值二氧化碳排放", "二氧化碳", "单位国内生产总值"} <= words
     assert lookup("peaking") == {"达峰"} and "森林蓄积量" in lookup("forest stock")
     assert "违法所得" in lookup("illegal gains") and "发电行业" in lookup("power sector")
+    # the review authority is an organ (部门, 机关), not a 大拿
+    assert "大拿" not in lookup("authority") and "主管部门" in lookup("authorities")
 
 
 def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():
