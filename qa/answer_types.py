@@ -227,7 +227,7 @@ FORMS = (
     ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
                         r"^\W*when\b|\bwhen (?:does|did|do|is|are|was|were|will|would|should|must|can|has|have)\b|"
                         r"what (?:year|date)|take effect|deadline", re.I), _SAYS_DATE),
-    ("number", re.compile(r"多少|几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
+    ("number", re.compile(r"多少|(?<!哪)几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
                           r"how (?:many|much|long|soon)|what (?:percentage|share|proportion|threshold|amount)|"
                           r"(?:above|below|over|under|exceed\w*) what", re.I), FIGURE),
     # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for
@@ -242,15 +242,18 @@ FORMS = (
                        r"要不要|需不需要|必须[^，。？]*吗|^\W*(?:can|may|must|is it (?:allowed|possible))\b|"
                        r"^\W*(?:do|does|is|are) [^?]*\b(?:have to|need to|required|allowed|permitted)\b", re.I),
      _SAYS_MAY),
-    ("list", re.compile(r"哪些|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _SAYS_LIST),
+    ("list", re.compile(r"哪些|哪几|包括|有什么|什么|\bwhat\b|\bwhich\b", re.I), _SAYS_LIST),
     ("how", re.compile(r"如何|怎么|怎样|\bhow\b", re.I), None),
 )  # fmt: skip
+
+# 原《…办法》同时废止: at the time the sentence before sets (本办法自2025年9月1日起施行).
+SAME_TIME = re.compile(r"同时(?:废止|失效|停止执行)")
 
 # Words of the asking itself; they never occur in the answer
 ASKING_WORDS = frozenset(
     "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问 "
     "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 有关 "
-    "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种".split()
+    "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种 数值 分别".split()
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from qa import provisions
-from qa.answer_types import ASKING_WORDS
+from qa.answer_types import ASKING_WORDS, SAME_TIME
 from qa.followup import ResolvedQuery
 from qa.search import Index, Passage
 from qa.sentences import LIST_ITEM, Sentence
@@ -196,11 +196,12 @@ _CONTINUES = re.compile(r"^(?:拒不改正|逾期(?:未|不|仍未|仍不)改正
 
 def with_antecedents(passages: Sequence[Passage], picked: list[Sentence]) -> list[Sentence]:
     """A quote that goes on from the sentence before it (拒不改正的，…核减…) brings that sentence
-    (…未按照规定清缴其碳排放配额的，由…责令改正，处…罚款), which says what it goes on from."""
+    (…未按照规定清缴其碳排放配额的，由…责令改正，处…罚款), which says what it goes on from; a
+    repeal 同时 with a commencement brings the commencement, which says when."""
     taken = {(s.rank, s.start) for s in picked}
     result: list[Sentence] = []
     for sentence in picked:
-        if _CONTINUES.match(sentence.text):
+        if _CONTINUES.match(sentence.text) or SAME_TIME.search(sentence.text):
             spans = sentence_spans(passages[sentence.rank].text)
             before = [(a, b) for a, b in spans if b <= sentence.start]
             if before and (sentence.rank, before[-1][0]) not in taken:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.answer_types import SYNONYMS, asked_act, asked_measure, asked_span_act
+from qa.answer_types import SAME_TIME, SYNONYMS, asked_act, asked_measure, asked_span_act
 from qa.evidence import is_topic_word
 from qa.structure import NUMERAL
 from qa.text import normalize, tokenize
@@ -72,11 +72,14 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         )  # fmt: skip
         if any(not _abbreviates(t, lead + provision) for t in rare):
             continue
+        previous = ""
         for clause in re.finditer(r"[^；;。！？!?\n]+", text):
             # 第四十七条 numbers a provision: it is not a figure of the rule.
             rest = _PROVISION_NUMBER.sub("", clause.group())
             for number in numbers:
                 rest = rest.replace(number, "")
+            # 原《…》同时废止 happens when the clause before says (本办法自2025年9月1日起施行)
+            rest, previous = (previous + rest if SAME_TIME.search(rest) else rest), rest
             scope = re.findall(r"到(\d{4})年", earlier + text[: clause.end()])
             # 到2025年，…达到80%以上，2030年达到85%以上: a year in the clause is its own scope.
             in_scope = not scope or scope[-1] in years or any(y in clause.group() for y in years)

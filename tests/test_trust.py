@@ -978,6 +978,35 @@ def test_a_rare_thing_must_be_named_in_the_provision_that_states_the_figure():
     assert states_asked(*args, ["ccer.md 第十八条", "ccer.md 第十八条"])  # one article says both
 
 
+def test_a_repeal_at_the_same_time_is_dated_by_the_commencement_before_it():
+    from qa.answer_types import question_form, required_shape
+    from qa.quotes import with_antecedents
+    from qa.search import Passage
+    from qa.sentences import Sentence
+    from qa.stated import states_asked
+    from qa.text import sentence_spans
+
+    text = ("第三十四条 本办法自2025年9月1日起施行。"
+            "原《固定资产投资项目节能审查办法》（国家发展和改革委员会令2023年第2 号）同时废止。")  # fmt: skip
+    passage = Passage(text=text, doc_id="review.md", title="节能审查和碳排放评价办法", source=None,
+                      date=None, paragraph=1, score=1.0)  # fmt: skip
+    start, end = sentence_spans(text)[1]
+    quoted = with_antecedents([passage], [Sentence(0, start, end, text[start:end])])
+    assert quoted[0].text.endswith("起施行。") and len(quoted) == 2
+    question = "国家发改委2023年第2号令那个节能审查办法，具体从哪天起不再适用？"
+    shape = required_shape(question, question_form(question))
+    assert states_asked([text], shape, ["国家", "节能审查"], question)
+
+
+def test_which_items_and_a_list_of_indicators_ask_for_a_list():
+    from qa.answer_types import question_form
+    from qa.evidence import asked_kinds
+
+    assert question_form("意见为了增加森林碳汇，具体点了哪几项行动和工程？") == "list"
+    assert question_form("审定与核查机构需要具备几名专职人员？") == "number"
+    assert "指标" in asked_kinds("意见给2025年定的量化指标一共有哪些，数值分别是多少？")
+
+
 VERIFICATION = """---
 title: 核查工作规定
 date: 2024-02-04
