@@ -1007,6 +1007,14 @@ def test_which_items_and_a_list_of_indicators_ask_for_a_list():
     assert "指标" in asked_kinds("意见给2025年定的量化指标一共有哪些，数值分别是多少？")
 
 
+def test_this_item_points_back_at_the_named_section_and_is_no_topic():
+    from qa.evidence import is_topic_word
+
+    # 意见里“推进城乡建设和管理模式低碳转型”这一条具体要求做什么？ asks for that item whole
+    assert not any(map(is_topic_word, ["一条", "这一条", "该项", "这部分"]))
+    assert is_topic_word("条例") and is_topic_word("一条龙")
+
+
 VERIFICATION = """---
 title: 核查工作规定
 date: 2024-02-04
