@@ -158,7 +158,8 @@ def asked_span_act(question: str) -> list[str]:
 # A person asked by office (哪位总理签署, 部长是谁, Who was the minister…): an organ doesn't
 # answer it (国家发展改革委负责实施…), a title does (总理　李强).
 _PERSON_ASKED = re.compile(
-    r"哪位|哪一位|(?:部长|主任|司长|局长|总理|主席|书记|负责人|发言人)(?:是谁|叫什么)"
+    r"哪一?位(?:副?(?:总理|部长|主任|司长|局长|主席|书记)|负责人|发言人|官员|领导)"
+    r"|(?:部长|主任|司长|局长|总理|主席|书记|负责人|发言人)(?:是谁|叫什么)"
     r"|\bwho (?:is|was|were) (?:the |china's )?(?:[\w']+ ){0,3}"
     r"(?:minister|director|head|chair|premier|spokes\w+)\b"
     r"|\bwhich (?:minister|official|officials|person|director|premier)\b",
@@ -253,7 +254,7 @@ SAME_TIME = re.compile(r"同时(?:废止|失效|停止执行)")
 ASKING_WORDS = frozenset(
     "多长 时间 时候 多久 多大 多高 哪个 哪种 能否 是否 可否 可以 什么样 怎么样 具体 一下 请问 "
     "职务 职位 担任 多少 什么 什么时候 哪些 哪一年 几个 何时 如何 怎么 规定 内容 情况 有关 "
-    "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种 数值 分别".split()
+    "相关 提出 包括 处罚 多长时间 要求 部分 方面 哪几 几种 数值".split()
 )
 
 

@@ -641,6 +641,15 @@ def test_a_person_asked_by_office_needs_that_office_not_an_organ():
     minister = "Who was China's minister of ecology and environment when it was issued?"
     shape = required_shape(minister, question_form(minister))
     assert not shape.search("总理　李强") and shape.search("部　长　　黄润秋")
+    # 哪位 of another kind of person (皇帝, 专家) asks no office (CMRC: 北魏宣武帝)
+    assert required_shape("高英是哪位皇帝的皇后？", question_form("高英是哪位皇帝的皇后？")) is None
+
+
+def test_words_an_answer_may_use_are_no_asking_words():
+    from qa.answer_types import ASKING_WORDS
+
+    # 爱普格评分由几项指标分别构成？ is answered by 五个指标分别为：… (CMRC)
+    assert "分别" not in ASKING_WORDS and "数值" in ASKING_WORDS
 
 
 def test_a_price_the_texts_do_not_state_is_declined(library):
