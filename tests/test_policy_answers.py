@@ -45,9 +45,16 @@ pytestmark = pytest.mark.slow
 # pooled 0.880 → 0.899): 0.767, 0.756, 0.086, 0.833 (test English 0.622 → 0.610). Look 28,
 # "release" kept its 发布 (the answer set had lost a question to it): 0.769, 0.756, 0.084, 0.833
 # (test English 0.622; dev English 0.855, pooled 0.894); floors kept.
+# Look 29 (2026-11-27), the test split grown to 587 with blind batches 18–21 (80 questions, 24
+# of them refusals), a span needed for the asked act, a rare thing named in the figure's own
+# provision, climate-policy English, a person asked by office: 0.772, 0.745, 0.079, 0.818 (test
+# English 0.653). Look 30, 哪位皇帝 no longer needing a title (CMRC had lost a question to it):
+# 0.772, 0.739, 0.079, 0.818. On the 507 questions of look 28 alone: 0.790, 0.787, 0.072, 0.833
+# (look 28: 0.769, 0.756, 0.084, 0.833); on the 80 new ones: 0.661, 0.417, 0.125, 0.750. The
+# split changed, so the floors were set again from look 30 by the rule above.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.739, "refused": 0.739, "governing": 0.803}
-CEILINGS = {"wrongly_declined": 0.114}
+FLOORS = {"fact": 0.742, "refused": 0.709, "governing": 0.788}
+CEILINGS = {"wrongly_declined": 0.109}
 
 
 @pytest.fixture(scope="module")
