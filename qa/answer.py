@@ -40,6 +40,7 @@ from qa.quotes import (
     with_antecedents,
     with_asked_sequel,
     with_list_items,
+    with_persons_liable,
 )
 from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
@@ -240,6 +241,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
                                    first=not titled)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
+    picked = with_persons_liable(passages, picked, question)
     passages, picked = with_list_items(index, list(passages), picked)
     extractive = compose(question, query, passages, picked, leads)
     shape = answer_types.required_shape(question, form)

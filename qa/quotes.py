@@ -256,6 +256,36 @@ def with_asked_sequel(passages: Sequence[Passage], picked: list[Sentence],
     return picked
 
 
+# The people a rule goes on to punish besides the body (对其直接负责的主管人员…处…罚款).
+_PERSONS_LIABLE = re.compile(r"直接负责的主管人员|其他直接责任人员|直接责任人员|主管人员")
+# A paragraph that goes on from its article's earlier ones (因本条第一款、第二款规定的…, 前款)
+_REFERS_BACK = re.compile(r"本条第[一二三四五六七八九十]+款|前款")
+
+
+def with_persons_liable(passages: Sequence[Passage], picked: list[Sentence],
+                        question: str) -> list[Sentence]:  # fmt: skip
+    """Asked what the body and the people in charge each face (机构本身和它直接负责的主管人员
+    分别会被怎么罚), a quote of the body's penalty brings the paragraph of the same article
+    that goes on to those people (技术服务机构因本条第一款、第二款规定的违法行为受到处罚的，对其
+    直接负责的主管人员…处2万元以上20万元以下的罚款)."""
+    asked = _PERSONS_LIABLE.search(question)
+    if not picked or asked is None or any(asked.group() in s.text for s in picked):
+        return picked
+    articles = {
+        (passages[s.rank].doc_id, passages[s.rank].locator.article)
+        for s in picked
+        if passages[s.rank].locator and passages[s.rank].locator.article
+    }
+    for rank, passage in enumerate(passages):
+        where = (passage.doc_id, passage.locator.article if passage.locator else None)
+        if where in articles and asked.group() in passage.text:
+            for start, end in sentence_spans(passage.text):
+                sentence = passage.text[start:end]
+                if asked.group() in sentence and _REFERS_BACK.search(sentence):
+                    return [*picked, Sentence(rank, start, end, sentence)]
+    return picked
+
+
 def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
     """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
     first sentence of each item paragraph that follows, each citing its own paragraph."""

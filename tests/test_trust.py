@@ -1024,6 +1024,27 @@ def test_this_item_points_back_at_the_named_section_and_is_no_topic():
     assert is_topic_word("条例") and is_topic_word("一条龙")
 
 
+def test_the_people_in_charge_bring_their_paragraph_of_the_article():
+    from qa.quotes import with_persons_liable
+    from qa.search import Passage
+    from qa.sentences import Sentence
+    from qa.structure import Locator
+
+    def clause(text: str, number: int, article: str = "第二十三条") -> Passage:
+        return Passage(text=text, doc_id="regulation.md", title="条例", source=None, date=None,
+                       paragraph=number, score=1.0, locator=Locator(article=article, clause=number))  # fmt: skip
+
+    body = clause("技术服务机构篡改、伪造数据资料的，并处违法所得5倍以上10倍以下的罚款。", 2)
+    people = clause("技术服务机构因本条第一款、第二款规定的违法行为受到处罚的，对其直接负责的"
+                    "主管人员和其他直接责任人员处2万元以上20万元以下的罚款。", 3)  # fmt: skip
+    other = clause("对其直接负责的主管人员依法给予处分。", 1, article="第三十条")
+    lead = [Sentence(0, 0, len(body.text), body.text)]
+    question = "技术服务机构篡改数据，机构本身和它直接负责的主管人员分别会被怎么罚？"
+    quoted = with_persons_liable([body, other, people], lead, question)
+    assert [s.rank for s in quoted] == [0, 2]  # 第三款 of the same article, not 第三十条
+    assert with_persons_liable([body, people], lead, "技术服务机构篡改数据会被怎么罚？") == lead
+
+
 VERIFICATION = """---
 title: 核查工作规定
 date: 2024-02-04
