@@ -51,7 +51,8 @@ pytestmark = pytest.mark.slow
 # English 0.653). Look 30, 哪位皇帝 no longer needing a title (CMRC had lost a question to it):
 # 0.772, 0.739, 0.079, 0.818. On the 507 questions of look 28 alone: 0.790, 0.787, 0.072, 0.833
 # (look 28: 0.769, 0.756, 0.084, 0.833); on the 80 new ones: 0.661, 0.417, 0.125, 0.750. The
-# split changed, so the floors were set again from look 30 by the rule above.
+# split changed, so the floors were set again from look 30 by the rule above. Look 31, the
+# people in charge brought with their article's paragraph: the same on test (dev fact 0.912).
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.742, "refused": 0.709, "governing": 0.788}
 CEILINGS = {"wrongly_declined": 0.109}
