@@ -14,9 +14,10 @@ The model is an L2-regularised logistic regression over standardised features, c
 to equal total weight, fitted with Newton's method in numpy. The regularisation is picked by
 leave-one-out cross-validation over the dev questions: the most regularised λ whose balanced
 error of the decisions is within one standard error of the lowest. The cross-validated dev
-rates overstate what new wording gets (the rules were written with those questions in view); `by_batch` scores each blind-written batch's dev questions with a
-model fitted without them, the estimate that matched the test split. The final model is fitted
-on all rows and printed in raw feature units, ready to paste into qa/evidence.py.
+rates overstate what new wording gets (the rules were written with those questions in view);
+`by_batch` scores each blind-written batch's dev questions with a model fitted without them,
+the estimate that matched the test split. The final model is fitted on all rows and printed in
+raw feature units, ready to paste into qa/evidence.py.
 Writes bench/results/answerability.json.
 """
 

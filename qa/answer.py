@@ -209,7 +209,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     years = (
         [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)] if english else []
     )
-    effective = {d: a.effective for d, a in index.authorities().items()}
+    effective = {d: a.effective for d, a in authorities_by_doc.items()}
     if not passages or not names_numbers(passages, [*evidence, *years], question, effective):
         yield from emit_events(declined(question, query, passages, english))
         return

@@ -156,19 +156,22 @@ def asked_span_act(question: str) -> list[str]:
 
 
 # A person asked by office (哪位总理签署, 部长是谁, Who was the minister…): an organ doesn't
-# answer it (国家发展改革委负责实施…), a title does (总理　李强).
+# answer it (国家发展改革委负责实施…), a title does (总理　李强). A signature spaces it out.
+_OFFICE_NAMES = ("总理", "部长", "主任", "司长", "局长", "主席", "书记")
+_NAMED = "|".join(_OFFICE_NAMES)
 _PERSON_ASKED = re.compile(
-    r"哪一?位(?:副?(?:总理|部长|主任|司长|局长|主席|书记)|负责人|发言人|官员|领导)"
-    r"|(?:部长|主任|司长|局长|总理|主席|书记|负责人|发言人)(?:是谁|叫什么)"
+    rf"哪一?位(?:副?(?:{_NAMED})|负责人|发言人|官员|领导)|(?:{_NAMED}|负责人|发言人)(?:是谁|叫什么)"
     r"|\bwho (?:is|was|were) (?:the |china's )?(?:[\w']+ ){0,3}"
     r"(?:minister|director|head|chair|premier|spokes\w+)\b"
     r"|\bwhich (?:minister|official|officials|person|director|premier)\b",
     re.I,
 )
-
-_OFFICES = {"总理|premier": r"总\s*理", "部长|minister": r"部\s*长", "司长": r"司\s*长",
-            "局长": r"局\s*长", "主任": r"主\s*任", r"\bdirector": r"主\s*任|司\s*长|局\s*长",
-            r"主席|\bchair": r"主\s*席", "书记": r"书\s*记", r"发言人|spokes": "发言人"}  # fmt: skip
+# The office a question names (in Chinese or English) → the pattern of that title in a text.
+_OFFICES = {
+    **{name: r"\s*".join(name) for name in _OFFICE_NAMES}, "发言人|spokes": "发言人",
+    "premier": r"总\s*理", "minister": r"部\s*长", r"\bdirector": r"主\s*任|司\s*长|局\s*长",
+    r"\bchair": r"主\s*席",
+}  # fmt: skip
 
 
 def required_shape(question: str, form: str | None) -> re.Pattern | None:

@@ -6,6 +6,7 @@ texts hold rather than leave to another instrument. The answer-or-decline decisi
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 
 from qa.answer_types import SAME_TIME, SYNONYMS, asked_act, asked_measure, asked_span_act
@@ -31,15 +32,21 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     years = set(re.findall(r"\d{4}", question))
     periods = set(re.findall(r"(\d{4})年度", question))
     words = [t for t in terms if not isinstance(t, str) or (is_topic_word(t) and not t.isdigit())]
-    # A rare word of the question (风险基金, in one article) that no quote names: the quotes
-    # state a figure of something else.
     leads = [normalize(titles[i]) if i < len(titles) else "" for i in range(len(quotes))]
-    quoted = normalize("".join(quotes)) + "".join(leads)
-    # or by the sentence before the quote in its paragraph (节能审查申报材料…。相关材料不符合要求的…)
-    around = quoted + normalize("".join(before))
+    # What the quotes say, with their titles and the text before each in its paragraph
+    # (节能审查申报材料…。相关材料不符合要求的…)
+    around = normalize("".join(quotes)) + "".join(leads) + normalize("".join(before))
+    # A rare word of the question (风险基金, in one article) must be named within the provision
+    # that states the figure, else the quotes state a figure of something else: 项目档案 named by
+    # 第三十九条 and 保存十年 by 第十八条 is no answer; 虚假核证自愿减排量 in 第二款 and 三年内
+    # 不再受理 in 第一款 is one. A quote whose provision is unknown is one by itself.
     rare = [t for t in rare if t in words]
-    if any(not _abbreviates(t, around) for t in rare):
-        return False
+    said_in: dict[object, str] = defaultdict(str)
+    units = [
+        provisions[i] if i < len(provisions) and provisions[i] else i for i in range(len(quotes))
+    ]
+    for i, quote in enumerate(quotes):
+        said_in[units[i]] += normalize((before[i] if i < len(before) else "") + quote)
     # A figure of another measure of the asked thing (瓦斯利用量 for 瓦斯抽采量) doesn't answer.
     measure = asked_measure(question)
     # A word may sit inside the measure's name (瓦斯利用量 asked, 瓦斯年利用量 stated).
@@ -63,14 +70,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         # in an earlier sentence than its figure, or in its title.
         if words and not any(_holds(t, lead + text) for t in words):
             continue
-        # and its rare things, within its provision: 项目档案 named by 第三十九条 and 保存十年 by
-        # 第十八条 is no answer; 虚假核证自愿减排量 in 第二款 and 三年内不再受理 in 第一款 is one.
-        unit = provisions[position] if position < len(provisions) else None
-        provision = "".join(
-            normalize((before[i] if i < len(before) else "") + q) for i, q in enumerate(quotes)
-            if i == position or (unit and i < len(provisions) and provisions[i] == unit)
-        )  # fmt: skip
-        if any(not _abbreviates(t, lead + provision) for t in rare):
+        if any(not _abbreviates(t, lead + said_in[units[position]]) for t in rare):
             continue
         previous = ""
         for clause in re.finditer(r"[^；;。！？!?\n]+", text):
