@@ -47,8 +47,10 @@ from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import Sentence, select_sentences, sentence_similarity
 from qa.stated import (
     asks_specifics,
+    english_things,
     leaves_to_another,
     names_all,
+    names_asked_kind,
     specific_things,
     states_asked,
     things,
@@ -265,15 +267,23 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # A thing the question names that few passages hold (风险基金) must be named by the quotes.
     # So must one whose specifics a list question asks (承诺书具体要写哪些内容).
     rare = []
+    cap = max(3, round(SPECIFIC_SHARE * index.size))
     if (shape is not None or asks_specifics(question, form)) and not english:
-        cap = max(3, round(SPECIFIC_SHARE * index.size))
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
+    elif shape is not None:
+        # An English term is held where any of its translations is. Only the rarest count: a
+        # translation of a general word (sources → 来源) may be the fewest held, and not asked.
+        held = index.passage_counts({w for t in evidence for w in t}, cap + 1)
+        counts = {t: max(held.get(w, 0) for w in t) for t in english_things(evidence)}
+        few = max(3, round(RARE_SHARE * index.size))
+        rare = specific_things(counts, few, few)
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
     units = [_provision_of(c.passage) for c in extractive.citations for _ in c.spans]
     stated = (names_all(quotes, rare) if shape is None else
               states_asked(quotes, shape, evidence, question, before, rare, titles, units))  # fmt: skip
     stated = stated and not leaves_to_another(question, quotes, form)
+    stated = stated and (english or names_asked_kind(question, quotes))
 
     def read() -> float:
         reader = reader_for(index.embedder.model_id)

@@ -29,7 +29,8 @@ what which who whom whose when where why how that this these those there here it
 their we our you your i me my he she his her than then so such very much many more most any some
 all each every other own same also just only please tell me know during within among per
 if whether once already still yet either neither both say says said mention mentions
-mentioned stipulate stipulates specify specifies article articles mean meaning
+mentioned stipulate stipulates specify specifies article articles mean meaning let lets going
+supposed meant able
 """.split()
 )
 # Policy vocabulary the general dictionary lacks or buries under other senses: the words the
@@ -46,7 +47,7 @@ DOMAIN_TERMS = {
     "key emitting unit": "重点排放单位", "key emitter": "重点排放单位", "emitter": "排放单位",
     "energy conservation": "节能", "energy saving": "节能", "energy-saving": "节能",
     "review": "审查", "inspection": "检查", "inspector": "检查人员", "on-site": "现场",
-    "cover": "覆盖", "covered": "覆盖", "sector": "行业", "industry": "行业",
+    "cover": "覆盖", "covered": "覆盖", "sector": ("行业", "领域"), "industry": "行业",
     "surrender": "清缴", "verification": "核查", "verify": "核查", "register": "登记",
     "registration": "登记", "registry": "注册登记机构", "project owner": "项目业主",
     "emission reduction": "减排", "reductions": "减排量", "penalty": "罚款", "fine": "罚款",
@@ -139,7 +140,7 @@ DOMAIN_TERMS = {
     "regulator": ("主管部门", "监管部门"), "regulators": ("主管部门", "监管部门"),
     "made public": ("公开", "公布"), "make public": ("公开", "公布"), "results": ("结果", "成效"),
     "assessment": ("考核", "评估", "评价"), "in stages": "分期", "phased": "分期",
-    "progress": ("进展", "成效"), "funding": ("经费", "资金"), "ceases to exist": ("灭失", "不复存续"),
+    "progress": ("进展", "成效"), "ahead of": ("率先", "提前"), "take the lead": "率先", "funding": ("经费", "资金"), "ceases to exist": ("灭失", "不复存续"),
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",
@@ -179,6 +180,25 @@ def _glossary() -> dict[str, frozenset[str]]:
 def _base_forms(word: str) -> list[str]:
     """The dictionary forms an inflected English word may have: agreed → agree, signed → sign,
     falsified → falsify, banned → ban, issuing → issue, covers → cover, fairness → fair."""
+    return list(dict.fromkeys(_inflections(word)))
+
+
+def _related_forms(word: str) -> list[str]:
+    """Forms to look up when the dictionary has none of the word's own: built → build,
+    utilisation → utilization, procurement → procure, prevention → prevent, jointly → joint."""
+    forms = []
+    for spelling in dict.fromkeys((word, _american(word))):
+        forms += _inflections(spelling) if spelling != word else []
+        if spelling in _IRREGULAR:
+            forms.append(_IRREGULAR[spelling])
+        for ending, replacements in _DERIVATIONS:
+            if spelling.endswith(ending) and len(spelling) > len(ending) + 3:
+                stem = spelling[: -len(ending)]
+                forms += [stem + r for r in replacements]
+    return [f for f in dict.fromkeys(forms) if f != word]
+
+
+def _inflections(word: str) -> list[str]:
     forms = [word, _singular(word)]
     if word.endswith("ness") and len(word) > 7:  # conservativeness → conservative
         forms.append(word[:-5] + "y" if word.endswith("iness") else word[:-4])
@@ -190,7 +210,39 @@ def _base_forms(word: str) -> list[str]:
                 forms.append(stem[:-1] + "y")
             if len(stem) > 2 and stem[-1] == stem[-2]:
                 forms.append(stem[:-1])
-    return list(dict.fromkeys(forms))
+    return forms
+
+
+def _american(word: str) -> str:
+    """The American spelling CC-CEDICT glosses in: utilisation, favour, centre, analyse."""
+    for british, american in _SPELLINGS:
+        word = re.sub(british, american, word)
+    return word
+
+
+_SPELLINGS = ((r"is(ation|e|ed|es|ing)$", r"iz\1"), (r"ys(e|ed|es|ing)$", r"yz\1"),
+              (r"our(s|ed|ing|able)?$", r"or\1"), (r"tre(s)?$", r"ter\1"),
+              (r"ll(ed|ing)$", r"l\1"), (r"^programme", "program"))  # fmt: skip
+# Nouns and adverbs made from the verbs and adjectives the dictionary glosses.
+_DERIVATIONS = (("ment", ("",)), ("ation", ("ate", "e", "")), ("ion", ("", "e")),
+                ("ically", ("ical", "ic")), ("ily", ("y",)), ("ly", ("",)))  # fmt: skip
+# Past forms English questions use most: "who was it made by", "the plants built before".
+_IRREGULAR = {
+    "made": "make", "built": "build", "sold": "sell", "bought": "buy", "brought": "bring",
+    "told": "tell", "meant": "mean", "going": "go", "gone": "go", "went": "go", "taken": "take",
+    "took": "take", "given": "give", "gave": "give", "paid": "pay", "kept": "keep",
+    "held": "hold", "led": "lead", "met": "meet", "sent": "send", "spent": "spend",
+    "left": "leave", "found": "find", "known": "know", "shown": "show", "chosen": "choose",
+    "written": "write", "wrote": "write", "begun": "begin", "began": "begin", "became": "become",
+    "fell": "fall", "fallen": "fall", "grown": "grow", "grew": "grow", "risen": "rise",
+    "rose": "rise", "drawn": "draw", "drew": "draw", "seen": "see", "saw": "see", "lost": "lose",
+    "borne": "bear", "sought": "seek", "thought": "think", "caught": "catch", "dealt": "deal",
+    "laid": "lay", "forbidden": "forbid", "forbade": "forbid", "undertaken": "undertake",
+    "overseen": "oversee", "withdrawn": "withdraw", "withheld": "withhold", "stood": "stand",
+    "understood": "understand", "heard": "hear", "spoke": "speak", "spoken": "speak",
+    "broken": "break", "broke": "break", "frozen": "freeze", "driven": "drive", "drove": "drive",
+    "struck": "strike", "sank": "sink", "sunk": "sink", "won": "win", "ran": "run",
+}  # fmt: skip
 
 
 def _singular(word: str) -> str:
@@ -214,7 +266,9 @@ def lookup(phrase: str) -> frozenset[str]:
             form = " ".join([first, *words[1:-1], last]) if len(words) > 1 else first
             if form != phrase and form in glossary:
                 return found | glossary[form]
-    return found
+    if found or len(words) > 1:
+        return found
+    return next((glossary[form] for form in _related_forms(phrase) if form in glossary), found)
 
 
 def english_terms(

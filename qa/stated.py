@@ -143,6 +143,8 @@ def leaves_to_another(question: str, quotes: Sequence[str], form: str | None) ->
 def _abbreviates(term: str, text: str) -> bool:
     """The text names the term, whole or as the longer wording it abbreviates (按规定 in 按照规定;
     风险基金 not in 风险防控制度…基金): its characters in order, at most two apart."""
+    if not isinstance(term, str):  # an English term: any of its translations
+        return any(_abbreviates(word, text) for word in term)
     return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
@@ -155,6 +157,14 @@ def things(question: str, terms: Sequence) -> list[str]:
 
     named = nouns(question)
     return [t for t in terms if isinstance(t, str) and is_topic_word(t) and t in named]
+
+
+def english_things(terms: Sequence[frozenset[str]]) -> list[frozenset[str]]:
+    """The English question's terms that name things: a translation is a noun (检查人员 of
+    inspectors), not only verbs (来自 of "come from", 出席 of "be present")."""
+    from qa.text import nouns
+
+    return [t for t in terms if t and any(nouns(w) for w in t if is_topic_word(w))]
 
 
 def specific_things(counts: dict[str, int], rare: int, at_most: int) -> list[str]:
@@ -171,3 +181,29 @@ def _holds(term, text: str) -> bool:
     if isinstance(term, str):
         return term in text
     return any(word in text for word in term)  # an English term: any of its translations
+
+
+# The kind of named thing a question asks for (哪个网站, 哪家单位): an answer names one, by the
+# kind's word or by one its members are named by (生态环境部 is a 部门, 领导小组 a 机构).
+_KIND_ASKED = re.compile(r"(?:哪个|哪家|哪些|哪几个|哪几家|哪一个|哪一家|哪类|哪种|哪几类|哪几种|哪几)"
+                         r"([\u4e00-\u9fff]{2})")  # fmt: skip
+_ORGANS = "部门|部|委|局|厅|机关|政府|署|办"
+_MEMBERS = {
+    "部门": _ORGANS,
+    "机构": f"机构|{_ORGANS}|中心|所|院|会|小组",
+    "单位": f"单位|企业|机构|公司|{_ORGANS}|中心|所|院|会",
+    "厅局": "厅|局",
+    "网站": "网站|网址|平台|http",
+    "平台": "平台|网站|网址|系统",
+    "系统": "系统|平台",
+    "会议": "会议|大会|会",
+    "等级": "等级|级|档",
+}
+
+
+def names_asked_kind(question: str, quotes: Sequence[str]) -> bool:
+    """False when the question asks which thing of a named kind (哪个网站) and no quote names
+    one: 核查结果应当向社会公开 doesn't say on which website."""
+    text = normalize("".join(quotes))
+    kinds = [k for k in _KIND_ASKED.findall(question) if k in _MEMBERS]
+    return all(re.search(_MEMBERS[k], text) for k in kinds)

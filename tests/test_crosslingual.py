@@ -57,6 +57,25 @@ def test_inflected_words_find_their_dictionary_form():
     assert {"其内", "包括", "纳入"} <= lookup("included")
 
 
+def test_words_the_dictionary_lacks_are_read_by_their_relatives():
+    # built → build, British spelling, -ment/-ion/-ly derived from a glossed word
+    assert {"修建", "建造"} & lookup("built")
+    assert "利用" in lookup("utilisation")
+    assert "采购" in lookup("procurement")
+    assert "共同" in lookup("jointly")
+    assert "避免" in lookup("prevention")
+    # a word of its own keeps its own senses: government is not govern (治理)
+    assert "政府" in lookup("government") and "治理" not in lookup("government")
+    assert "采购" not in lookup("procurementx")
+
+
+def test_modal_words_are_not_topics():
+    terms = english_terms("Does the opinion let some regions peak ahead of the rest?")
+    assert all("任由" not in term for term in terms)
+    assert any("率先" in term for term in terms)
+    assert any("领域" in term for term in english_terms("Which sectors does it cover?"))
+
+
 def test_a_chemical_formula_does_not_hide_the_name():
     # CC-CEDICT glosses 甲烷 as "methane CH4" and 二氧化碳 as "carbon dioxide CO2"
     assert "甲烷" in lookup("methane")

@@ -571,6 +571,33 @@ def test_who_is_answered_by_a_quote_that_names_an_organ():
     assert shape.search("工作中遇到的问题及相关意见建议，请及时反馈我部。")
 
 
+def test_which_thing_of_a_kind_needs_one_named():
+    from qa.stated import names_asked_kind
+
+    question = "核查结果向社会公开，具体是在哪个网站上公开？"
+    assert not names_asked_kind(question, ["核查结果应当向社会公开。"])
+    assert names_asked_kind(
+        question, ["通过全国碳市场管理平台（网址为https://www.cets.org.cn）公布"]
+    )
+    # an organ is named by what organs are called (生态环境部), not only by 部门
+    assert names_asked_kind("由哪个部门负责？", ["生态环境部负责制定技术规范。"])
+    assert names_asked_kind("由哪个机构统筹？", ["碳达峰碳中和工作领导小组指导和统筹。"])
+    assert not names_asked_kind("由哪个部门牵头？", ["研究设立国家低碳转型基金。"])
+    # a kind no name is asked of (哪些措施, 哪个时期) asks for nothing named
+    assert names_asked_kind("有哪些措施？", ["加强监测。"])
+
+
+def test_an_english_thing_is_a_noun_of_its_translations():
+    from qa.stated import english_things
+
+    inspectors, present, sources = (
+        frozenset({"检查人员"}),
+        frozenset({"出席", "在场"}),
+        frozenset({"来源", "源头"}),
+    )
+    assert english_things([inspectors, present, sources]) == [inspectors, sources]
+
+
 def test_how_soon_asks_for_a_span_of_time():
     from qa.answer_types import question_form, required_shape
 
@@ -729,6 +756,15 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     asked = "申报材料不合要求的，审查机关几个工作日内要告知？"
     assert not states_asked(notice, _NUMBER, words, asked, rare=["申报材料"])
     assert states_asked(notice, _NUMBER, words, asked, before=earlier, rare=["申报材料"])
+    # An English term is named by any of its translations: a merger (合并) the late-surrender
+    # fine never mentions is not what that fine is for.
+    late = ["第四十条　重点排放单位未按时足额清缴碳排放配额的，处二万元以上三万元以下的罚款。"]
+    merge, emitter = frozenset({"合并", "兼并"}), frozenset({"重点排放单位"})
+    asked = "What fine does a key emitter face if it merges and never registers the change?"
+    assert states_asked(late, _NUMBER, [emitter, merge], asked)
+    assert not states_asked(late, _NUMBER, [emitter, merge], asked, rare=[merge])
+    merged = ["重点排放单位发生合并的，处一万元罚款。"]
+    assert states_asked(merged, _NUMBER, [emitter, merge], asked, rare=[merge])
 
 
 def test_until_when_is_answered_by_a_span_after_an_event():
