@@ -27,7 +27,11 @@ _UNIT_ASKED = re.compile(r"(?:多少|几)(?:万|亿)?(吨|元|家|个工作日|�
 # What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
 _UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "个工作日|日", "元": "元",
           "吨": "吨", "个月": "个月|日"}  # fmt: skip
-_LIMIT_ASKED = re.compile(r"上限|下限|最高|最低|最多|最少|多少")
+# An amount asked of a fine (罚多少, "how big a fine"), not the kind of penalty (怎么处罚).
+_LIMIT_ASKED = re.compile(
+    r"上限|下限|最高|最低|最多|最少|多少"
+    r"|(?i:how (?:much|big|large|high)|maximum|minimum|highest|lowest|\bwhat fines?\b)"
+)
 _MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
 # A title of office: what answers 担任什么职务 (and is looked for when choosing its sentence).
 # A signature spaces its title out: 部　长　　黄润秋.

@@ -30,7 +30,7 @@ their we our you your i me my he she his her than then so such very much many mo
 all each every other own same also just only please tell me know during within among per
 if whether once already still yet either neither both say says said mention mentions
 mentioned stipulate stipulates specify specifies article articles mean meaning let lets going
-supposed meant able
+supposed meant able face faces facing faced
 """.split()
 )
 # Policy vocabulary the general dictionary lacks or buries under other senses: the words the
@@ -292,7 +292,7 @@ def english_terms(
     while i < len(words):
         # how much, how long, what kind of: the asking, not the topic
         if (
-            words[i] in _ENGLISH_STOPWORDS
+            (words[i] in _ENGLISH_STOPWORDS and not _starts_domain_phrase(words[i:]))
             or (i and words[i - 1] == "how" and words[i] in _HOW)
             or (i and words[i - 1] in ("what", "which") and words[i] in _KIND)
         ):
@@ -304,11 +304,25 @@ def english_terms(
             # A phrase none of whose translations the library uses is a topic the texts don't
             # speak of (electric vehicles → 电动车), unless its words are all policy words,
             # which the library says its own way (on-site inspection → 现场 检查, not 现场视察).
-            if used or (found and (size == 1 or not _domain_words(words[i : i + size]))):
+            # A verb with its preposition is read as the verb (merges with → 合并, not 相接;
+            # applies to → 申请, not 具体到), unless policy English uses the phrase (in charge of).
+            phrase = words[i : i + size]
+            if (
+                size > 1
+                and phrase[-1] in _ENGLISH_STOPWORDS
+                and " ".join(phrase) not in DOMAIN_TERMS
+            ):
+                continue
+            if used or (found and (size == 1 or not _domain_words(phrase))):
                 terms.append(used or found)
                 break
         i += size
     return terms
+
+
+def _starts_domain_phrase(words: list[str]) -> bool:
+    """in charge of, on time, made public: policy phrases that begin with a common word."""
+    return any(" ".join(words[:n]) in DOMAIN_TERMS for n in range(2, MAX_PHRASE_WORDS + 1))
 
 
 def _domain_words(words: list[str]) -> bool:

@@ -76,6 +76,17 @@ def test_modal_words_are_not_topics():
     assert any("领域" in term for term in english_terms("Which sectors does it cover?"))
 
 
+def test_a_verb_with_its_preposition_is_read_as_the_verb():
+    terms = english_terms("What fine does it face if it merges with another firm and applies to"
+                          " change its registration?")  # fmt: skip
+    assert any("合并" in term for term in terms) and any("申请" in term for term in terms)
+    assert all(not {"相接", "具体到"} & term for term in terms)
+    assert all("脸" not in term for term in terms)  # face a fine: no face
+    # policy phrases that start with a common word are phrases still
+    assert frozenset({"负责", "主管"}) in english_terms("Who is in charge of the registry?")
+    assert frozenset({"按时", "按期"}) in english_terms("Must it surrender on time?")
+
+
 def test_a_chemical_formula_does_not_hide_the_name():
     # CC-CEDICT glosses 甲烷 as "methane CH4" and 二氧化碳 as "carbon dioxide CO2"
     assert "甲烷" in lookup("methane")

@@ -806,6 +806,18 @@ def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
     assert not fee.search("（三）产生于2020年9月22日之后")
 
 
+def test_an_english_fine_asked_by_its_size_needs_an_amount():
+    from qa.answer_types import question_form, required_shape
+
+    for question in ("What fine does a key emitter face if it merges with another company?",
+                     "How big a fine can a company get if its plant uses too much energy?"):  # fmt: skip
+        shape = required_shape(question, question_form(question))
+        assert shape is not None and shape.search("处二万元以上三万元以下的罚款")
+        assert not shape.search("由管理节能工作的部门责令建设单位限期整改。")
+    # the kind of penalty asked, not its size: any penalty answers
+    assert required_shape("What penalty does a key emitter face for false data?", "penalty") is None
+
+
 def test_a_place_a_frequency_or_an_english_quantity_needs_one_stated():
     from qa.answer_types import required_shape
 
