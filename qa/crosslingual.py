@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from qa.policy_english import DOMAIN_TERMS, IRREGULAR_PAST
 from qa.text import normalize
 
 MAX_GLOSS_WORDS = 3  # longer glosses are explanations, not translations
@@ -33,118 +34,6 @@ mentioned stipulate stipulates specify specifies article articles mean meaning l
 supposed meant able face faces facing faced
 """.split()
 )
-# Policy vocabulary the general dictionary lacks or buries under other senses: the words the
-# library's rules use for the things they regulate (cover → 覆盖, not 掩藏; review → 审查).
-DOMAIN_TERMS = {
-    "emission": "排放", "emissions": "排放", "emit": "排放", "emitting": "排放",
-    "carbon market": "碳市场", "emissions trading": "碳排放权交易",
-    "carbon trading": "碳排放权交易", "carbon emissions trading": "碳排放权交易",
-    "carbon emission trading": "碳排放权交易", "ets": "碳排放权交易", "non-fossil": "非化石",
-    "carbon peak": "碳达峰", "peak carbon": "碳达峰", "carbon neutrality": "碳中和",
-    "carbon neutral": "碳中和", "allowance": "配额", "allowances": "配额", "quota": "配额",
-    "ccer": "核证自愿减排量", "united states": "美国", "greenhouse gas": "温室气体",
-    "take effect": "施行", "come into force": "施行", "coal mine": "煤矿",
-    "key emitting unit": "重点排放单位", "key emitter": "重点排放单位", "emitter": "排放单位",
-    "energy conservation": "节能", "energy saving": "节能", "energy-saving": "节能",
-    "review": "审查", "inspection": "检查", "inspector": "检查人员", "on-site": "现场",
-    "cover": "覆盖", "covered": "覆盖", "sector": ("行业", "领域"), "industry": "行业",
-    "surrender": "清缴", "verification": "核查", "verify": "核查", "register": "登记",
-    "registration": "登记", "registry": "注册登记机构", "project owner": "项目业主",
-    "emission reduction": "减排", "reductions": "减排量", "penalty": "罚款", "fine": "罚款",
-    "fined": "罚款", "repeal": "废止", "repealed": "废止", "abolish": "废止",
-    "premier": "总理", "sign": "签署", "signed": "签署", "issue": "印发", "issued": "印发",
-    "publicity period": "公示期", "public comment period": "公示期", "working day": "工作日",
-    "power generation": "发电", "steel": "钢铁", "cement": "水泥", "aluminium": "铝",
-    "aluminum": "铝", "provincial": "省级", "annual": "年度", "target": "目标",
-    "neutrality": "碳中和", "consumption": "消费", "energy consumption": ("能耗", "能源消费"),
-    "fall": ("下降", "减少"), "decline": ("下降", "减少"), "decrease": ("下降", "减少"),
-    "reduce": ("减少", "降低"), "validate": "审定", "validated": "审定", "validation": "审定",
-    "validator": "审定与核查机构", "verifier": "审定与核查机构", "above": "以上",
-    "below": "以下", "ndrc": "国家发展改革委", "threshold": "以上",
-    "firm": ("企业", "机构", "单位"), "company": ("企业", "单位"), "share": ("比重", "比例"),
-    "record": ("记录", "台账"), "records": ("记录", "台账"), "design document": "设计文件",
-    "project": "项目", "apply": "申请", "application": "申请", "deregister": "注销",
-    "deregistered": "注销", "cancel": "注销", "cancelled": "注销", "on time": ("按时", "按期"),
-    "average": "平均", "reach": "达到", "start": "开始",
-    # the words rules use for what they do: 纳入 (bring under), 负责, 抵销 (not 抵消), 报送
-    "include": ("纳入", "包括"), "in charge of": ("负责", "主管"), "responsible": "负责",
-    "offset": ("抵销", "抵消"), "disclose": "公开", "allocate": "分配", "allocation": "分配",
-    "submit": ("报送", "提交"), "landfill": "填埋", "flaring": "火炬", "flare": "火炬",
-    "pilot": "试点", "livestock": "畜禽", "manure": "粪污", "methane": "甲烷",
-    "voluntary": "自愿",
-    # how English renders the words of Chinese rules, where the dictionary has another sense
-    # first (cut → 伤口, plant → 植物) or none at all (fee, facility, enforcement)
-    "cut": ("减少", "削减", "降低"), "curb": ("控制", "遏制"), "facility": "设施",
-    "facilities": "设施", "fee": ("费用", "收费"), "fees": ("费用", "收费"),
-    "plant": ("企业", "电厂", "工厂"), "plants": ("企业", "电厂", "工厂"),
-    "county": ("县级", "县"), "city": ("城市", "市"), "cities": ("城市", "市"),
-    "enterprise": "企业", "enterprises": "企业", "developer": ("建设单位", "项目单位"),
-    "builder": "建设单位", "operator": ("运营", "经营者"), "license": ("许可", "许可证"),
-    "licence": ("许可", "许可证"), "permit": ("许可", "许可证"), "bureau": ("部门", "局"),
-    "state council": "国务院", "implementation": "实施", "enforcement": "执法",
-    "oversight": "监督", "supervision": "监督", "disclosure": ("公开", "披露"),
-    "within": "以内", "days": ("日", "工作日"), "months": "月", "quarterly": "季度",
-    "tamper": "篡改", "fabricate": "伪造", "conceal": "隐瞒",
-    "violation": ("违反", "违法"), "unlawful": "违法", "liable": "责任", "liability": "责任",
-    "person in charge": "负责人", "staff": ("人员", "工作人员"), "worker": ("人员", "工作人员"),
-    "workers": ("人员", "工作人员"), "expert": "专家", "experts": "专家",
-    "qualification": ("资质", "资格"), "technology": "技术", "technologies": "技术",
-    "programme": ("方案", "计划"), "guideline": ("指南", "指导"), "guidelines": ("指南", "指导"),
-    "auction": ("拍卖", "有偿"), "cap": "总量", "benchmark": "基准",
-    "percentage": ("比例", "百分比"), "reduction": ("减少", "减排"), "expansion": "扩建",
-    "construction": "建设", "outdated": "落后", "phase out": "淘汰", "retire": "淘汰",
-    "subsidy": "补贴", "subsidies": "补贴", "loan": ("贷款", "信贷"), "loans": ("贷款", "信贷"),
-    "tax": "税收", "taxes": "税收", "renewable": "可再生能源", "renewables": "可再生能源",
-    "solar": ("太阳能", "光伏"), "wind power": "风电", "hydropower": "水电",
-    "nuclear power": "核电", "grid": "电网", "farmers": ("农民", "农户"),
-    "waste": ("废弃物", "垃圾"), "wastewater": "污水", "leakage": "泄漏", "recovery": "回收",
-    "utilization": "利用", "capture": "捕集", "carbon sink": "碳汇", "sink": "碳汇",
-    "split": ("拆分", "分拆"), "get around": ("逃避", "规避"), "evade": ("逃避", "规避"),
-    "circumvent": ("规避", "逃避"), "pay a fee": ("费用", "收费", "收取"),
-    "charge a fee": ("费用", "收费", "收取"), "charge": ("收取", "收费"),
-    "release": ("排放", "释放", "发布", "公布"), "equipment": ("装置", "设备", "设施"),
-    "measuring instrument": "计量器具", "measuring instruments": "计量器具",
-    "measuring equipment": "计量器具", "calibrate": "校准", "calibrated": "校准",
-    "adaptation": "适应", "mitigation": "减缓", "inventory": "清单", "whistleblower": "举报",
-    "sanction": "处罚", "rectification": "整改", "rectify": ("整改", "改正"),
-    "suspension": "暂停", "shut down": ("关停", "关闭"), "account": "账户",
-    "accounts": "账户", "holder": "持有人", "settlement": "结算", "deduct": ("核减", "扣除"),
-    "expire": ("届满", "到期"), "expiry": ("届满", "有效期"), "promulgate": ("公布", "发布"),
-    # climate-policy English for the measures, sectors and instruments the texts name
-    "co2": "二氧化碳", "ch4": "甲烷", "carbon dioxide": "二氧化碳", "gdp": "国内生产总值",
-    "unit of gdp": "单位国内生产总值", "carbon intensity": ("单位国内生产总值二氧化碳排放",
-    "碳排放强度", "二氧化碳排放"), "energy intensity": ("单位国内生产总值能耗", "能耗强度", "能耗"),
-    "peak": "达峰", "peaking": "达峰", "peaked": "达峰", "forest coverage": "森林覆盖率",
-    "forest cover": "森林覆盖率", "forest stock": "森林蓄积量", "forest stock volume": "森林蓄积量",
-    "installed capacity": "装机容量", "capacity": ("装机容量", "容量", "产能", "能力"),
-    "coal power": "煤电", "coal-fired power": "煤电", "thermal power": ("煤电", "火电"),
-    "oil": ("石油", "油"), "hydrogen": ("氢能", "氢"), "new energy vehicle": "新能源汽车",
-    "electric vehicle": ("新能源汽车", "电动汽车"), "charging": ("充换电", "充电", "收取", "收费"),
-    "green finance": "绿色金融", "green bond": "绿色债券", "carbon price": ("碳价", "价格"),
-    "trading platform": "交易平台", "exchange": ("交易机构", "交易所", "交换"),
-    "leak detection": "泄漏检测", "leak": "泄漏", "landfill gas": ("填埋气", "填埋"),
-    "power sector": "发电行业", "power industry": "发电行业", "carbon capture": ("碳捕集", "捕集"),
-    "ccus": ("碳捕集", "捕集"), "whistleblowing": "举报", "illegal gains": "违法所得",
-    "illegal income": "违法所得", "unlawful gains": "违法所得", "illegal proceeds": "违法所得",
-    "paid allocation": "有偿", "free allocation": "免费", "monitoring": "监测", "monitor": "监测",
-    "accounting": "核算", "emission factor": "排放因子", "local": ("地方", "地区"),
-    "buildings": "建筑", "transport": "交通", "transportation": "交通", "petrochemical": "石化",
-    "chemical": ("化工", "化学"), "coal mine methane": ("煤矿瓦斯", "煤矿甲烷"),
-    "gas drainage": "抽采", "urban": "城镇", "rural": ("农村", "乡村"), "energy storage": "储能",
-    "wind": ("风电", "风能"), "circular economy": "循环经济", "renewable energy": "可再生能源",
-    "clean energy": "清洁能源", "coal consumption": "煤炭消费", "decarbonization": "降碳",
-    "decarbonisation": "降碳", "low carbon": "低碳", "fossil fuel": "化石能源",
-    "non-fossil fuel": "非化石能源", "non-fossil energy": "非化石能源", "industrial": "工业",
-    # the words English uses for the organs and acts of administration
-    "authority": ("部门", "机关", "主管部门"), "authorities": ("部门", "机关", "主管部门"),
-    "regulator": ("主管部门", "监管部门"), "regulators": ("主管部门", "监管部门"),
-    "made public": ("公开", "公布"), "make public": ("公开", "公布"), "results": ("结果", "成效"),
-    "assessment": ("考核", "评估", "评价"), "in stages": "分期", "phased": "分期",
-    "progress": ("进展", "成效"), "ahead of": ("率先", "提前"), "take the lead": "率先", "funding": ("经费", "资金"), "ceases to exist": ("灭失", "不复存续"),
-    # the English titles of Chinese documents
-    "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
-    "action plan": "行动方案", "notice": "通知", "law": "法",
-}  # fmt: skip
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
 _PARENTHETICAL = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*")
 _FORMULA = re.compile(r"\s+(?:[A-Z][A-Za-z]?\d*)*[A-Z]\w*\d\w*$")
@@ -189,8 +78,8 @@ def _related_forms(word: str) -> list[str]:
     forms = []
     for spelling in dict.fromkeys((word, _american(word))):
         forms += _inflections(spelling) if spelling != word else []
-        if spelling in _IRREGULAR:
-            forms.append(_IRREGULAR[spelling])
+        if spelling in IRREGULAR_PAST:
+            forms.append(IRREGULAR_PAST[spelling])
         for ending, replacements in _DERIVATIONS:
             if spelling.endswith(ending) and len(spelling) > len(ending) + 3:
                 stem = spelling[: -len(ending)]
@@ -226,23 +115,6 @@ _SPELLINGS = ((r"is(ation|e|ed|es|ing)$", r"iz\1"), (r"ys(e|ed|es|ing)$", r"yz\1
 # Nouns and adverbs made from the verbs and adjectives the dictionary glosses.
 _DERIVATIONS = (("ment", ("",)), ("ation", ("ate", "e", "")), ("ion", ("", "e")),
                 ("ically", ("ical", "ic")), ("ily", ("y",)), ("ly", ("",)))  # fmt: skip
-# Past forms English questions use most: "who was it made by", "the plants built before".
-_IRREGULAR = {
-    "made": "make", "built": "build", "sold": "sell", "bought": "buy", "brought": "bring",
-    "told": "tell", "meant": "mean", "going": "go", "gone": "go", "went": "go", "taken": "take",
-    "took": "take", "given": "give", "gave": "give", "paid": "pay", "kept": "keep",
-    "held": "hold", "led": "lead", "met": "meet", "sent": "send", "spent": "spend",
-    "left": "leave", "found": "find", "known": "know", "shown": "show", "chosen": "choose",
-    "written": "write", "wrote": "write", "begun": "begin", "began": "begin", "became": "become",
-    "fell": "fall", "fallen": "fall", "grown": "grow", "grew": "grow", "risen": "rise",
-    "rose": "rise", "drawn": "draw", "drew": "draw", "seen": "see", "saw": "see", "lost": "lose",
-    "borne": "bear", "sought": "seek", "thought": "think", "caught": "catch", "dealt": "deal",
-    "laid": "lay", "forbidden": "forbid", "forbade": "forbid", "undertaken": "undertake",
-    "overseen": "oversee", "withdrawn": "withdraw", "withheld": "withhold", "stood": "stand",
-    "understood": "understand", "heard": "hear", "spoke": "speak", "spoken": "speak",
-    "broken": "break", "broke": "break", "frozen": "freeze", "driven": "drive", "drove": "drive",
-    "struck": "strike", "sank": "sink", "sunk": "sink", "won": "win", "ran": "run",
-}  # fmt: skip
 
 
 def _singular(word: str) -> str:
@@ -348,6 +220,25 @@ def lexical_terms(terms: list[frozenset[str]], limit: int = 64) -> list[str]:
     """The translations as search terms, most specific (longest) first."""
     words = sorted({word for term in terms for word in term}, key=lambda w: (-len(w), w))
     return words[:limit]
+
+
+def asked_kind_words(question: str) -> frozenset[str]:
+    """The translations of the kind of thing an English question asks for: "What kind of
+    measuring instruments must…" → 计量器具, "which sectors" → 行业, 领域."""
+    match = _ASKED_KIND.search(question)
+    if not match:
+        return frozenset()
+    return frozenset(w for term in english_terms(match.group(1)) for w in term)
+
+
+_AUXILIARY = (
+    "(?:must|should|does|do|did|is|are|was|were|can|could|will|would|has|have|had|may|might|shall)"
+)
+_ASKED_KIND = re.compile(
+    rf"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(?!{_AUXILIARY}\b|the\b|a\b)"
+    rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)\s+(?:{_AUXILIARY}|to|for|in|on|under|of|that)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)

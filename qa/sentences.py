@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa import crosslingual
 from qa.answer_types import ASKING_WORDS, FIGURE, FORMS, SYNONYMS, TITLES
 from qa.search import Index, Passage
 from qa.text import embedding_input, has_cjk, normalize, sentence_spans
@@ -260,8 +261,9 @@ def _in_focus(question: str, terms: list) -> list[bool]:
     """Per term, whether it is in the question's last clause that holds any: 定期向生态环境部
     报告的运行情况，还可以抄送给谁？ asks about 抄送; what comes before sets the scene, as the
     earlier turns do for a follow-up (那交易主体要在哪里开户？ asks about 开户)."""
-    if not has_cjk(question):  # English: no clauses
-        return [False] * len(terms)
+    if not has_cjk(question):  # English: the kind of thing asked (what kind of instruments)
+        asked = crosslingual.asked_kind_words(question)
+        return [not isinstance(t, str) and bool(t & asked) for t in terms]
     clauses = [normalize(c) for c in re.split(r"[，,；;：:]", question) if c.strip()]
 
     def held_in(text: str) -> list[bool]:

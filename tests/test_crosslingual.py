@@ -87,6 +87,18 @@ def test_a_verb_with_its_preposition_is_read_as_the_verb():
     assert frozenset({"按时", "按期"}) in english_terms("Must it surrender on time?")
 
 
+def test_the_kind_an_english_question_asks_for_is_its_focus():
+    from qa.crosslingual import asked_kind_words
+
+    assert asked_kind_words("What kind of measuring instruments must a key emitter use?") == {
+        "计量器具"
+    }
+    assert {"行业", "领域"} <= asked_kind_words("Which sectors was the policy meant to cover?")
+    # an auxiliary is no kind: "what does the developer have to…" asks for no thing
+    assert not asked_kind_words("What does the developer have to sign off on?")
+    assert not asked_kind_words("Does the plan call for methane data to be shared?")
+
+
 def test_a_chemical_formula_does_not_hide_the_name():
     # CC-CEDICT glosses 甲烷 as "methane CH4" and 二氧化碳 as "carbon dioxide CO2"
     assert "甲烷" in lookup("methane")
@@ -151,6 +163,17 @@ def test_english_sentences_are_chosen_with_the_chinese_gloss(real_index_dir):
     result = answer("Is it legal to import or sell substandard coal in China?",
                     index=Index(real_index_dir))  # fmt: skip
     assert result.found and "国家禁止进口、销售和燃用不符合质量标准的煤炭" in result.text
+
+
+@pytest.mark.slow
+def test_the_sentence_naming_the_asked_kind_is_quoted(real_index_dir):
+    # Without the focus on 计量器具, 第十一条's long sentence lost to the one on hiring a
+    # technical service body (检验检测) by a hair.
+    from qa import Index, answer
+
+    result = answer("What kind of measuring instruments must a key emitter use when it tests its"
+                    " greenhouse gas emissions?", index=Index(real_index_dir))  # fmt: skip
+    assert result.found and "依法经计量检定合格或者校准的计量器具" in result.text
 
 
 @pytest.mark.slow

@@ -806,6 +806,16 @@ def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
     assert not fee.search("（三）产生于2020年9月22日之后")
 
 
+def test_the_askers_own_case_is_no_topic_the_rules_must_name():
+    from qa.evidence import _case_words
+
+    case = "某电厂差了1万吨配额没清缴，平均成交价是每吨90元，按暂行条例罚款大概在什么区间？"
+    assert {"电厂", "万吨", "每吨", "90"} <= _case_words(case)
+    assert "配额" not in _case_words(case) and "清缴" not in _case_words(case)
+    # without a party of the asker's, a quantity is the rule's own threshold
+    assert not _case_words("年综合能源消费量1万吨标准煤以上的项目归谁审？")
+
+
 def test_an_english_fine_asked_by_its_size_needs_an_amount():
     from qa.answer_types import question_form, required_shape
 
