@@ -49,6 +49,7 @@ from qa.stated import (
     asks_specifics,
     english_things,
     leaves_to_another,
+    lists_specifics,
     names_all,
     names_asked_kind,
     specific_things,
@@ -284,6 +285,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
               states_asked(quotes, shape, evidence, question, before, rare, titles, units))  # fmt: skip
     stated = stated and not leaves_to_another(question, quotes, form)
     stated = stated and (english or names_asked_kind(question, quotes))
+    stated = stated and lists_specifics(question, quotes, form)
 
     def read() -> float:
         reader = reader_for(index.embedder.model_id)

@@ -207,3 +207,27 @@ def names_asked_kind(question: str, quotes: Sequence[str]) -> bool:
     text = normalize("".join(quotes))
     kinds = [k for k in _KIND_ASKED.findall(question) if k in _MEMBERS]
     return all(re.search(_MEMBERS[k], text) for k in kinds)
+
+
+def lists_specifics(question: str, quotes: Sequence[str], form: str | None) -> bool:
+    """False when a list question asks for the specifics of something it names (联合惩戒措施具体
+    有哪些) and every quote that names it stops there (依法依规实施联合惩戒措施。): no item, no
+    enumeration follows it in its sentence."""
+    if not asks_specifics(question, form):
+        return True
+    before = question.split("具体")[0]
+    # 为了多增加森林碳汇，具体点了哪几项行动: a purpose names the goal, not what is listed.
+    before = re.sub(r"为了?[^，,]*[，,]?$", "", before)
+    named = [t for t in tokenize(before) if is_topic_word(t) and not t.isdigit()]
+    if not named:
+        return True
+    noun = named[-1]
+    text = normalize("".join(quotes))
+    places = [m.end() for m in re.finditer(re.escape(noun), text)]
+    if not places:
+        return True  # the quotes say it otherwise: other checks judge them
+    return any(_ENUMERATES.search(re.split(r"[。！？!?]", text[end:], maxsplit=1)[0])
+               for end in places)  # fmt: skip
+
+
+_ENUMERATES = re.compile(r"、|：|:|；|包括|（[一二三四五六七八九十]+）|\d\.")

@@ -806,6 +806,20 @@ def test_how_long_needs_a_span_of_time_and_a_fee_needs_money():
     assert not fee.search("（三）产生于2020年9月22日之后")
 
 
+def test_specifics_asked_of_a_named_list_need_its_items():
+    from qa.stated import lists_specifics
+
+    question = "节能服务机构被列入严重失信主体名单后，要受到的联合惩戒措施具体有哪些？"
+    stops = ["对列入严重失信主体名单的，依法依规实施联合惩戒措施。"]
+    assert not lists_specifics(question, stops, "list")
+    items = ["联合惩戒措施包括：限制参与招标投标、暂停审批。"]
+    assert lists_specifics(question, items, "list")
+    assert lists_specifics(question, stops, "number")  # not a list question
+    # a purpose (为了…碳汇) names the goal, not what the list is of
+    forest = ["开展耕地质量提升行动，实施国家黑土地保护工程，提升生态农业碳汇。"]
+    assert lists_specifics("意见为了多增加森林碳汇，具体点了哪几项行动和工程？", forest, "list")
+
+
 def test_the_askers_own_case_is_no_topic_the_rules_must_name():
     from qa.evidence import _case_words
 
