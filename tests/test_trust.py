@@ -583,6 +583,10 @@ def test_which_thing_of_a_kind_needs_one_named():
     assert names_asked_kind("由哪个部门负责？", ["生态环境部负责制定技术规范。"])
     assert names_asked_kind("由哪个机构统筹？", ["碳达峰碳中和工作领导小组指导和统筹。"])
     assert not names_asked_kind("由哪个部门牵头？", ["研究设立国家低碳转型基金。"])
+    # grades are named as grades (一级, A级), not by 省级
+    grades = "碳排放评价结果分为哪几个等级？"
+    assert not names_asked_kind(grades, ["省级有关部门对项目的联合评估论证情况"])
+    assert names_asked_kind(grades, ["评价结果分为一级、二级和三级。"])
     # a kind no name is asked of (哪些措施, 哪个时期) asks for nothing named
     assert names_asked_kind("有哪些措施？", ["加强监测。"])
 
