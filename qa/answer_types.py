@@ -27,6 +27,15 @@ _UNIT_ASKED = re.compile(r"(?:多少|几)(?:万|亿)?(吨|元|家|个工作日|�
 # What answers 多少天 in a rule: 日, 个工作日, 个自然日 as well as 天.
 _UNITS = {"天": "天|日|个工作日|个自然日|个月", "个工作日": "个工作日|日", "元": "元",
           "吨": "吨", "个月": "个月|日"}  # fmt: skip
+# "in billions of tonnes", "how many kilowatts": the unit an English question asks a figure in.
+_UNIT_ASKED_EN = re.compile(
+    r"\b(?:in|how many|how much|what|which)\b(?: [\w-]+){0,3}? (tonnes|tons|kilowatts|"
+    r"cubic metres|cubic meters|square metres|square meters|yuan)\b",
+    re.I,
+)
+_UNITS_EN = {"tonne": "吨", "ton": "吨", "kilowatt": "千瓦", "cubic metre": "立方米",
+             "cubic meter": "立方米", "square metre": "平方米", "square meter": "平方米",
+             "yuan": "元"}  # fmt: skip
 # An amount asked of a fine (罚多少, "how big a fine"), not the kind of penalty (怎么处罚).
 _LIMIT_ASKED = re.compile(
     r"上限|下限|最高|最低|最多|最少|多少"
@@ -188,8 +197,10 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
     if _PRICE_ASKED.search(question) and re.search(r"多少|几|是什么|how much|what", question, re.I):
         return _PRICE
     unit = _UNIT_ASKED.search(question)
-    if unit:
-        units = _UNITS.get(unit.group(1), unit.group(1))
+    english_unit = _UNIT_ASKED_EN.search(question)
+    if unit or english_unit:
+        asked = unit.group(1) if unit else _UNITS_EN[english_unit.group(1).lower().rstrip("s")]
+        units = _UNITS.get(asked, asked)
         return re.compile(
             rf"(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
         )

@@ -75,7 +75,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         previous = ""
         for clause in re.finditer(r"[^；;。！？!?\n]+", text):
             # 第四十七条 numbers a provision: it is not a figure of the rule.
-            rest = _PROVISION_NUMBER.sub("", clause.group())
+            rest = _ITEM_NUMBER.sub("", _PROVISION_NUMBER.sub("", clause.group()))
             for number in numbers:
                 rest = rest.replace(number, "")
             # 原《…》同时废止 happens when the clause before says (本办法自2025年9月1日起施行)
@@ -149,6 +149,10 @@ def _abbreviates(term: str, text: str) -> bool:
 
 
 _PROVISION_NUMBER = re.compile(rf"第{NUMERAL}[编章节条款项目]")
+# 3.全国碳排放权交易市场…清单, （二）…, 一、…: an item's number is not a figure of the rule.
+_ITEM_NUMBER = re.compile(
+    r"^\s*(?:\d{1,2}[.．、](?!\d)|（[一二三四五六七八九十]+）|[一二三四五六七八九十]+、)"
+)
 
 
 def things(question: str, terms: Sequence) -> list[str]:

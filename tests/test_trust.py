@@ -834,6 +834,22 @@ def test_the_askers_own_case_is_no_topic_the_rules_must_name():
     assert not _case_words("年综合能源消费量1万吨标准煤以上的项目归谁审？")
 
 
+def test_an_english_unit_and_an_item_number():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    question = "At what level, in billions of tonnes of CO2, will emissions peak?"
+    shape = required_shape(question, question_form(question))
+    assert shape.search("二氧化碳排放量达到110亿吨") and not shape.search("下降65%以上")
+    # 3.…清单 numbers a heading: it is no figure of trading hours
+    hours = "What are the daily trading hours of China's national carbon market?"
+    hour_shape = required_shape(hours, question_form(hours))
+    heading = ["3.全国碳排放权交易市场碳排放核算报告与核查技术规范清单"]
+    market = [frozenset({"全国"}), frozenset({"碳市场", "市场"})]
+    assert not states_asked(heading, hour_shape, market, hours)
+    assert states_asked(["全国碳排放权交易市场每日交易时间为4小时。"], hour_shape, market, hours)
+
+
 def test_an_english_fine_asked_by_its_size_needs_an_amount():
     from qa.answer_types import question_form, required_shape
 
