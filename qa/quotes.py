@@ -330,9 +330,13 @@ def _with_picked_items(picked: list[Sentence], position: int,
     kept = [s for s in picked[position + 1 :] if s.rank in ranks]
     # A picked item is quoted whole: its clipped opening gives way.
     chosen = [*picked[: position + 1], *kept]
+    order = {item.rank: n for n, item in enumerate(items)}
     items = [i for i in items if not any(s.rank == i.rank and s.start < i.end and i.start < s.end
                                          for s in chosen)]  # fmt: skip
-    return [*picked[: position + 1], *items, *kept]
+    # In the list's order: （三） picked for its words stands between （二） and （四）; what runs
+    # on in the lead-in's own paragraph comes first.
+    tail = sorted([*items, *kept], key=lambda s: (order.get(s.rank, -1), s.start))
+    return [*picked[: position + 1], *tail]
 
 
 def _items_in_passage(lead_in: Sentence, text: str) -> list[Sentence]:

@@ -824,6 +824,18 @@ def test_specifics_asked_of_a_named_list_need_its_items():
     assert lists_specifics("意见为了多增加森林碳汇，具体点了哪几项行动和工程？", forest, "list")
 
 
+def test_list_items_are_quoted_in_the_lists_order():
+    from qa.quotes import _with_picked_items
+    from qa.sentences import Sentence
+
+    lead_in = Sentence(0, 0, 10, "项目情况说明应包括下列内容：")
+    third = Sentence(3, 0, 8, "（三）本省项目所属细分产业发展总体情况；")  # picked for its words
+    items = [Sentence(rank, 0, 6, f"（{n}）…") for rank, n in zip((1, 2, 3, 4), "一二三四")]
+    quoted = _with_picked_items([lead_in, third], 0, items)
+    assert [s.rank for s in quoted] == [0, 1, 2, 3, 4]
+    assert quoted[3] is third  # the picked item, whole, in its place
+
+
 def test_the_askers_own_case_is_no_topic_the_rules_must_name():
     from qa.evidence import _case_words
 
