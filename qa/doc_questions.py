@@ -160,7 +160,10 @@ _DATED_TITLE = re.compile(
     r"\d{4}年(?!度)(?:(?!的)[\u4e00-\u9fff]){2,12}?"
     r"(?:行动方案|实施方案|方案|指南|意见|办法|条例|通知|规划|决定)"
 )
-_TITLE_NOISE = re.compile(r"（[^）]*）|\([^)]*\)|^\d{4}年[前底]?|\s+")
+# 2020年那个办法: a demonstrative points at the document, it is no word of its title.
+_TITLE_NOISE = re.compile(
+    r"（[^）]*）|\([^)]*\)|^(?:\d{4}年[前底]?)?(?:(?:那|这|该)(?:个|份|部|项|一)?)?|\s+"
+)
 
 
 def unheld_title(question: str, titles: Sequence[str]) -> str | None:

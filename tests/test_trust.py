@@ -949,6 +949,9 @@ def test_a_title_the_library_does_not_hold_is_told_from_one_it_does():
     assert unheld_title("2021年碳达峰碳中和意见提出了什么？", titles) is None
     # A yearly plan the texts ask units to make is no title: 2026年度数据质量控制方案.
     assert unheld_title("2026年度数据质量控制方案什么时候前制定完成？", titles) is None
+    # 2020年那个方案: a demonstrative points at a document, it is no word of the title
+    assert unheld_title("按2023年那个方案，煤矿瓦斯要利用多少？", titles) is None
+    assert unheld_title("2019年那份指南怎么说？", titles)
 
 
 def test_a_question_on_a_document_outside_the_library_is_declined(library):
