@@ -842,6 +842,9 @@ def test_the_askers_own_case_is_no_topic_the_rules_must_name():
     case = "某电厂差了1万吨配额没清缴，平均成交价是每吨90元，按暂行条例罚款大概在什么区间？"
     assert {"电厂", "万吨", "每吨", "90"} <= _case_words(case)
     assert "配额" not in _case_words(case) and "清缴" not in _case_words(case)
+    # the asker speaking of their own firm (我们是规模养猪场, 我们电厂…120万吨)
+    assert {"养猪场", "规模"} <= _case_words("我们是规模养猪场，要推广哪几类技术？")
+    assert {"电厂", "万吨"} <= _case_words("我们电厂2024年度应清缴的配额是120万吨，能抵销多少？")
     # without a party of the asker's, a quantity is the rule's own threshold
     assert not _case_words("年综合能源消费量1万吨标准煤以上的项目归谁审？")
 
