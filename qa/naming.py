@@ -5,7 +5,7 @@ title's words in any order. qa/answer.py and qa/provisions.py read these."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from qa.text import normalize
 
@@ -22,9 +22,12 @@ def title_core(title: str) -> str:
     return _TITLE_NOISE.sub("", title or "")
 
 
-def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
+def named_documents(question: str, documents: Sequence[dict],
+                    years: Mapping[str, set[str]] | None = None) -> list[str]:  # fmt: skip
     """Ids of the documents the question names, best first: by a long run of its title, or by
-    its kind (条例, 意见 …) when only one document of that kind is in the library."""
+    its kind (条例, 意见 …) when only one document of that kind is in the library, or by its
+    kind and year (2020年那个办法) given `years`, per doc id the years it was issued or took
+    effect."""
     text = normalize(question)
     scored = []
     for doc in documents:
@@ -42,7 +45,18 @@ def named_documents(question: str, documents: Sequence[dict]) -> list[str]:
             holders = [d for d in documents if title_core(d["title"]).endswith(kind)]
             if len(holders) == 1 and _names_by_kind(text, kind, holders[0]["title"]):
                 return [holders[0]["doc_id"]]
+            dated = DATED_KIND.search(text)
+            if years and dated and dated.group(2) == kind:
+                held = [
+                    d["doc_id"] for d in holders if dated.group(1) in years.get(d["doc_id"], ())
+                ]
+                if len(held) == 1:
+                    return held
     return []
+
+
+# 2020年那个办法, 2023年的方案: a document named by its kind and the year it came out.
+DATED_KIND = re.compile(rf"(\d{{4}})年(?:那个|这个|那份|这份|那部|的)?({'|'.join(_KINDS)})")
 
 
 def named_as_documents(question: str, documents: Sequence[dict],

@@ -957,6 +957,18 @@ def test_a_title_the_library_does_not_hold_is_told_from_one_it_does():
     assert unheld_title("2019年那份指南怎么说？", titles)
 
 
+def test_a_document_named_by_its_kind_and_year_is_that_one(library):
+    from qa import naming
+
+    documents = [{"doc_id": "measures.md", "title": "碳排放权交易管理办法（试行）"},
+                 {"doc_id": "review-old.md", "title": "节能审查办法"}]  # fmt: skip
+    years = {"measures.md": {"2020", "2021"}, "review-old.md": {"2023"}}
+    assert naming.named_documents("按2020年那个办法怎么罚？", documents, years) == ["measures.md"]
+    assert naming.named_documents("按那个办法怎么罚？", documents, years) == []
+    result = answer("按2020年那个办法，虚报温室气体排放报告罚多少？", index=library)
+    assert result.found and result.citations[0].passage.doc_id == "measures.md"
+
+
 def test_a_question_on_a_document_outside_the_library_is_declined(library):
     result = answer("《碳排放权交易管理条例实施细则》对重点排放单位有什么要求？", index=library)
     assert not result.found
