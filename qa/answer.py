@@ -213,6 +213,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     unknown: list[str] = []
     if not english:
         evidence, unknown = evidence_terms(index, question, evidence, named_titles)
+    else:  # a term none of whose translations the library holds (visa → 签证) is unknown too
+        unheld = set(index.unknown_terms({w for term in evidence for w in term}))
+        unknown = [max(sorted(t), key=len) for t in evidence if t and t <= unheld]
     # An English question names its years as a Chinese one does (their 2027 lists).
     years = (
         [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)] if english else []

@@ -957,6 +957,17 @@ def test_a_title_the_library_does_not_hold_is_told_from_one_it_does():
     assert unheld_title("2019年那份指南怎么说？", titles)
 
 
+def test_an_english_term_the_library_never_uses_is_unknown(library):
+    from qa.evidence import answer_features
+
+    visa = [frozenset({"申请"}), frozenset({"美国"}), frozenset({"签证", "维萨"})]
+    features = answer_features(library.search("申请", 2), visa, True, ["签证", "美国"], False, True)
+    # a share of the question's weight, as for a Chinese question: 签证 2 + 美国 2 of 6
+    assert features["unknown"] == pytest.approx(4 / 6) and features["unknown_count"] == 2.0
+    result = answer("How do I apply for a US visa?", index=library)
+    assert not result.found
+
+
 def test_a_document_named_by_its_kind_and_year_is_that_one(library):
     from qa import naming
 
