@@ -140,6 +140,8 @@ def test_climate_policy_english_reads_as_the_measures_the_texts_name():
     assert {"单位国内生产总值二氧化碳排放", "二氧化碳", "单位国内生产总值"} <= words
     assert lookup("peaking") == {"达峰"} and "森林蓄积量" in lookup("forest stock")
     assert "违法所得" in lookup("illegal gains") and "发电行业" in lookup("power sector")
+    # the seed article's words: 联合宣言, and the US as 美方 or 中美
+    assert "联合宣言" in lookup("joint declaration") and "中美" in lookup("united states")
     # the review authority is an organ (部门, 机关), not a 大拿
     assert "大拿" not in lookup("authority") and "主管部门" in lookup("authorities")
 

@@ -53,6 +53,14 @@ pytestmark = pytest.mark.slow
 # (look 28: 0.769, 0.756, 0.084, 0.833); on the 80 new ones: 0.661, 0.417, 0.125, 0.750. The
 # split changed, so the floors were set again from look 30 by the rule above. Look 31, the
 # people in charge brought with their article's paragraph: the same on test (dev fact 0.912).
+# Look 32 (2026-11-27), the test split grown to 667 with blind batches 22–25 (80 questions),
+# the asked kind named, English rare things, units and phrasal verbs, the asker's own case:
+# 0.769, 0.721, 0.083, 0.846. Look 33, English words the library never uses counted unknown:
+# 0.765, 0.740, 0.094, 0.846 (test English 0.632); on the 587 questions of look 31: 0.769,
+# 0.755, 0.089, 0.864; on batches 22–23: 0.786, 0.667, 0.071; on batches 24–25, blind until
+# then: 0.679, 0.583, 0.179. Look 34, the seed article's English (joint declaration → 联合宣言):
+# 0.767, 0.745, 0.092, 0.846; on the 587 of look 31: 0.772, 0.761, 0.087, 0.864. Every floor
+# holds, so none was moved.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.742, "refused": 0.709, "governing": 0.788}
 CEILINGS = {"wrongly_declined": 0.109}
