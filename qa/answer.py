@@ -309,9 +309,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
 def _document_years(index: Index) -> dict[str, set[str]]:
     """Per doc id, the years it was issued or took effect: 2020年那个办法 is the one of 2020."""
     authorities = index.authorities()
-    return {d["doc_id"]: {date[:4] for date in (d.get("date"), (authorities.get(d["doc_id"])
-                                                                 or Authority()).effective) if date}
-            for d in index.documents()}  # fmt: skip
+    years = {}
+    for doc in index.documents():
+        effective = (authorities.get(doc["doc_id"]) or Authority()).effective
+        years[doc["doc_id"]] = {date[:4] for date in (doc.get("date"), effective) if date}
+    return years
 
 
 def _provision_of(passage: Passage) -> str:

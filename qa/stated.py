@@ -221,7 +221,7 @@ def lists_specifics(question: str, quotes: Sequence[str], form: str | None) -> b
         return True
     before = question.split("具体")[0]
     # 为了多增加森林碳汇，具体点了哪几项行动: a purpose names the goal, not what is listed.
-    before = re.sub(r"为了?[^，,]*[，,]?$", "", before)
+    before = re.sub(r"为了[^，,]*[，,]?$", "", before)  # not the 为 of 行为, 作为
     named = [t for t in tokenize(before) if is_topic_word(t) and not t.isdigit()]
     if not named:
         return True

@@ -822,6 +822,9 @@ def test_specifics_asked_of_a_named_list_need_its_items():
     # a purpose (为了…碳汇) names the goal, not what the list is of
     forest = ["开展耕地质量提升行动，实施国家黑土地保护工程，提升生态农业碳汇。"]
     assert lists_specifics("意见为了多增加森林碳汇，具体点了哪几项行动和工程？", forest, "list")
+    # the 为 of 行为 is no purpose: 行为 is what is asked
+    act = ["对违法行为依法予以处理。"]
+    assert not lists_specifics("行为具体有哪些？", act, "list")
 
 
 def test_list_items_are_quoted_in_the_lists_order():
