@@ -211,11 +211,15 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         passages = [p for p in passages if p.passage_id in inside] or passages
     evidence = translated if english else tokenize(own_part(question, resolved))
     unknown: list[str] = []
+    cap = max(3, round(SPECIFIC_SHARE * index.size))
     if not english:
         evidence, unknown = evidence_terms(index, question, evidence, named_titles)
-    else:  # a term none of whose translations the library holds (visa → 签证) is unknown too
-        unheld = set(index.unknown_terms({w for term in evidence for w in term}))
-        unknown = [max(sorted(t), key=len) for t in evidence if t and t <= unheld]
+    else:
+        # An English term is held where any of its translations is; one none of whose
+        # translations the library holds (visa → 签证) is unknown, as a Chinese word is.
+        held = index.passage_counts({w for term in evidence for w in term}, cap + 1)
+        unknown = [max(sorted(t), key=len) for t in evidence
+                   if t and all(held.get(w) == 0 for w in t)]  # fmt: skip
     # An English question names its years as a Chinese one does (their 2027 lists).
     years = (
         [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)] if english else []
@@ -276,14 +280,12 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # A thing the question names that few passages hold (风险基金) must be named by the quotes.
     # So must one whose specifics a list question asks (承诺书具体要写哪些内容).
     rare = []
-    cap = max(3, round(SPECIFIC_SHARE * index.size))
     if (shape is not None or asks_specifics(question, form)) and not english:
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
     elif shape is not None:
-        # An English term is held where any of its translations is. Only the rarest count: a
-        # translation of a general word (sources → 来源) may be the fewest held, and not asked.
-        held = index.passage_counts({w for t in evidence for w in t}, cap + 1)
+        # Only the rarest English things count: a translation of a general word (sources →
+        # 来源) may be the fewest held, and not asked.
         counts = {t: max(held.get(w, 0) for w in t) for t in english_things(evidence)}
         few = max(3, round(RARE_SHARE * index.size))
         rare = specific_things(counts, few, few)

@@ -170,9 +170,8 @@ _CASE_PARTY = re.compile(
     r"(?:某|一家|一座)[\u4e00-\u9fff]{2}"
     r"|(?:我们|我司|我厂)(?:是|的|这个|这家)?[\u4e00-\u9fff]{2,6}?(?=[，,。？?\d]|在|的|要|已|有|做|打算|想|应)"
 )
-_CASE_AMOUNT = re.compile(
-    r"(?:每吨)?\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:元|吨|倍|家|人|千瓦|立方米|平方米|标准煤)"
-)
+_CASE_UNITS = "元|吨|倍|家|人|千瓦|立方米|平方米|标准煤"
+_CASE_AMOUNT = re.compile(rf"(?:每吨)?\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:{_CASE_UNITS})")
 
 
 def _unglued(term: str) -> str:
@@ -188,7 +187,7 @@ _DOC_NUMBER = re.compile(
 
 # A quantity of the asker's case (查出违法所得25万元, 年耗煤5000吨的项目): the rule states a
 # threshold or a rate for it, not the number itself.
-_CASE_QUANTITY = r"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:元|吨|倍|%|％|家|人|千瓦|立方米|平方米|标准煤)"
+_CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = "",
