@@ -307,10 +307,11 @@ class Index:
 
     def passage_counts(self, terms: Iterable[str], cap: int) -> dict[str, int]:
         """How many passages hold each term (all of its index tokens), counted up to `cap`: 风险基金
-        in 1, 碳税 in 0, 企业 in `cap` or more. How specific a thing a question names."""
+        in 1, 碳税 in 0, 企业 in `cap` or more. How specific a thing a question names. A term is
+        cut as the index cuts text: 碳排放 is held as 碳 + 排放, never as one token."""
         from qa.lexical import fts_tokens
 
-        pieces = {t: fts_tokens([t]) for t in terms}
+        pieces = {t: fts_tokens(tokenize(t)) for t in terms}
         with self._lock:
             self._store.refresh()
             counts = self._store.term_counts(sorted({x for p in pieces.values() for x in p}), cap)

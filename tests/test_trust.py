@@ -1004,6 +1004,10 @@ def test_passage_counts_tell_how_specific_a_thing_is(library):
     counts = library.passage_counts(["伪造", "排放", "碳税"], cap=3)
     assert counts["伪造"] == 1 and counts["碳税"] == 0
     assert counts["排放"] == 3  # in more passages than the cap: counted up to it
+    # jieba's dictionary lacks 碳排放: the index holds it as 碳 + 排放, and so is it counted.
+    # Counted as one token it was held nowhere, and every English question whose translation
+    # was such a word (carbon emissions → 碳排放) named a topic "the library doesn't hold".
+    assert library.passage_counts(["碳排放"], cap=3)["碳排放"] > 0
 
 
 def test_a_figure_must_name_the_rare_things_and_the_most_specific_one():
