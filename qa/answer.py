@@ -190,11 +190,13 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     named_titles = [titles[d] for d in named if d in titles
                     and (authorities_by_doc.get(d) or Authority()).level not in (None, NEWS)]  # fmt: skip
     numbered = provisions.lookup_part(index, question, named)  # 意见第三部分, 意见第十条
-    part = numbered or provisions.lookup_section(index, asked, named, passages)
+    # An English question names a part by its words, not across two of them.
+    section_asked = english_query.words if english else asked
+    part = numbered or provisions.lookup_section(index, section_asked, named, passages)
     if part and part[1] and _allowed(part[1][0], where):
         path, section = part
         # A part asked by its number is the answer whatever else the question says.
-        if numbered or not asks_beyond(index, question, path, named_titles, section):
+        if numbered or not asks_beyond(index, asked, path, named_titles, section):
             # A part asked by its number (第三部分) may be long: its parts are listed then.
             listed = _LIST_ASKED.search(question) or (
                 numbered and sum(len(p.text) for p in section) > provisions.MAX_SECTION_CHARS

@@ -55,7 +55,8 @@ _DATE = re.compile(
 )
 _YEAR_ASKED = re.compile(r"哪一?年|何年|which year|what year|in what year", re.I)
 _YEAR = re.compile(r"\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
-_NUMBER = re.compile(
+# A figure asked (多少, what share); a year alone is none (qa.stated).
+QUANTITY = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
 )
 # 设在哪个城市, 哪些省份: a place the texts would name (北京, 湖北省, 长三角地区).
@@ -83,8 +84,9 @@ _ASKING = re.compile(
 )
 # An English question asking for a quantity without "how many": the minimum size, the rate.
 _QUANTITY_ASKED_EN = re.compile(
-    r"\bwhat (?:is |are |was )?(?:the )?(?:[\w-]+ ){0,3}(?:size|rate|factor|efficiency|percentage|"
-    r"amount|threshold|number|hours?|limit|cap|ceiling)\b|\b(?:minimum|maximum) (?:size|amount|number)\b",
+    r"\bwhat (?:is |are |was )?(?:the )?(?:[\w-]+ ){0,4}(?:size|rate|factor|efficiency|percentage|"
+    r"amount|threshold|number|hours?|limit|cap|ceiling|concentration|share|proportion|ratio)\b"
+    r"|\b(?:minimum|maximum) (?:size|amount|number)\b",
     re.I,
 )
 
@@ -217,8 +219,8 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         if _PLACE_ASKED.search(question):
             return _PLACE
         if _QUANTITY_ASKED_EN.search(question):
-            return _NUMBER
-    return {"number": _NUMBER, "date": _DATE, "title": TITLES, "who": _AGENT}.get(form or "")
+            return QUANTITY
+    return {"number": QUANTITY, "date": _DATE, "title": TITLES, "who": _AGENT}.get(form or "")
 
 
 # --- the form of a question: what kind of sentence answers it ---------------------------------

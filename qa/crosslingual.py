@@ -250,6 +250,12 @@ class EnglishQuery:
     numbers: list[str]  # 2030 names the same year in both languages
 
     @property
+    def words(self) -> str:
+        """The gloss with its words apart: 核证自愿减排量 交易机构 (CCER exchange) names no part
+        called 减排量交易."""
+        return " ".join(max(sorted(t), key=len) for t in self.translated)
+
+    @property
     def terms(self) -> list[str]:
         """The lexical search terms: the translations, then the numbers."""
         return lexical_terms(self.translated) + self.numbers

@@ -175,9 +175,12 @@ def unheld_title(question: str, titles: Sequence[str]) -> str | None:
     关于做好2025年全国碳排放权交易市场有关工作的通知); its year may go unsaid in the title."""
     asked = [m.group(1) for m in _QUOTED_TITLE.finditer(question)]
     asked += _DATED_TITLE.findall(re.sub(r"《[^》]*》", "", question))
+    # 办法（试行） is said as 试行办法 too.
+    held = [re.sub(r"\s+", "", t) for t in titles]
+    held += [re.sub(r"(..)（([^）]+)）$", r"\2\1", t) for t in held]
     for title in asked:
         core = _TITLE_NOISE.sub("", title)
-        if core and not any(_runs_through(core, re.sub(r"\s+", "", t)) for t in titles):
+        if core and not any(_runs_through(core, t) for t in held):
             return title
     return None
 

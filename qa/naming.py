@@ -29,6 +29,14 @@ def named_documents(question: str, documents: Sequence[dict],
     kind and year (2020年那个办法) given `years`, per doc id the years it was issued or took
     effect."""
     text = normalize(question)
+    # 2020年那个办法 names one document, whatever runs of titles the topic shares (全国碳排放权).
+    dated = DATED_KIND.search(text)
+    if years and dated:
+        held = [d["doc_id"] for d in documents
+                if normalize(title_core(d["title"])).endswith(dated.group(2))
+                and dated.group(1) in years.get(d["doc_id"], ())]  # fmt: skip
+        if len(held) == 1:
+            return held
     scored = []
     for doc in documents:
         core = normalize(title_core(doc["title"]))
@@ -45,18 +53,13 @@ def named_documents(question: str, documents: Sequence[dict],
             holders = [d for d in documents if title_core(d["title"]).endswith(kind)]
             if len(holders) == 1 and _names_by_kind(text, kind, holders[0]["title"]):
                 return [holders[0]["doc_id"]]
-            dated = DATED_KIND.search(text)
-            if years and dated and dated.group(2) == kind:
-                held = [
-                    d["doc_id"] for d in holders if dated.group(1) in years.get(d["doc_id"], ())
-                ]
-                if len(held) == 1:
-                    return held
     return []
 
 
 # 2020年那个办法, 2023年的方案: a document named by its kind and the year it came out.
-DATED_KIND = re.compile(rf"(\d{{4}})年(?:那个|这个|那份|这份|那部|的)?({'|'.join(_KINDS)})")
+DATED_KIND = re.compile(
+    rf"(\d{{4}})年(?:那个|这个|那份|这份|那部|的)?(?:试行|暂行)?({'|'.join(_KINDS)})"
+)
 
 
 def named_as_documents(question: str, documents: Sequence[dict],
@@ -73,7 +76,11 @@ def named_as_documents(question: str, documents: Sequence[dict],
 def _named_as_document(text: str, title: str) -> bool:
     core = normalize(title_core(title))
     kind = next((k for k in _KINDS if core.endswith(k)), None)
-    return kind is not None and (core[-len(kind) - 2 :] in text or _kind_as_name(text, kind))
+    # 2020年那个办法 names the one 办法 of that year (named_documents chose it) as a document.
+    dated = any(m.group(2) == kind for m in DATED_KIND.finditer(text))
+    return kind is not None and (
+        core[-len(kind) - 2 :] in text or _kind_as_name(text, kind) or dated
+    )
 
 
 def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict]) -> list[str]:

@@ -9,7 +9,14 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
-from qa.answer_types import SAME_TIME, SYNONYMS, asked_act, asked_measure, asked_span_act
+from qa.answer_types import (
+    QUANTITY,
+    SAME_TIME,
+    SYNONYMS,
+    asked_act,
+    asked_measure,
+    asked_span_act,
+)
 from qa.evidence import is_topic_word
 from qa.structure import NUMERAL
 from qa.text import normalize, tokenize
@@ -78,6 +85,8 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             rest = _ITEM_NUMBER.sub("", _PROVISION_NUMBER.sub("", clause.group()))
             for number in numbers:
                 rest = rest.replace(number, "")
+            if shape is QUANTITY:  # 到2025年 is when, not how much
+                rest = _YEAR_NAMED.sub("", rest)
             # 原《…》同时废止 happens when the clause before says (本办法自2025年9月1日起施行)
             rest, previous = (previous + rest if SAME_TIME.search(rest) else rest), rest
             scope = re.findall(r"到(\d{4})年", earlier + text[: clause.end()])
@@ -148,6 +157,7 @@ def _abbreviates(term: str, text: str) -> bool:
     return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
+_YEAR_NAMED = re.compile(r"\d{4}\s*年度?")
 _PROVISION_NUMBER = re.compile(rf"第{NUMERAL}[编章节条款项目]")
 # 3.全国碳排放权交易市场…清单, （二）…, 一、…: an item's number is not a figure of the rule.
 _ITEM_NUMBER = re.compile(

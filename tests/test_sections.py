@@ -166,3 +166,36 @@ def test_a_definition_asked_any_way_is_quoted_from_the_governing_text(
     assert result.found
     assert result.text.startswith(definition)
     assert "经备案的减排量" not in result.text  # the repealed text's definition
+
+
+CCER_RULES = """---
+title: 温室气体自愿减排交易管理办法（试行）
+issuer: 生态环境部
+---
+
+第一章　总则
+
+第三条　交易机构可以按照国家有关规定，制定核证自愿减排量交易的具体业务规则，并报生态环境部备案。
+
+第二章　减排量交易
+
+第四条　核证自愿减排量的交易应当通过交易系统进行。
+
+第五条　交易主体应当在注册登记系统和交易系统开设账户。
+"""
+
+
+def test_an_english_question_beyond_a_named_chapter_is_not_answered_by_the_chapter(
+    tmp_path: Path, fake_embedder, monkeypatch
+):
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ccer.md").write_text(CCER_RULES, encoding="utf-8")
+    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
+    index = Index(tmp_path / "index", embedder=fake_embedder)
+    # "CCER exchange" reads as 核证自愿减排量交易机构, which holds the chapter's name 减排量交易;
+    # "detailed rules" asks for more than that chapter. Read in its English words, nothing was
+    # beyond the chapter (the library holds no English), and the chapter was quoted whole.
+    result = answer("Can the CCER exchange write its own detailed trading rules?", index=index)
+    assert "通过交易系统进行" not in result.text
