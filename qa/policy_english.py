@@ -39,7 +39,8 @@ DOMAIN_TERMS = {
     "average": "平均", "reach": "达到", "start": "开始",
     # the words rules use for what they do: 纳入 (bring under), 负责, 抵销 (not 抵消), 报送
     "include": ("纳入", "包括"), "in charge of": ("负责", "主管"), "responsible": "负责",
-    "offset": ("抵销", "抵消"), "disclose": "公开", "allocate": "分配", "allocation": "分配",
+    "offset": ("抵销", "抵消"), "disclose": ("公开", "披露"), "allocate": "分配",
+    "allocation": "分配",
     "submit": ("报送", "提交"), "landfill": "填埋", "flaring": "火炬", "flare": "火炬",
     "pilot": "试点", "livestock": "畜禽", "manure": "粪污", "methane": "甲烷",
     "voluntary": "自愿",

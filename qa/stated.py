@@ -95,6 +95,10 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             # The figure is said of the asked thing: a topic word in its clause or before it
             # (到2025年，煤矿瓦斯…60亿立方米 gives no 2025 figure for 油田伴生气, said after it).
             said_of = lead + text[: clause.end()]
+            # A lead-in's figure is said of the items it lists (有下列情形之一的，处5万元以上…：
+            # （二）未按照规定报送排放统计核算数据).
+            if _LEADS_LIST.match(text, clause.end()):
+                said_of = lead + text
             about = not words or any(_holds(t, said_of) for t in words)
             # 2025年度 asked: a clause about 2024年度 (with a 2025年…前 deadline) is another year's.
             named_periods = re.findall(r"(\d{4})年度", text[: clause.end()])
@@ -157,6 +161,7 @@ def _abbreviates(term: str, text: str) -> bool:
     return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
+_LEADS_LIST = re.compile(r"[^。！？!?\n]*[：:]\s*(?:\n|（[一二三四五六七八九十]+）)")
 _YEAR_NAMED = re.compile(r"\d{4}\s*年度?")
 _PROVISION_NUMBER = re.compile(rf"第{NUMERAL}[编章节条款项目]")
 # 3.全国碳排放权交易市场…清单, （二）…, 一、…: an item's number is not a figure of the rule.

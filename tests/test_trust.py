@@ -734,6 +734,17 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     # A number in a heading quoted beside the asked thing is not its figure.
     contact = ["（联系人姓名及电话从略。）", "1.2024、2025年度名录制定要求"]
     assert not states_asked(contact, QUANTITY, ["联系人", "电话"], "联系人电话是多少？")
+    # A lead-in's figure is said of the items it lists.
+    lead_in = ["第二十一条　重点排放单位有下列情形之一的，由生态环境主管部门责令改正，处5万元以上50万元"
+               "以下的罚款；拒不改正的，可以责令停产整治：\n（一）未按照规定制定数据质量控制方案；\n"
+               "（二）未按照规定报送排放统计核算数据、年度排放报告；"]  # fmt: skip
+    fine = required_shape("没有报送排放统计核算数据会被罚多少？", "penalty")
+    assert states_asked(
+        lead_in, fine, ["统计", "核算", "数据", "报送"], "没有报送核算数据会被罚多少？"
+    )
+    # Cut before its items, the lead-in's figure is said of nothing asked.
+    cut = [lead_in[0].split("：")[0], "重点排放单位应当报送排放统计核算数据。"]
+    assert not states_asked(cut, fine, ["统计", "核算", "数据"], "没报核算数据罚多少？")
     # A year is when, not how much: 到2025年 states no concentration limit.
     asked = "What COD or organic-matter concentration limit does the plan set for wastewater?"
     assert required_shape(asked, None) is QUANTITY
@@ -1177,6 +1188,8 @@ def test_this_item_points_back_at_the_named_section_and_is_no_topic():
     # 意见里“推进城乡建设和管理模式低碳转型”这一条具体要求做什么？ asks for that item whole
     assert not any(map(is_topic_word, ["一条", "这一条", "该项", "这部分"]))
     assert is_topic_word("条例") and is_topic_word("一条龙")
+    # 没有按规定报送: how it was done, no thing the quote must name (the rule says 按照规定)
+    assert not is_topic_word("按规定") and not is_topic_word("按照规定")
 
 
 def test_the_people_in_charge_bring_their_paragraph_of_the_article():
