@@ -375,7 +375,11 @@ def _fits(sentence: Sentence, chosen: list[Sentence]) -> bool:
     return (
         len(chosen) < MAX_SENTENCES
         and (not chosen or length + len(sentence.text) <= MAX_CHARS)
-        and not any(_near_duplicate(sentence.text, c.text) for c in chosen)
+        # One paragraph doesn't say a thing twice: its next sentence may share most words of a
+        # short one (…不能正常作业的，应当及时修复或者更新。在…不能正常作业期间确需排放的…).
+        and not any(
+            c.rank != sentence.rank and _near_duplicate(sentence.text, c.text) for c in chosen
+        )  # fmt: skip
     )
 
 

@@ -239,6 +239,19 @@ def test_near_duplicate_sentences_from_syndicated_copies_are_quoted_once(
     assert_verbatim(result)
 
 
+def test_the_next_sentence_of_a_paragraph_is_no_duplicate_of_a_short_one():
+    from qa.sentences import Sentence, _fits
+
+    short = Sentence(0, 0, 30, "可燃性气体回收利用装置不能正常作业的，应当及时修复或者更新。")
+    longer = ("在回收利用装置不能正常作业期间确需排放可燃性气体的，应当将排放的可燃性气体充分燃烧，"
+              "并向当地生态环境主管部门报告，按照要求限期修复或者更新。")  # fmt: skip
+    # it shares most of the short one's words, and says what to do meanwhile
+    assert _fits(Sentence(0, 30, 30 + len(longer), longer), [short])
+    # the same words in another passage (a syndicated copy) are a duplicate
+    copy = "可燃性气体回收利用装置不能正常作业的，应当及时修复或者更新，并报告。"
+    assert not _fits(Sentence(1, 0, len(copy), copy), [short])
+
+
 def test_a_sentence_vector_does_not_depend_on_the_sentences_embedded_with_it():
     # The int8 model quantises activations per batch: a sentence embedded beside others gets a
     # slightly different vector, and answers would then depend on what was asked before.
