@@ -379,7 +379,7 @@ def _fits(sentence: Sentence, chosen: list[Sentence]) -> bool:
         # short one (…不能正常作业的，应当及时修复或者更新。在…不能正常作业期间确需排放的…).
         and not any(
             c.rank != sentence.rank and _near_duplicate(sentence.text, c.text) for c in chosen
-        )  # fmt: skip
+        )
     )
 
 
