@@ -235,7 +235,7 @@ _AUXILIARY = (
     "(?:must|should|does|do|did|is|are|was|were|can|could|will|would|has|have|had|may|might|shall)"
 )
 _ASKED_KIND = re.compile(
-    rf"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(?!{_AUXILIARY}\b|the\b|a\b)"
+    rf"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(?!{_AUXILIARY}\b|the\b|a\b|\w+ly\b)"
     rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)\s+(?:{_AUXILIARY}|to|for|in|on|under|of|that)\b",
     re.I,
 )

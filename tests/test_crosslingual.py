@@ -98,6 +98,7 @@ def test_the_kind_an_english_question_asks_for_is_its_focus():
     assert {"行业", "领域"} <= asked_kind_words("Which sectors was the policy meant to cover?")
     # an auxiliary is no kind: "what does the developer have to…" asks for no thing
     assert not asked_kind_words("What does the developer have to sign off on?")
+    assert not asked_kind_words("What exactly do we have to submit?")  # no kind: an adverb
     assert not asked_kind_words("Does the plan call for methane data to be shared?")
 
 
