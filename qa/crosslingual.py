@@ -20,7 +20,9 @@ from qa.policy_english import DOMAIN_TERMS, IRREGULAR_PAST
 from qa.text import normalize
 
 MAX_GLOSS_WORDS = 3  # longer glosses are explanations, not translations
+MAX_NAME_WORDS = 6  # …unless they are a name: China Securities Regulatory Commission → 证监会
 MAX_PHRASE_WORDS = 3
+_NAME = re.compile(r"[A-Z][\w-]*(?: (?:of|and|for|on|the|[A-Z][\w-]*))* [A-Z][\w-]*")
 
 _ENGLISH_STOPWORDS = frozenset(
     """
@@ -57,9 +59,10 @@ def _glossary() -> dict[str, frozenset[str]]:
             glosses = [g for s in senses for g in _PARENTHETICAL.sub("", s).split(";")]
             for gloss in glosses[: 1 if len(simplified) == 1 else None]:
                 # "methane CH4", "carbon dioxide CO2": the formula is not part of the name.
-                gloss = _FORMULA.sub("", gloss).strip().lower()
-                gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss)
-                if gloss and len(gloss.split()) <= MAX_GLOSS_WORDS and gloss.isascii():
+                gloss = _FORMULA.sub("", gloss).strip()
+                longest = MAX_NAME_WORDS if _NAME.fullmatch(gloss) else MAX_GLOSS_WORDS
+                gloss = re.sub(r"^(?:to|a|an|the) ", "", gloss.lower())
+                if gloss and len(gloss.split()) <= longest and gloss.isascii():
                     glossary.setdefault(gloss, set()).add(simplified)
     for gloss, words in DOMAIN_TERMS.items():
         glossary[gloss] = {words} if isinstance(words, str) else set(words)
@@ -170,7 +173,7 @@ def english_terms(
         ):
             i += 1
             continue
-        for size in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
+        for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
             found = frozenset(normalize(w) for w in lookup(" ".join(words[i : i + size])))
             used = found & known(set(found)) if known is not None and found else found
             # A phrase none of whose translations the library uses is a topic the texts don't

@@ -62,6 +62,17 @@ DATED_KIND = re.compile(
 )
 
 
+# 2020年那部…办法（试行）: the year names the document, it asks for no year's content.
+_DOCUMENT_YEAR = re.compile(
+    rf"\d{{4}}年(?:那个|这个|那份|这份|那部|的)?(?=[^，,。？?；;]*?(?:{'|'.join(_KINDS)}))"
+)
+
+
+def without_document_years(question: str) -> str:
+    """The question without the years that name its documents (2020年那个办法, 2021年的意见)."""
+    return _DOCUMENT_YEAR.sub("", question)
+
+
 def named_as_documents(question: str, documents: Sequence[dict],
                        named: Sequence[str] | None = None) -> list[str]:  # fmt: skip
     """The named documents (`named`, else named_documents) that the question names as a

@@ -67,6 +67,12 @@ def test_words_the_dictionary_lacks_are_read_by_their_relatives():
     # a word of its own keeps its own senses: government is not govern (治理)
     assert "政府" in lookup("government") and "治理" not in lookup("government")
     assert "采购" not in lookup("procurementx")
+    # a name may be longer than a phrase: "China Securities Regulatory Commission" is 证监会,
+    # not 中国 + 安全 (securities) + 规制 + 委托 (commission)
+    assert "证监会" in lookup("china securities regulatory commission")
+    assert any(
+        "证监会" in t for t in english_terms("Does the China Securities Regulatory Commission act?")
+    )
     # CC-CEDICT glosses disclose as 公开 only; the texts say 信息披露
     assert "披露" in lookup("disclose") and "披露" in lookup("disclosed")
 

@@ -1006,6 +1006,14 @@ def test_a_document_named_by_its_kind_and_year_is_that_one(library):
     asked = "按2020年那个试行办法，全国碳排放权注册登记机构要报告哪些情况？"
     assert naming.named_documents(asked, documents, years) == ["measures.md"]
     assert naming.named_as_documents(asked, documents, ["measures.md"]) == ["measures.md"]
+    # The year that names a document asks for no year's content: 第八章附则 is asked whole.
+    asked = "2020年那部碳排放权交易管理办法（试行）的第八章附则讲了什么？"
+    assert (
+        naming.without_document_years(asked) == "碳排放权交易管理办法（试行）的第八章附则讲了什么？"
+    )
+    assert (
+        naming.without_document_years("意见里2025年的目标是什么？") == "意见里2025年的目标是什么？"
+    )
     result = answer("按2020年那个办法，虚报温室气体排放报告罚多少？", index=library)
     assert result.found and result.citations[0].passage.doc_id == "measures.md"
 
