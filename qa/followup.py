@@ -93,9 +93,15 @@ def is_follow_up(question: str) -> bool:
     return topic_chars < 2
 
 
+_QUOTED = re.compile(r"[“\"「『][^”\"」』]{2,40}[”\"」』]")
+
+
 def _topic(query: str, question: str, reply: str) -> str:
     """Key terms of an earlier query, minus what the new question replaces."""
     has_number = bool(re.search(r"\d", question))
+    # 那“坚持夯实基础”呢？ after …“坚持统筹协调”是怎么说的？: the quote replaces the quote.
+    if _QUOTED.search(question):
+        query = _QUOTED.sub(" ", query)
     new = normalize(question)
     words = _words(query)
     keep = [_is_topic(w) and w not in new and not (has_number and re.search(r"\d", w))

@@ -143,6 +143,11 @@ def test_follow_up_is_joined_with_the_topic_of_the_chat():
     assert "碳达峰碳中和意见" in resolved.query
     assert "2030年" in resolved.query
     assert "2025" not in resolved.query  # the new year replaces the old one
+    # a quoted part replaces the quoted part
+    history = [("甲烷方案的工作原则里“坚持统筹协调”是怎么说的？", "坚持统筹协调。……[1]")]
+    resolved = resolve_query("那“坚持夯实基础”呢？", history)
+    assert "甲烷方案" in resolved.query and "坚持夯实基础" in resolved.query
+    assert "统筹协调" not in resolved.query
 
 
 def test_follow_up_accepts_chat_messages():

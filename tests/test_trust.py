@@ -1120,6 +1120,8 @@ def test_a_quantity_of_the_askers_case_is_not_a_number_the_text_must_name():
                    title="条例", source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
     case = "技术服务机构篡改数据，查出违法所得25万元，会被怎么罚？"
     assert names_numbers([rule], ["违法所得", "25", "万元"], case)
+    staff = "我们机构有12名专职人员，这一条够申请审定与核查机构吗？"  # a head count of the case
+    assert names_numbers([rule], ["专职", "12"], staff)
     # a year is a name: texts that don't say 2040 don't answer for it
     assert not names_numbers([rule], ["2040", "违法所得"], "2040年违法所得怎么罚？")
 
