@@ -171,6 +171,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     issued = doc_questions.issuer_quotes(index, question, named)
     issued = issued or doc_questions.signing_date_quotes(index, question, named)
+    issued = issued or doc_questions.amendment_quotes(index, question, named)
     issued = issued or doc_questions.definition_quotes(index, question, named)
     issued = issued or doc_questions.title_quotes(index, question)
     if issued and _allowed(issued[0][0], where):

@@ -136,6 +136,25 @@ def signing_date_quotes(index: Index, question: str, named: Sequence[str]) -> li
     return []
 
 
+# 改过几次, 修订过哪几次, 修正是哪年: the law's history, the lines under its title.
+_AMENDMENTS_ASKED = re.compile(r"(?:改|修订|修正|修改)(?:过|了)?(?:几次|哪几次|多少次|哪些年|哪几年)"
+                               r"|(?:修订|修正|修改)(?:历史|情况)|几次(?:修订|修正|修改)")  # fmt: skip
+# 2015年8月29日 第十二届全国人民代表大会常务委员会第十六次会议第二次修订
+_HISTORY_LINE = re.compile(r"^\s*\d{4}年\d{1,2}月\d{1,2}日[^\n。]{0,120}?(?:通过|修正|修订)\s*$")
+
+
+def amendment_quotes(index: Index, question: str, named: Sequence[str]) -> list:
+    """For 大气污染防治法改过几次？: every line of the named text's history (通过, 修正, 修订),
+    as [(passage, start, end)]; [] when the text has none."""
+    if not named or not _AMENDMENTS_ASKED.search(question):
+        return []
+    row = _document(index, named[0])
+    if row is None:
+        return []
+    passages = index.document_passages(row["doc_id"], max(1, row.get("passages") or 1))
+    return [(p, 0, len(p.text)) for p in passages if _HISTORY_LINE.match(p.text)]
+
+
 def _document(index: Index, doc_id: str) -> dict | None:
     return next((d for d in index.documents() if d["doc_id"] == doc_id), None)
 

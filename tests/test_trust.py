@@ -1091,6 +1091,32 @@ def test_the_signing_date_is_the_dated_line_of_the_named_text(
     assert signed.found and signed.text.startswith("2025年4月11日")  # not a deadline, not 4-15
 
 
+AMENDED_LAW = """---
+title: 中华人民共和国大气污染防治法
+issuer: 全国人民代表大会常务委员会
+---
+
+1987年9月5日 第六届全国人民代表大会常务委员会第二十二次会议通过
+
+2000年4月29日 第九届全国人民代表大会常务委员会第十五次会议第一次修订
+
+2015年8月29日 第十二届全国人民代表大会常务委员会第十六次会议第二次修订
+
+第一条 为保护和改善环境，防治大气污染，制定本法。
+"""
+
+
+def test_a_law_asked_how_often_it_was_amended_lists_its_history(
+    tmp_path: Path, fake_embedder, monkeypatch
+):
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"air.md": AMENDED_LAW})
+    result = answer("大气污染防治法87年出台以后改过几次？分别是哪年？", index=index)
+    assert result.found
+    for line in ("1987年9月5日", "2000年4月29日", "2015年8月29日"):
+        assert line in result.text
+    assert "第一条" not in result.text
+
+
 def test_a_document_number_names_the_document_and_is_no_topic(library):
     from qa.evidence import evidence_terms
     from qa.text import tokenize
