@@ -138,7 +138,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # crosslingual fusion; at 0.5/0.5 it cost refusals): by batch fact 0.798 → 0.803,
     # refused 0.718 → 0.727, answerable declined 0.046 → 0.052.
     choice = english_query.vector(vector, index.embedder) if english else vector
-    years = _document_years(index) if naming.DATED_KIND.search(query) else None
+    years = naming.document_years(index) if naming.DATED_KIND.search(query) else None
     # A follow-up that names its own document (那2020年那个办法呢？) asks about that one.
     own_named = (naming.named_documents(own_part(question, resolved), visible, years)
                  if resolved.follow_up and not english else [])  # fmt: skip
@@ -309,16 +309,6 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     yield from _finish(extractive, question, query, use_llm, passages, index)
-
-
-def _document_years(index: Index) -> dict[str, set[str]]:
-    """Per doc id, the years it was issued or took effect: 2020年那个办法 is the one of 2020."""
-    authorities = index.authorities()
-    years = {}
-    for doc in index.documents():
-        effective = (authorities.get(doc["doc_id"]) or Authority()).effective
-        years[doc["doc_id"]] = {date[:4] for date in (doc.get("date"), effective) if date}
-    return years
 
 
 def _provision_of(passage: Passage) -> str:

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from qa.text import normalize
+
+if TYPE_CHECKING:
+    from qa.search import Index
 
 # 碳排放权交易管理暂行条例 is named as 条例, 暂行条例 or its full title; these are the words of a
 # title that name its kind, and the generic words a title starts with.
@@ -20,6 +24,17 @@ _TITLE_NOISE = re.compile(
 
 def title_core(title: str) -> str:
     return _TITLE_NOISE.sub("", title or "")
+
+
+def document_years(index: Index) -> dict[str, set[str]]:
+    """Per doc id, the years it was issued or took effect: 2020年那个办法 is the one of 2020."""
+    authorities = index.authorities()
+    years = {}
+    for doc in index.documents():
+        authority = authorities.get(doc["doc_id"])
+        effective = authority.effective if authority is not None else None
+        years[doc["doc_id"]] = {date[:4] for date in (doc.get("date"), effective) if date}
+    return years
 
 
 def named_documents(question: str, documents: Sequence[dict],
