@@ -28,6 +28,7 @@ MAX_CHARS = 200
 # A clause that ends in ；or ：is half a rule or the start of a list: its sentence is completed
 # (up to its 。) within this budget; past it the answer ends with "…" and the card has the rest.
 MAX_ENUMERATION_CHARS = 420
+_SEVERAL_ASKED = re.compile(r"分别|各自|各是|各为|\brespectively\b", re.I)
 MAX_EMBEDDED = 8  # sentences embedded per question (~15 ms each); 16 scored the same, slower
 SCORE_MARGIN = 0.2  # further sentences must score within this of the best one
 LENGTH_PENALTY = 0.1  # per 100 characters beyond 80
@@ -228,9 +229,11 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         head = [shaped, *(s for s in head if s is not shaped)]
         shaped.score = max(shaped.score, head[1].score if len(head) > 1 else shaped.score)
     best = head[0].score
+    # 名录和账户最晚分别是哪天: each thing asked gets its sentence.
+    budget = MAX_ENUMERATION_CHARS if _SEVERAL_ASKED.search(question) else MAX_CHARS
     chosen: list[Sentence] = []
     for sentence in head:
-        if sentence.score >= best - SCORE_MARGIN and _fits(sentence, chosen):
+        if sentence.score >= best - SCORE_MARGIN and _fits(sentence, chosen, budget):
             chosen.append(sentence)
             # A clause that ends in ；or ：is half a rule (操纵…的罚款；没有违法所得的…) or the
             # start of a list: complete its sentence before anything else.
@@ -250,7 +253,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
         if sentence not in chosen and sentence.score >= best - 2 * SCORE_MARGIN and any(
             c.rank == sentence.rank and (c.end <= sentence.start or sentence.end <= c.start)
             and _adjacent(passages[c.rank].text, c, sentence) for c in chosen
-        ) and _fits(sentence, chosen):  # fmt: skip
+        ) and _fits(sentence, chosen, budget):  # fmt: skip
             chosen.append(sentence)
     if form in ("number", "target") and chosen:
         _add_figures(candidates, chosen, passages[chosen[0].rank].text, terms)
@@ -370,11 +373,11 @@ def _lead_in(candidates: list[Sentence], sentence: Sentence, text: str) -> list[
     return []
 
 
-def _fits(sentence: Sentence, chosen: list[Sentence]) -> bool:
+def _fits(sentence: Sentence, chosen: list[Sentence], budget: int = MAX_CHARS) -> bool:
     length = sum(len(c.text) for c in chosen)
     return (
         len(chosen) < MAX_SENTENCES
-        and (not chosen or length + len(sentence.text) <= MAX_CHARS)
+        and (not chosen or length + len(sentence.text) <= budget)
         # One paragraph doesn't say a thing twice: its next sentence may share most words of a
         # short one (…不能正常作业的，应当及时修复或者更新。在…不能正常作业期间确需排放的…).
         and not any(

@@ -1117,6 +1117,40 @@ def test_a_law_asked_how_often_it_was_amended_lists_its_history(
     assert "第一条" not in result.text
 
 
+TWO_DEADLINES = """---
+title: 关于做好2025年全国碳排放权交易市场有关工作的通知
+issuer: 生态环境部
+---
+
+2025年5月10日前，省级生态环境主管部门将2024和2025年度钢铁、水泥、铝冶炼行业重点排放单位名录通过全国碳市场管理平台向社会公开，并报送生态环境部，同时抄送所在地的发展改革、工业和信息化、统计等相关部门和单位备案，接受社会监督。
+
+2025年5月15日前，省级生态环境主管部门组织新纳入的重点排放单位开立管理平台账户，并激活排放管理、碳排放权注册登记与交易管理、自愿减排市场注册登记与交易管理等全部相关业务功能，确保新纳入单位按时完成账户开立和信息报送。
+"""
+
+
+def test_things_asked_each_get_their_sentence(fake_embedder):
+    from types import SimpleNamespace
+
+    from qa.search import Passage
+    from qa.sentences import select_sentences
+
+    text = TWO_DEADLINES.split("---")[-1].strip()
+    passage = Passage(text=text, doc_id="notice.md", title="通知", source=None, date=None,
+                      paragraph=1, score=1.0)  # fmt: skip
+    index = SimpleNamespace(embedder=fake_embedder)
+    terms = ["名录", "管理平台", "账户"]
+
+    def quoted(question: str) -> str:
+        vector = fake_embedder.embed_queries([question])[0]
+        return "".join(s.text for s in select_sentences(index, vector, [passage], terms, "date",
+                                                          question=question))  # fmt: skip
+
+    # two long sentences exceed one answer's budget; 分别 asks for both
+    both = quoted("省里公布名录和开立管理平台账户，最晚分别是哪天？")
+    assert "2025年5月10日前" in both and "2025年5月15日前" in both
+    assert quoted("省里公布名录和开立管理平台账户最晚是哪天？").count("2025年5月1") == 1
+
+
 def test_a_document_number_names_the_document_and_is_no_topic(library):
     from qa.evidence import evidence_terms
     from qa.text import tokenize
