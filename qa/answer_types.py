@@ -283,3 +283,17 @@ def question_form(question: str) -> str | None:
         if pattern.search(question):
             return name
     return None
+
+
+def enumeration_of(question: str) -> re.Pattern | None:
+    """For 哪些行业 / 哪几类项目: a clause that enumerates things of that kind (A、B、C行业)."""
+    kinds = [k for k in re.findall(r"(?:哪些|哪几[种类个项]?|什么)([\u4e00-\u9fff]{2})", question)
+             if k not in _CONTENT_KINDS]  # fmt: skip
+    if not kinds:
+        return None
+    # Short items, the kind right after the last one: not 铝冶炼行业重点排放单位 for 哪些单位.
+    return re.compile(rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds)})")
+
+
+# Kinds that any clause may end in (碳达峰、碳中和工作): they name no kind of thing.
+_CONTENT_KINDS = frozenset("工作 内容 事项 方面 措施 举措 安排 要求 任务 规定 问题 情况".split())

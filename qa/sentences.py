@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa import crosslingual
-from qa.answer_types import ASKING_WORDS, FIGURE, FORMS, SYNONYMS, TITLES
+from qa.answer_types import ASKING_WORDS, FIGURE, FORMS, SYNONYMS, TITLES, enumeration_of
 from qa.search import Index, Passage
 from qa.text import embedding_input, has_cjk, normalize, sentence_spans
 
@@ -182,7 +182,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     asked_actors = [a for a in ACTORS if a in words]
     # Asked which organ (可以向哪些部门举报), a sentence naming one answers: it is no other actor.
     others = [a for a in ACTORS if form != "who" or a not in AUTHORITIES]
-    enumerations = _enumeration_of(question)
+    enumerations = enumeration_of(question)
     # 并处违法所得5倍以上10倍以下的罚款 quoted by the question names its provision: not the one
     # with 1倍以上10倍以下.
     quoted_figures = _QUOTED_FIGURE.findall(normalize(question))
@@ -287,20 +287,6 @@ def _in_focus(question: str, terms: list) -> list[bool]:
 
 def _unit(figure: str) -> str:
     return re.sub(r"[\d.]", "", figure)
-
-
-def _enumeration_of(question: str) -> re.Pattern | None:
-    """For 哪些行业 / 哪几类项目: a clause that enumerates things of that kind (A、B、C行业)."""
-    kinds = [k for k in re.findall(r"(?:哪些|哪几[种类个项]?|什么)([\u4e00-\u9fff]{2})", question)
-             if k not in _CONTENT_KINDS]  # fmt: skip
-    if not kinds:
-        return None
-    # Short items, the kind right after the last one: not 铝冶炼行业重点排放单位 for 哪些单位.
-    return re.compile(rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds)})")
-
-
-# Kinds that any clause may end in (碳达峰、碳中和工作): they name no kind of thing.
-_CONTENT_KINDS = frozenset("工作 内容 事项 方面 措施 举措 安排 要求 任务 规定 问题 情况".split())
 
 
 def _figures(text: str, asked: set[str]) -> bool:

@@ -1024,15 +1024,15 @@ def test_a_question_on_a_document_outside_the_library_is_declined(library):
 
 
 def test_an_enumeration_of_the_asked_kind_is_recognised():
-    from qa.sentences import _enumeration_of
+    from qa.answer_types import enumeration_of
 
-    industries = _enumeration_of("2025年全国碳市场新覆盖了哪些行业？")
+    industries = enumeration_of("2025年全国碳市场新覆盖了哪些行业？")
     assert industries.search("组织钢铁、水泥、铝冶炼行业重点排放单位制定方案")
     assert not industries.search("依托相关行业协会开展政策宣贯")
     # Not a list of units: 铝冶炼行业重点排放单位 is one long item.
-    units = _enumeration_of("通知抄送了哪些单位？")
+    units = enumeration_of("通知抄送了哪些单位？")
     assert not units.search("将钢铁、水泥、铝冶炼行业重点排放单位名录公布")
-    assert _enumeration_of("这个工作组要做哪些工作？") is None  # 工作 names no kind of thing
+    assert enumeration_of("这个工作组要做哪些工作？") is None  # 工作 names no kind of thing
 
 
 def test_passage_counts_tell_how_specific_a_thing_is(library):
