@@ -204,7 +204,8 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         asked = unit.group(1) if unit else _UNITS_EN[english_unit.group(1).lower().rstrip("s")]
         units = _UNITS.get(asked, asked)
         return re.compile(
-            rf"(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
+            # 15日 of 5月15日 is a date, not a count of days
+            rf"(?<![\d年月.])(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
         )
     if _AMOUNT_ASKED.search(question) and (form == "number" or _LIMIT_ASKED.search(question)):
         return _MONEY

@@ -745,6 +745,10 @@ def test_a_figure_must_be_stated_of_the_asked_thing_and_year():
     # Cut before its items, the lead-in's figure is said of nothing asked.
     cut = [lead_in[0].split("：")[0], "重点排放单位应当报送排放统计核算数据。"]
     assert not states_asked(cut, fine, ["统计", "核算", "数据"], "没报核算数据罚多少？")
+    # 15日 of 5月15日 is a date, not a count of days
+    days = required_shape("开户申请一般几个工作日能审核开通？", None)
+    assert not days.search("2025年5月15日前，组织开立管理平台账户")
+    assert days.search("收到申请材料之日起十五个工作日内") and days.search("在15日内")
     # A year is when, not how much: 到2025年 states no concentration limit.
     asked = "What COD or organic-matter concentration limit does the plan set for wastewater?"
     assert required_shape(asked, None) is QUANTITY
