@@ -73,6 +73,8 @@ def test_words_the_dictionary_lacks_are_read_by_their_relatives():
     assert any(
         "证监会" in t for t in english_terms("Does the China Securities Regulatory Commission act?")
     )
+    # peak-shaving is 调峰 in power policy, not 达峰 + 刮胡子
+    assert frozenset({"调峰"}) in english_terms("Is storage tied to peak-shaving capability?")
     # CC-CEDICT glosses disclose as 公开 only; the texts say 信息披露
     assert "披露" in lookup("disclose") and "披露" in lookup("disclosed")
 
