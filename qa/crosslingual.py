@@ -33,7 +33,9 @@ their we our you your i me my he she his her than then so such very much many mo
 all each every other own same also just only please tell me know during within among per
 if whether once already still yet either neither both say says said mention mentions
 mentioned stipulate stipulates specify specifies article articles mean meaning let lets going
-supposed meant able face faces facing faced
+supposed meant able face faces facing faced anyone anything everything everyone someone something
+somebody anybody nobody nothing itself themselves himself herself ourselves exactly actually
+really ever even whatever whoever whichever however
 """.split()
 )
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
