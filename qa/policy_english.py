@@ -103,7 +103,7 @@ DOMAIN_TERMS = {
     "buildings": "建筑", "transport": "交通", "transportation": "交通", "petrochemical": "石化",
     "chemical": ("化工", "化学"), "coal mine methane": ("煤矿瓦斯", "煤矿甲烷"),
     "gas drainage": "抽采", "urban": "城镇", "rural": ("农村", "乡村"), "energy storage": "储能",
-    "peak shaving": "调峰", "peak regulation": "调峰", "generation capacity": ("装机", "发电装机"),
+    "chinese": ("中国", "我国"), "peak shaving": "调峰", "peak regulation": "调峰", "generation capacity": ("装机", "发电装机"),
     "wind": ("风电", "风能"), "circular economy": "循环经济", "renewable energy": "可再生能源",
     "clean energy": "清洁能源", "coal consumption": "煤炭消费", "decarbonization": "降碳",
     "decarbonisation": "降碳", "low carbon": "低碳", "fossil fuel": "化石能源",

@@ -84,6 +84,8 @@ def test_modal_words_are_not_topics():
     assert all("任由" not in term for term in terms)
     assert any("率先" in term for term in terms)
     assert any("领域" in term for term in english_terms("Which sectors does it cover?"))
+    # Chinese is 中国, not 中国籍 (nationality) or 语文 (the language)
+    assert any("中国" in t for t in english_terms("Does Chinese law require it?"))
     # pronouns and hedges are no topics (anyone → 张王李赵, itself → 它本身, exactly → 恰恰)
     terms = english_terms("Does anyone have to check the report itself, exactly?")
     assert [sorted(t)[:2] for t in terms] == [sorted(t)[:2] for t in english_terms("check report")]
