@@ -148,6 +148,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
                                        visible, named)  # fmt: skip
     if english and not named:
         named = titled = naming.named_in_english(translated, visible)
+    # 2020年的试行办法说…，现在按新规定呢？ names the old text to ask what governs now.
+    if _NOW_ASKED.search(question):
+        titled = []
     # The document a Chinese question names as one leads the answer; 碳排放权交易, a run of two
     # titles, names neither. An English gloss names them by their words (the 2020 measures).
     leads = named if english else titled
@@ -317,6 +320,7 @@ def _provision_of(passage: Passage) -> str:
     return f"{passage.doc_id} {article or passage.passage_id}"
 
 
+_NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规定|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
 _QUOTED_PHRASE = re.compile(r"[“\"]([^“”\"《》]{3,20})[”\"]")
 
 

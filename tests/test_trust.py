@@ -1020,6 +1020,9 @@ def test_a_document_named_by_its_kind_and_year_is_that_one(library):
     )
     result = answer("按2020年那个办法，虚报温室气体排放报告罚多少？", index=library)
     assert result.found and result.citations[0].passage.doc_id == "measures.md"
+    # named as the old text, to ask what governs now: the governing rule leads
+    now = answer("2020年那个办法对虚报排放报告罚得很轻，现在按新规定怎么罚？", index=library)
+    assert now.found and now.citations[0].passage.doc_id == "regulation.md"
 
 
 def test_a_question_on_a_document_outside_the_library_is_declined(library):
