@@ -61,9 +61,15 @@ pytestmark = pytest.mark.slow
 # then: 0.679, 0.583, 0.179. Look 34, the seed article's English (joint declaration → 联合宣言):
 # 0.767, 0.745, 0.092, 0.846; on the 587 of look 31: 0.772, 0.761, 0.087, 0.864. Every floor
 # holds, so none was moved.
+# Look 35 (2026-11-27), the test split grown to 747 with blind batches 26–29 (80 questions):
+# 0.746, 0.716, 0.099, 0.700. Dev showed one governing question lost to naming 2020年那个办法
+# as a document (c-governing-55); mended, look 36: 0.746, 0.716, 0.099, 0.733. On the 667 of
+# look 34: 0.769, 0.736, 0.087, 0.846; on the 80 new ones: fact 0.554, refused 0.542, and
+# none of their 4 conflict questions led by the governing rule. The split changed, so the
+# floors were set again from look 36 by the rule above.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.742, "refused": 0.709, "governing": 0.788}
-CEILINGS = {"wrongly_declined": 0.109}
+FLOORS = {"fact": 0.716, "refused": 0.686, "governing": 0.703}
+CEILINGS = {"wrongly_declined": 0.129}
 
 
 @pytest.fixture(scope="module")
