@@ -320,7 +320,7 @@ def _provision_of(passage: Passage) -> str:
     return f"{passage.doc_id} {article or passage.passage_id}"
 
 
-_NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规定|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
+_NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
 _QUOTED_PHRASE = re.compile(r"[“\"]([^“”\"《》]{3,20})[”\"]")
 
 

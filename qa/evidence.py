@@ -158,8 +158,6 @@ def evidence_terms(index: Index, question: str, terms: list[str],
 def _case_words(question: str) -> set[str]:
     """The words of the asker's own case, which no rule names: the party (某电厂, 一家公司) and
     its quantities (差了1万吨, 每吨90元). The rule speaks of 重点排放单位 and of 成交价格."""
-    from qa.text import tokenize
-
     party = _CASE_PARTY.findall(question)
     # Without a party the quantities may be the rule's own (1万吨标准煤以上的项目).
     spans = [*party, *_CASE_AMOUNT.findall(question)] if party else []

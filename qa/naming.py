@@ -72,15 +72,12 @@ def named_documents(question: str, documents: Sequence[dict],
 
 
 # 2020年那个办法, 2023年的方案: a document named by its kind and the year it came out.
-DATED_KIND = re.compile(
-    rf"(\d{{4}})年(?:那个|这个|那份|这份|那部|的)?(?:试行|暂行)?({'|'.join(_KINDS)})"
-)
+_THAT = "(?:那个|这个|那份|这份|那部|的)?"
+DATED_KIND = re.compile(rf"(\d{{4}})年{_THAT}(?:试行|暂行)?({'|'.join(_KINDS)})")
 
 
 # 2020年那部…办法（试行）: the year names the document, it asks for no year's content.
-_DOCUMENT_YEAR = re.compile(
-    rf"\d{{4}}年(?:那个|这个|那份|这份|那部|的)?(?=[^，,。？?；;]*?(?:{'|'.join(_KINDS)}))"
-)
+_DOCUMENT_YEAR = re.compile(rf"\d{{4}}年{_THAT}(?=[^，,。？?；;]*?(?:{'|'.join(_KINDS)}))")
 
 
 def without_document_years(question: str) -> str:
