@@ -23,6 +23,7 @@ from qa.evidence import (
     names_numbers,
 )
 from qa.followup import ResolvedQuery, own_part, resolve_query
+from qa.parts import with_each_part
 from qa.quotes import (
     INCOMPLETE,
     INCOMPLETE_EN,
@@ -44,7 +45,7 @@ from qa.quotes import (
 )
 from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
-from qa.sentences import Sentence, select_sentences, sentence_similarity
+from qa.sentences import select_sentences, sentence_similarity
 from qa.stated import (
     asks_specifics,
     english_things,
@@ -154,9 +155,14 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # The document a Chinese question names as one leads the answer; 碳排放权交易, a run of two
     # titles, names neither. An English gloss names them by their words (the 2020 measures).
     leads = named if english else titled
-    passages = index.search_vector(choice, max(k, 8) if english else k, terms=terms[:64],
-                                   where=replace(where, docs=tuple(titled)) if titled else where,
-                                   mode="crosslingual" if english else "hybrid")  # fmt: skip
+    scope = replace(where, docs=tuple(titled)) if titled else where
+    passages = index.search_vector(
+        choice,
+        max(k, 8) if english else k,
+        terms=terms[:64],
+        where=scope,
+        mode="crosslingual" if english else "hybrid",
+    )
     focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
     passages, governing = provisions.governing_rules(index, choice, terms[:64], passages, where,
                                                      focus, own_part(question, resolved))  # fmt: skip
@@ -236,7 +242,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     searched = passages
     if not titled:
-        passages = _with_governing_order(passages)
+        passages = provisions.with_governing_order(passages)
     form = answer_types.question_form(question) or (
         answer_types.question_form(query) if resolved.follow_up else None
     )
@@ -258,7 +264,16 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     yearless = without_years(scored, question)
     picked = with_each_asked_year(passages, picked, question, lambda keep: select_sentences(
         index, choice, passages, yearless, form, question=question, keep=keep))  # fmt: skip
-    picked = _with_governing_quote(index, choice, passages, picked, scored, form, governing,
+    if not english and not resolved.follow_up:
+        passages, picked = with_each_part(
+            list(passages), picked, question,
+            lambda upto: index.search_vector(index.embedder.embed_queries([upto])[0], k,
+                                             terms=provisions.expand_terms(tokenize(upto))[:64],
+                                             where=scope),
+            lambda found, upto, part: select_sentences(
+                index, choice, found, provisions.expand_terms(tokenize(upto)),
+                answer_types.question_form(part), question=upto))  # fmt: skip
+    picked = provisions.with_governing_quote(index, choice, passages, picked, scored, form, governing,
                                    first=not titled)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
@@ -343,31 +358,6 @@ def _allowed(passage: Passage, where) -> bool:
         and (not where.date_to or undated_ok or (bool(date) and date <= where.date_to))
         and (not where.in_force or passage.in_force)
     )
-
-
-def _with_governing_quote(index: Index, vector, passages: list[Passage], picked: list[Sentence],
-                          terms: list, form: str | None, governing: set[int],
-                          first: bool = True) -> list[Sentence]:  # fmt: skip
-    """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first
-    (unless the question named the other), even when the lower rule's words match better."""
-    ranks = [i for i, p in enumerate(passages) if p.passage_id in governing]
-    if not ranks or any(passages[s.rank].doc_id == passages[ranks[0]].doc_id for s in picked):
-        return picked
-    rank = ranks[0]
-    own = select_sentences(index, vector, [passages[rank]], terms, form)
-    for sentence in own:
-        sentence.rank = rank
-    return [*own, *picked] if first else [*picked, *own]
-
-
-def _with_governing_order(passages: list[Passage]) -> list[Passage]:
-    """The governing document's passages first, scores passed down so the sentence choice
-    (which weighs the passage score) follows the new order."""
-    ordered = provisions.governing_first(passages)
-    if ordered == list(passages):
-        return list(passages)
-    scores = sorted((p.score for p in passages), reverse=True)
-    return [replace(p, score=s) for p, s in zip(ordered, scores)]
 
 
 def _finish(extractive: Answer, question: str, query: str, use_llm, passages=None,

@@ -2,19 +2,22 @@
 provisions (an item brings its article's lead-in), the governing rule first, and a check that
 the quotes hold the kind of fact the question asks for.
 
-qa/answer.py calls these; they read the index (qa.search.Index) and never embed anything.
+qa/answer.py calls these; they read the index (qa.search.Index). Only `with_governing_quote`
+embeds: it chooses the governing rule's sentences as qa.sentences chooses any.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from qa import authority as authorities
 from qa.answer_types import SYNONYMS
 from qa.authority import Authority, governing_key
 from qa.naming import longest_common_run, title_core
 from qa.search import Index, Passage
+from qa.sentences import Sentence, select_sentences
 from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_article
 from qa.text import normalize
 
@@ -354,3 +357,28 @@ def authority_note(cited: Sequence[Passage]) -> str | None:
                 + "，所引条文不是现行规定。"
             )
     return "".join(notes) or None
+
+
+def with_governing_quote(index: Index, vector, passages: list[Passage], picked: list[Sentence],
+                         terms: list, form: str | None, governing: set[int],
+                         first: bool = True) -> list[Sentence]:  # fmt: skip
+    """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first
+    (unless the question named the other), even when the lower rule's words match better."""
+    ranks = [i for i, p in enumerate(passages) if p.passage_id in governing]
+    if not ranks or any(passages[s.rank].doc_id == passages[ranks[0]].doc_id for s in picked):
+        return picked
+    rank = ranks[0]
+    own = select_sentences(index, vector, [passages[rank]], terms, form)
+    for sentence in own:
+        sentence.rank = rank
+    return [*own, *picked] if first else [*picked, *own]
+
+
+def with_governing_order(passages: list[Passage]) -> list[Passage]:
+    """The governing document's passages first, scores passed down so the sentence choice
+    (which weighs the passage score) follows the new order."""
+    ordered = governing_first(passages)
+    if ordered == list(passages):
+        return list(passages)
+    scores = sorted((p.score for p in passages), reverse=True)
+    return [replace(p, score=s) for p, s in zip(ordered, scores)]

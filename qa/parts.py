@@ -1,0 +1,65 @@
+"""Questions that ask two things (核查要确认什么？这个结果拿来干什么？; 设立了哪些机构，又规定了
+哪些技术规范？), answered part by part.
+
+Each part is asked with what comes before it, as a follow-up is with its earlier turns: 这个结果
+拿来干什么 is about the 核查 of the part before. Between qa.sentences, which chooses among
+candidates, and qa.answer, which says which ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from qa.search import Passage
+from qa.sentences import Sentence
+
+# What makes a clause a question: an asking word, or a yes-no ending (…吗, 能不能, 是否).
+_ASKS = re.compile(
+    r"多少|哪|什么|几|何时|多久|如何|怎么|怎样|为何|吗|呢|是否|能否|可否|"
+    r"能不能|可不可以|有没有|是不是|会不会|要不要"
+)
+# Where a second question starts: after a question mark with more to come, or after a comma
+# that joins another question to the first (，又规定了哪些…; ，还要…吗).
+_PART_END = re.compile(r"[？?](?=\s*\S)|[，,](?=(?:又|还|并且?|以及|另外|同时)[^，,。？?]*?(?:"
+                       + _ASKS.pattern + "))")  # fmt: skip
+
+# Searches for a part as asked so far; chooses the quotes for it among the passages found.
+Search = Callable[[str], list[Passage]]
+Select = Callable[[list[Passage], str, str], list[Sentence]]
+
+
+def question_parts(question: str) -> list[tuple[str, str]]:
+    """(the question up to and with the part, the part) for each part that asks something, when
+    two or more do; else []. 我们集团总部在上海，电厂在内蒙古，…该报给哪个省？ is one question."""
+    ends = [m.start() for m in _PART_END.finditer(question)] + [len(question)]
+    parts, start = [], 0
+    for end in ends:
+        part = question[start:end].strip("，,？? ")
+        if part:
+            parts.append((question[:end], part))
+        start = end + 1
+    asking = [(upto, part) for upto, part in parts if _ASKS.search(part)]
+    return asking if len(asking) >= 2 else []
+
+
+def with_each_part(passages: list[Passage], picked: list[Sentence], question: str,
+                   search: Search, select: Select) -> tuple[list[Passage], list[Sentence]]:  # fmt: skip
+    """The passages and quotes that answer each part, in the parts' order.
+
+    The last part is the whole question, answered by `picked`. A part before it is searched
+    as asked up to it (核证自愿减排量交易的结算服务是哪个机构提供的), whose passages the whole
+    question may not find; what `select` finds best for it, with what completes it in its
+    paragraph, leads unless `picked` quotes it. A question that asks one thing gets `passages`
+    and `picked` back as they are."""
+    parts = question_parts(question)
+    quoted: list[Sentence] = []
+    for upto, part in parts[:-1]:
+        held = {p.passage_id for p in passages}
+        passages = passages + [p for p in search(upto) if p.passage_id not in held]
+        chosen = select(passages, upto, part)
+        taken = {(s.rank, s.start) for s in [*quoted, *picked]}
+        if not chosen or (chosen[0].rank, chosen[0].start) in taken:
+            continue  # the part is answered by a quote already there
+        quoted += [s for s in chosen if s.rank == chosen[0].rank and (s.rank, s.start) not in taken]
+    return passages, quoted + picked
