@@ -186,6 +186,10 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if issued and _allowed(issued[0][0], where):
         yield from _finish(quote_spans(question, query, "", issued), question, query, use_llm)
         return
+    places = doc_questions.phrase_quotes(index, question, named or [d["doc_id"] for d in visible])
+    if places[1]:
+        yield from _finish(quote_spans(question, query, *places), question, query, use_llm)
+        return
     status = doc_questions.status_quotes(index, question, named)
     if status is not None and status[1]:
         yield from _finish(quote_spans(question, query, *status), question, query, use_llm)

@@ -301,3 +301,46 @@ def title_quotes(index: Index, question: str) -> list:
             if beside.search(passage.text[start:end]):
                 return [(passage, start, end)]
     return []
+
+
+# Which provisions say a phrase: 哪几条规定了拒不改正的可以责令停产整治; 写了“禁止进口、销售和燃用”
+# 的有哪几种燃料. The asker wants every place, not the best one.
+_PROVISIONS_SAYING = re.compile(
+    r"哪(?:几|些|一)条(?:款|文|规定)?(?:里|中)?(?:都|还|也)?"
+    r"(?:规定了?|写了?|写有|提到了?|提及|讲了?|说了?)\s*“?([^？?”“]{4,30})"
+)
+_PHRASE_WRITTEN = re.compile(
+    r"(?:写了?|写有|写着|提到了?|提及|出现了?)\s*“([^”]{2,30})”|“([^”]{2,30})”(?:字样|这个词|一词|的说法|的表述)"
+)
+_WHICH = re.compile(r"哪些|哪几|哪一|哪个|哪条|which", re.I)
+# Every place is quoted up to this many; more are counted in the lead.
+MAX_PLACES = 10
+
+
+def phrase_quotes(index: Index, question: str, docs: Sequence[str]) -> tuple[str, list]:
+    """For 哪几条规定了X / 写了“X”的有哪些: (lead, [(passage, start, end)]), the sentence of each
+    passage of `docs` that says X, in reading order. X may be said with words between its parts
+    (拒不改正的，按照…核减…，可以责令停产整治 says 拒不改正的可以责令停产整治). ("", []) when the
+    question asks no such thing or no passage says it."""
+    match = _PROVISIONS_SAYING.search(question)
+    phrase = match.group(1) if match else None
+    if phrase is None and _WHICH.search(question):
+        written = _PHRASE_WRITTEN.search(question)
+        phrase = written and (written.group(1) or written.group(2))
+    pieces = [p for p in re.split(r"[的，,、\s]+", phrase or "") if len(p) >= 2]
+    if not pieces:
+        return "", []
+    says = re.compile("[^。！？；]{0,40}?".join(re.escape(p) for p in pieces))
+    found = []
+    for doc_id in docs:
+        row = _document(index, doc_id)
+        for passage in index.document_passages(doc_id, max(1, (row or {}).get("passages") or 1)):
+            text = passage.text
+            for said in says.finditer(text):
+                # The whole sentence, to its 。 or the ： of a lead-in: 第二十一条　…可以责令停产整治：
+                start = max(text.rfind(end, 0, said.start()) for end in "。！？：") + 1
+                ends = [i for i in (text.find(end, said.end()) for end in "。！？：") if i >= 0]
+                found.append((passage, start, min(ends) + 1 if ends else len(text)))
+    found = list(dict.fromkeys(found))
+    lead = f"共{len(found)}处，以下为前{MAX_PLACES}处：" if len(found) > MAX_PLACES else ""
+    return lead, found[:MAX_PLACES]

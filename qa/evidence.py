@@ -186,6 +186,8 @@ _DOC_NUMBER = re.compile(
 # A quantity of the asker's case (查出违法所得25万元, 年耗煤5000吨的项目): the rule states a
 # threshold or a rate for it, not the number itself.
 _CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
+_CASE_DAY = r"\s*年\s*\d{1,2}\s*月"
+_ASKER = re.compile(r"我们|我司|我厂|我方|某[\u4e00-\u9fff]")
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = "",
@@ -194,8 +196,10 @@ def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = 
     it: a rule of correctness, not of confidence (texts that speak of 2030 don't say 2040).
     A quantity of the asker's case is not a name. `effective`: per doc id, the date it took
     effect, which names it too (the NDRC's 2025 measures)."""
+    # The day of the asker's case (我们的项目是2026年6月登记的) is no year a rule must name.
+    case_day = _CASE_DAY if _ASKER.search(question) else r"(?!)"
     numbers = [t for t in terms if isinstance(t, str) and t.isdigit() and len(t) >= 2
-               and not re.search(rf"(?<!\d){t}{_CASE_QUANTITY}", question)]  # fmt: skip
+               and not re.search(rf"(?<!\d){t}(?:{_CASE_QUANTITY}|{case_day})", question)]  # fmt: skip
     # The date counts: 2020年的碳排放权交易管理办法 names the document by its year.
     # A question across years (2025年和2030年分别…) is answered by one document's passages
     # together: each year has its own paragraph.

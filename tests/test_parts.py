@@ -1,4 +1,5 @@
-"""A question that asks two things is answered for each, on a tiny corpus and the fake embedder."""
+"""Questions answered by more than one quote: each part of a two-part question, every provision
+that says a phrase. On tiny corpora and the fake embedder."""
 
 from __future__ import annotations
 
@@ -51,3 +52,35 @@ def test_each_part_of_a_question_gets_its_quote_in_the_parts_order(
     assert result.found
     assert "集中统一交易与结算服务" in result.text
     assert result.text.index("结算服务") < result.text.index("注册登记机构根据")
+
+
+PENALTIES = """---
+title: 碳排放权交易管理暂行条例
+issuer: 国务院
+date: 2024-02-04
+---
+
+第二十一条　重点排放单位有下列情形之一的，由生态环境主管部门责令改正，处5万元以上50万元以下的罚款；拒不改正的，可以责令停产整治：
+
+（一）未按照规定制定并执行温室气体排放数据质量控制方案。
+
+第二十三条　技术服务机构出具不实的检验检测报告的，处2万元以上10万元以下的罚款。
+
+第二十四条　重点排放单位未按照规定清缴其碳排放配额的，由生态环境主管部门责令改正；拒不改正的，按照未清缴的碳排放配额等量核减其下一年度碳排放配额，可以责令停产整治。
+"""
+
+
+def test_which_provisions_say_a_phrase_are_all_quoted_whole(tmp_path, fake_embedder, monkeypatch):
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": PENALTIES})
+    result = answer("条例里有哪几条规定了拒不改正的可以责令停产整治？", index=library)
+    assert result.found
+    # each article's sentence from its number, also where words come between the phrase's parts
+    assert "第二十一条" in result.text and "第二十四条" in result.text
+    assert "第二十三条" not in result.text
+    assert len(result.citations) == 2
+
+
+def test_a_phrase_written_in_quotes_is_found_wherever_it_is(tmp_path, fake_embedder, monkeypatch):
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": PENALTIES})
+    result = answer("哪些条款写了“责令改正”？", index=library)
+    assert [c.passage.text[:5] for c in result.citations] == ["第二十一条", "第二十四条"]

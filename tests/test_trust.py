@@ -1191,6 +1191,10 @@ def test_a_quantity_of_the_askers_case_is_not_a_number_the_text_must_name():
     assert names_numbers([rule], ["专职", "12"], staff)
     # a year is a name: texts that don't say 2040 don't answer for it
     assert not names_numbers([rule], ["2040", "违法所得"], "2040年违法所得怎么罚？")
+    # the month of the asker's own case is no year a rule names
+    day = "我们项目2026年6月查出违法所得，会被怎么罚？"
+    assert names_numbers([rule], ["2026", "违法所得"], day)
+    assert not names_numbers([rule], ["2026", "违法所得"], "2026年6月起违法所得怎么罚？")
 
 
 def test_a_year_an_english_question_names_must_be_in_the_texts(library):
