@@ -232,6 +232,10 @@ def lists_specifics(question: str, quotes: Sequence[str], form: str | None) -> b
     """False when a list question asks for the specifics of something it names (联合惩戒措施具体
     有哪些) and every quote that names it stops there (依法依规实施联合惩戒措施。): no item, no
     enumeration follows it in its sentence."""
+    singled = _SINGLED_OUT.search(question)
+    if singled:
+        # 他点名了哪些重点区域: the quote that names 重点区域 must go on to name some.
+        return _items_follow(singled.group(1), quotes)
     if not asks_specifics(question, form):
         return True
     before = question.split("具体")[0]
@@ -250,3 +254,17 @@ def lists_specifics(question: str, quotes: Sequence[str], form: str | None) -> b
 
 
 _ENUMERATES = re.compile(r"、|：|:|；|包括|（[一二三四五六七八九十]+）|\d\.")
+# Asked which ones were singled out (点名了哪些重点区域): the kind after 哪些 is named by a quote.
+_SINGLED_OUT = re.compile(
+    r"(?:点名|点了名|指名|列举|列出|举出)了?(?:哪些|哪几[个类项种家处]?)([\u4e00-\u9fff]{2,8})"
+)
+# What follows a kind to name its members: 重点区域包括…, 重点区域（京津冀…）, 重点区域：; not the
+# 、 of 重点区域、重点企业, where the kind is itself one of a list.
+_MEMBERS_FOLLOW = re.compile(r"^[^。！？；]{0,4}?(?:包括|包含|涵盖|：|:|（|如|即|是指|为)")
+
+
+def _items_follow(kind: str, quotes: Sequence[str]) -> bool:
+    noun = next((t for t in reversed(tokenize(kind)) if is_topic_word(t)), kind)
+    text = normalize("".join(quotes))
+    places = [m.end() for m in re.finditer(re.escape(noun), text)]
+    return not places or any(_MEMBERS_FOLLOW.search(text[end:]) for end in places)

@@ -844,6 +844,17 @@ def test_specifics_asked_of_a_named_list_need_its_items():
     # a purpose (为了…碳汇) names the goal, not what the list is of
     forest = ["开展耕地质量提升行动，实施国家黑土地保护工程，提升生态农业碳汇。"]
     assert lists_specifics("意见为了多增加森林碳汇，具体点了哪几项行动和工程？", forest, "list")
+
+
+def test_kinds_singled_out_need_their_members_named():
+    from qa.stated import lists_specifics
+
+    question = "他说要开展重点区域、重点企业减排成效评估，他点名了哪些重点区域？"
+    # 重点区域 is one of a list here, not followed by the regions
+    alike = ["开展重点区域、重点企业甲烷减排成效评估跟踪。"]
+    assert not lists_specifics(question, alike, "list")
+    named = ["重点区域包括京津冀、长三角和汾渭平原。"]
+    assert lists_specifics(question, named, "list")
     # the 为 of 行为 is no purpose: 行为 is what is asked
     act = ["对违法行为依法予以处理。"]
     assert not lists_specifics("行为具体有哪些？", act, "list")
