@@ -328,14 +328,15 @@ def _describe(passage: Passage) -> str:
 
 
 def authority_note(cited: Sequence[Passage]) -> str | None:
-    """A note naming both levels and dates when the quotes come from rules of different weight,
-    and a warning when a quoted document is repealed or superseded."""
+    """A note naming both levels and dates when the quotes come from rules of one matter and of
+    different weight, and a warning when a quoted document is repealed or superseded."""
     notes = []
     docs = list({p.doc_id: p for p in cited if is_rule(p)}.values())
     if len(docs) >= 2:
         leader, *others = docs
         lead_key = governing_key(leader.authority, leader.date)
-        for other in others:
+        # Rules of different matters (节能审查 and 自愿减排交易) don't rank against each other.
+        for other in (o for o in others if same_subject(leader.title, o.title)):
             other_key = governing_key(other.authority, other.date)
             if lead_key < other_key:
                 notes.append(

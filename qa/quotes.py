@@ -175,7 +175,8 @@ def compose(question: str, query: str, passages: Sequence[Passage],
         omitted = bool(re.search(r"[；;：:，,]$", piece) and passage.text[end:].strip())
         if (pieces and passage.doc_id not in seen_docs and lead is not None
                 and passage.doc_id != lead.doc_id and provisions.is_rule(lead)
-                and provisions.is_rule(passage)):  # fmt: skip
+                and provisions.is_rule(passage)
+                and provisions.same_subject(lead.title, passage.title)):  # fmt: skip
             piece = f"\n另见：{piece}"
         seen_docs.add(passage.doc_id)
         pieces.append(f"{piece}[{numbers[rank]}]" + ("…" if omitted else ""))

@@ -1351,3 +1351,47 @@ def test_the_asked_clause_and_a_follow_ups_own_words_are_the_focus():
     ]
     # A question of one clause whose words are all its own has no focus.
     assert _in_focus("交易主体要在哪里开户？", ["交易", "开户"]) == [False, False]
+
+
+def test_rules_of_different_matters_are_not_ranked_against_each_other():
+    from qa.authority import Authority
+    from qa.provisions import authority_note
+    from qa.search import Passage
+
+    def rule(doc_id: str, title: str, level: str, effective: str) -> Passage:
+        return Passage(text="……", doc_id=doc_id, title=title, source=None, date=effective,
+                       paragraph=1, score=1.0,
+                       authority=Authority(level=level, effective=effective))  # fmt: skip
+
+    review = rule("review.md", "固定资产投资项目节能审查和碳排放评价办法", "部门规章", "2025-09-01")
+    ccer = rule("ccer.md", "温室气体自愿减排交易管理办法（试行）", "部门规章", "2023-10-20")
+    assert authority_note([review, ccer]) is None
+    regulation = rule("reg.md", "碳排放权交易管理暂行条例", "行政法规", "2024-05-01")
+    measures = rule("old.md", "碳排放权交易管理办法（试行）", "部门规章", "2021-02-01")
+    assert "效力优先于" in authority_note([regulation, measures])
+
+
+def test_a_rule_of_another_matter_is_quoted_beside_not_as_see_also():
+    from qa.authority import Authority
+    from qa.quotes import compose
+    from qa.search import Passage
+    from qa.sentences import Sentence
+
+    def rule(title: str, level: str, text: str) -> Passage:
+        return Passage(text=text, doc_id=f"{title}.md", title=title, source=None,
+                       date="2024-01-01", paragraph=1, score=1.0,
+                       authority=Authority(level=level))  # fmt: skip
+
+    ets = rule("碳排放权交易管理暂行条例", "行政法规", "信息纳入国家有关信用信息系统。")
+    review = rule(
+        "固定资产投资项目节能审查和碳排放评价办法", "部门规章", "信息纳入全国信用信息共享平台。"
+    )
+    old = rule("碳排放权交易管理办法（试行）", "部门规章", "信息纳入信用记录。")
+    picked = [
+        Sentence(0, 0, len(ets.text), ets.text),
+        Sentence(1, 0, len(review.text), review.text),
+    ]
+    beside = compose("信用信息纳入哪里？", "信用信息", [ets, review], picked)
+    assert "另见" not in beside.text and "共享平台" in beside.text
+    picked[1] = Sentence(1, 0, len(old.text), old.text)
+    assert "另见" in compose("信用信息纳入哪里？", "信用信息", [ets, old], picked).text
