@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 
 from qa import crosslingual, naming, provisions
-from qa.answer_types import ASKING_WORDS
+from qa.answer_types import ASKING_WORDS, SYNONYMS
 from qa.search import Index, Passage
 from qa.text import normalize, tokenize
 
@@ -115,7 +115,10 @@ def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[
     unknown = [t for t in index.unknown_terms(terms) if is_topic_word(t)
                and t not in attributes and any(t in n or n in t for n in things)]  # fmt: skip
     known = [t for t in terms if t not in unknown]
-    return [t for t in unknown if not _made_of(t, known)]
+    # An everyday word for what the rules name formally (老百姓 for 居民) is held where that is.
+    said_otherwise = {t for t in unknown if SYNONYMS.get(t)
+                      and len(index.unknown_terms(list(SYNONYMS[t]))) < len(SYNONYMS[t])}  # fmt: skip
+    return [t for t in unknown if not _made_of(t, known) and t not in said_otherwise]
 
 
 def _made_of(word: str, parts: list[str]) -> bool:
