@@ -18,6 +18,7 @@ from qa.evidence import (
     answer_features,
     answerable,
     asks_beyond,
+    case_kind,
     contentless,
     evidence_terms,
     names_numbers,
@@ -308,6 +309,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if (shape is not None or asks_specifics(question, form)) and not english:
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
+        rare = [t for t in rare if t not in case_kind(question)]
     elif shape is not None:
         # Only the rarest English things count: a translation of a general word (sources →
         # 来源) may be the fewest held, and not asked.

@@ -167,6 +167,17 @@ def _case_words(question: str) -> set[str]:
     return {t for span in spans for t in tokenize(span)}
 
 
+def case_kind(question: str) -> set[str]:
+    """The words of the kind of the asker's own project or plant (我们的农村户用沼气项目, 客户一个
+    …的煤化工项目): a rule on 项目 of every kind answers for it without naming it."""
+    asker = _ASKER.search(question)
+    clause = re.split(r"[，,。？?；;]", question[asker.end() :])[0] if asker else ""
+    return {t for kind in _CASE_KIND.findall(clause)[:1] for t in tokenize(kind)}
+
+
+_CASE_KIND = re.compile(r"([^的就了在是，,。？?\s\d]{2,6}?)(?=项目|企业|电厂|工厂|公司)")
+
+
 _CASE_PARTY = re.compile(
     r"(?:某|一家|一座)[\u4e00-\u9fff]{2}"
     r"|(?:我们|我司|我厂)(?:是|的|这个|这家)?[\u4e00-\u9fff]{2,6}?(?=[，,。？?\d]|在|的|要|已|有|做|打算|想|应)"
@@ -189,8 +200,10 @@ _DOC_NUMBER = re.compile(
 # A quantity of the asker's case (查出违法所得25万元, 年耗煤5000吨的项目): the rule states a
 # threshold or a rate for it, not the number itself.
 _CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
-_CASE_DAY = r"\s*年\s*\d{1,2}\s*月"
-_ASKER = re.compile(r"我们|我司|我厂|我方|某[\u4e00-\u9fff]")
+# A time of the asker's case: 2026年6月, 2024年底, 2019年开工; an English one: in March 2025.
+_CASE_DAY = (r"\s*年\s*(?:\d{1,2}\s*月|度|底|初|末"
+             r"|(?=[^，,。？?]{0,4}?(?:开工|投产|建成|完成|关停|申请|登记|签|发现|被查|查出)))")  # fmt: skip
+_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]|\b(?:we|our|a client)\b", re.I)
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from test_trust import small_library
 
 
@@ -18,3 +19,32 @@ def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
     assert "老百姓" not in unknown  # said 居民 by the law
     other = "外国人家里烧散煤，法律上怎么管？"
     assert "外国人" in evidence_terms(library, other, tokenize(other), [])[1]
+
+
+def test_the_kind_of_the_askers_own_project_is_no_thing_a_rule_must_name():
+    from qa.evidence import case_kind
+
+    assert {"沼气"} <= case_kind("我们的农村户用沼气项目2019年开工，最早从什么时候算？")
+    assert "煤化工" in case_kind("我们客户一个没做节能审查就投产的煤化工项目，由谁下令关闭？")
+    # without an asker of their own, the kind is the question's subject
+    assert not case_kind("农村户用沼气项目最早从什么时候算？")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "我们的项目2019年开工，减排量最早从什么时候算？",
+        "我们2024年底完成了登记，减排量最早从什么时候算？",
+        "我们2023年度的排放报告台账丢了，会被怎么罚？",
+    ],
+)
+def test_a_year_of_the_askers_case_is_no_year_a_rule_must_name(question):
+    from qa.evidence import names_numbers
+    from qa.search import Passage
+
+    rule = Passage(text="减排量应当产生于2020年9月22日之后。", doc_id="ccer.md", title="办法",
+                   source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
+    year = next(t for t in ("2019", "2024", "2023") if t in question)
+    assert names_numbers([rule], [year, "减排量"], question)
+    # asked without a case of one's own, the year names what is asked
+    assert not names_numbers([rule], [year, "减排量"], question.replace("我们", "", 1))
