@@ -48,3 +48,14 @@ def test_a_year_of_the_askers_case_is_no_year_a_rule_must_name(question):
     assert names_numbers([rule], [year, "减排量"], question)
     # asked without a case of one's own, the year names what is asked
     assert not names_numbers([rule], [year, "减排量"], question.replace("我们", "", 1))
+
+
+def test_a_share_answers_how_much_of_the_askers_own_amount():
+    from qa.answer_types import question_form, required_shape
+
+    own = "我们应清缴的配额是400万吨，最多能用多少吨核证自愿减排量抵销？"
+    assert required_shape(own, question_form(own)).search("抵销比例不得超过应清缴碳排放配额的5%")
+    bare = "最多能用多少吨核证自愿减排量抵销？"
+    assert not required_shape(bare, question_form(bare)).search(
+        "抵销比例不得超过应清缴碳排放配额的5%"
+    )
