@@ -206,7 +206,7 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         asked = unit.group(1) if unit else _UNITS_EN[english_unit.group(1).lower().rstrip("s")]
         units = _UNITS.get(asked, asked)
         # 应清缴400万吨，最多能抵销多少吨: a share of the asker's own amount answers (5%).
-        share = rf"|\d[\d.]*\s*%" if re.search(rf"\d\s*(?:万|亿)?\s*(?:{units})", question) else ""
+        share = r"|\d[\d.]*\s*%" if re.search(rf"\d\s*(?:万|亿)?\s*(?:{units})", question) else ""
         return re.compile(
             # 15日 of 5月15日 is a date, not a count of days
             rf"(?<![\d年月.])(?:\d[\d,.]*|[一二三四五六七八九十百千两]+)\s*(?:万|亿)?\s*(?:{units})"
