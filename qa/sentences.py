@@ -266,7 +266,14 @@ def _in_focus(question: str, terms: list) -> list[bool]:
     earlier turns do for a follow-up (那交易主体要在哪里开户？ asks about 开户)."""
     if not has_cjk(question):  # English: the kind of thing asked (what kind of instruments)
         asked = crosslingual.asked_kind_words(question)
-        return [not isinstance(t, str) and bool(t & asked) for t in terms]
+        if not asked:
+            # …want to inspect our project. Are we allowed to refuse? asks about refusing: what
+            # comes before sets the scene.
+            sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s]
+            last = sentences[-1] if len(sentences) > 1 else ""
+            asked = frozenset(w for term in crosslingual.english_terms(last) for w in term)
+        focus = [not isinstance(t, str) and bool(t & asked) for t in terms]
+        return focus if not all(focus) else [False] * len(terms)
     clauses = [normalize(c) for c in re.split(r"[，,；;：:]", question) if c.strip()]
 
     def held_in(text: str) -> list[bool]:

@@ -1,4 +1,5 @@
-"""Which of a question's words the texts must hold, on a tiny corpus and the fake embedder."""
+"""Which of a question's words matter and how (the asker's own case, everyday words, the sentence
+that asks), on tiny corpora and the fake embedder."""
 
 from __future__ import annotations
 
@@ -59,3 +60,27 @@ def test_a_share_answers_how_much_of_the_askers_own_amount():
     assert not required_shape(bare, question_form(bare)).search(
         "抵销比例不得超过应清缴碳排放配额的5%"
     )
+
+
+def test_an_english_question_is_about_its_last_sentence_the_rest_sets_the_scene(fake_embedder):
+    from types import SimpleNamespace
+
+    from qa.crosslingual import english_terms
+    from qa.search import Passage
+    from qa.sentences import select_sentences
+
+    text = ("省级生态环境主管部门可以对已登记的温室气体自愿减排项目组织开展监督检查。"
+            "被检单位应当予以配合，如实反映情况，提供必要资料，不得拒绝和阻挠。")  # fmt: skip
+    passage = Passage(text=text, doc_id="ccer.md", title="办法", source=None, date=None,
+                      paragraph=1, score=1.0)  # fmt: skip
+    # another text on the scene's matter, so that the scene alone would pick its sentence
+    notice = Passage(text="省级环境部门负责本省自愿减排项目的日常检查。", doc_id="notice.md",
+                     title="通知", source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
+    question = (
+        "Provincial environment officials want to inspect our voluntary emission reduction"
+        " project. May we refuse them?"
+    )
+    vector = fake_embedder.embed_queries([question])[0]
+    chosen = select_sentences(SimpleNamespace(embedder=fake_embedder), vector, [passage, notice],
+                              english_terms(question), None, question=question)  # fmt: skip
+    assert "不得拒绝" in chosen[0].text
