@@ -64,6 +64,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     if act and act not in around:
         return False
     span_act = asked_span_act(question)
+    effect = shape is not QUANTITY and _EFFECT_ASKED.search(question)
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
     words = [
@@ -104,9 +105,21 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             named_periods = re.findall(r"(\d{4})年度", text[: clause.end()])
             in_period = not periods or not named_periods or named_periods[-1] in periods
             for_act = not span_act or _span_for(rest, shape, span_act)
+            # 哪天开始施行: the date it takes effect, not the day it was revised or signed.
+            for_act = for_act and (not effect or bool(_EFFECT_SAID.search(rest)))
             if shape.search(rest) and (not years or in_scope) and about and in_period and for_act:
                 return True
     return False
+
+
+_EFFECT_ASKED = re.compile(
+    r"(?:哪天|哪一天|何时|什么时候|几号|哪年|日期)[^，,。？?]{0,6}?(?:施行|生效|实施)"
+    r"|(?:施行|生效|实施)(?:日期|时间)|\b(?:take|took|taken) effect\b|\bcome into (?:force|effect)\b"
+    r"|\beffective (?:date|from)\b",
+    re.I,
+)
+# 自2024年5月1日起施行, 本办法自公布之日(2023年10月20日)起施行.
+_EFFECT_SAID = re.compile(r"施行|生效|实施")
 
 
 def _span_for(clause: str, shape: re.Pattern, act: Sequence[str]) -> bool:

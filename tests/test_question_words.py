@@ -84,3 +84,16 @@ def test_an_english_question_is_about_its_last_sentence_the_rest_sets_the_scene(
     chosen = select_sentences(SimpleNamespace(embedder=fake_embedder), vector, [passage, notice],
                               english_terms(question), None, question=question)  # fmt: skip
     assert "不得拒绝" in chosen[0].text
+
+
+def test_the_day_a_text_takes_effect_is_not_the_day_it_was_revised():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    question = "2015年修订后的大气污染防治法是从哪天开始施行的？"
+    shape = required_shape(question, question_form(question))
+    terms = ["大气", "污染", "防治法"]
+    revised = ["2015年8月29日第十二届全国人民代表大会常务委员会第十六次会议第二次修订"]
+    assert not states_asked(revised, shape, terms, question, titles=["大气污染防治法"])
+    effective = ["本法自2016年1月1日起施行。"]
+    assert states_asked(effective, shape, terms, question, titles=["大气污染防治法"])
