@@ -58,7 +58,7 @@ from qa.stated import (
     states_asked,
     things,
 )
-from qa.text import has_cjk, has_substance, tokenize
+from qa.text import has_cjk, has_substance, normalize, tokenize
 from qa.years import in_asked_years, of_asked_year, with_each_asked_year, without_years
 
 # Re-exported: `from qa.answer import Answer, Citation, NOT_FOUND` keeps working.
@@ -210,8 +210,13 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     part = numbered or provisions.lookup_section(index, section_asked, named, passages)
     if part and part[1] and _allowed(part[1][0], where):
         path, section = part
-        # A part asked by its number is the answer whatever else the question says.
-        if numbered or not asks_beyond(index, asked, path, named_titles, section):
+        # A part asked by its number, or by its heading in quotes (“配额核定与分配”这一条), is
+        # the answer whatever else the question says.
+        phrase = _quoted_phrase(question)
+        by_heading = (
+            phrase and normalize(phrase) in normalize(path) and _PART_NAMED.search(question)
+        )
+        if numbered or by_heading or not asks_beyond(index, asked, path, named_titles, section):
             # A part asked by its number (第三部分) may be long: its parts are listed then.
             listed = _LIST_ASKED.search(question) or (
                 numbered and sum(len(p.text) for p in section) > provisions.MAX_SECTION_CHARS
@@ -388,6 +393,7 @@ def _with_notice(result: Answer, notice: str) -> Answer:
     return replace(result, notice=notice)
 
 
+_PART_NAMED = re.compile(r"[”\"』」](?:这|那)?一?(?:条|部分|节|章|段|项)")
 _LIST_ASKED = re.compile(r"哪些|哪几|几个方面|包括|有什么|what are|which", re.I)
 
 

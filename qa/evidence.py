@@ -61,7 +61,7 @@ def asked_kinds(question: str) -> set[str]:
     kinds = set(re.findall(r"(?:哪个|哪些|哪位|哪一|哪类|什么)([\u4e00-\u9fff]{2})", question))
     # 哪些控制措施, or 量化指标一共有哪些
     return kinds | {n for n in _CONTENT_NOUNS
-                    if re.search(rf"(?:哪些|哪几|什么)[\u4e00-\u9fff]{{0,4}}{n}", question)
+                    if re.search(rf"(?:哪些|哪几|什么|怎么|如何|怎样)[\u4e00-\u9fff]{{0,4}}{n}", question)
                     or re.search(rf"{n}[\u4e00-\u9fff]{{0,3}}(?:有哪些|是什么|有什么)", question)}  # fmt: skip
 
 

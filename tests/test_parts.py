@@ -84,3 +84,36 @@ def test_a_phrase_written_in_quotes_is_found_wherever_it_is(tmp_path, fake_embed
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": PENALTIES})
     result = answer("哪些条款写了“责令改正”？", index=library)
     assert [c.passage.text[:5] for c in result.citations] == ["第二十一条", "第二十四条"]
+
+
+PLAN = """---
+title: 甲烷排放控制行动方案
+issuer: 生态环境部
+date: 2023-11-07
+---
+
+## 三、重点任务
+
+### 18.创新完善经济激励政策
+
+推进具有甲烷减排效益的项目纳入生态环境导向的开发项目库。
+
+完善温室气体自愿减排交易机制，支持符合条件的甲烷利用和减排项目开展温室气体自愿减排交易。
+
+研究完善相关财税政策。
+
+### 19.加强甲烷排放监测
+
+鼓励企业探索开展甲烷排放监测试点。
+"""
+
+
+def test_a_part_named_by_its_heading_in_quotes_is_quoted_whole(
+    tmp_path, fake_embedder, monkeypatch
+):
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"plan.md": PLAN})
+    question = "甲烷方案“创新完善经济激励政策”那一条，对做甲烷利用项目的企业有哪些利好？"
+    result = answer(question, index=library)
+    assert "开发项目库" in result.text and "自愿减排交易机制" in result.text
+    assert "财税政策" in result.text  # the whole part, not the sentences that match the asker
+    assert "监测试点" not in result.text

@@ -97,3 +97,11 @@ def test_the_day_a_text_takes_effect_is_not_the_day_it_was_revised():
     assert not states_asked(revised, shape, terms, question, titles=["大气污染防治法"])
     effective = ["本法自2016年1月1日起施行。"]
     assert states_asked(effective, shape, terms, question, titles=["大气污染防治法"])
+
+
+def test_how_a_thing_is_arranged_asks_for_content_not_a_topic():
+    from qa.evidence import asked_kinds
+
+    assert "安排" in asked_kinds("通知里配额核定这一条是怎么安排的？")
+    assert "要求" in asked_kinds("条例对技术服务机构如何要求？")
+    assert "安排" not in asked_kinds("配额核定的安排公布了吗？")
