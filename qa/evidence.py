@@ -200,10 +200,10 @@ _DOC_NUMBER = re.compile(
 # A quantity of the asker's case (查出违法所得25万元, 年耗煤5000吨的项目): the rule states a
 # threshold or a rate for it, not the number itself.
 _CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
-# A time of the asker's case: 2026年6月, 2024年底, 2019年开工; an English one: in March 2025.
+# A time of the asker's case: 2026年6月, 2024年底, 2019年开工, 我们2023年度的报告.
 _CASE_DAY = (r"\s*年\s*(?:\d{1,2}\s*月|度|底|初|末"
              r"|(?=[^，,。？?]{0,4}?(?:开工|投产|建成|完成|关停|申请|登记|签|发现|被查|查出)))")  # fmt: skip
-_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]|\b(?:we|our|a client)\b", re.I)
+_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]")
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = "",
