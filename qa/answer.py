@@ -283,8 +283,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             lambda found, upto, part: select_sentences(
                 index, choice, found, provisions.expand_terms(tokenize(upto)),
                 answer_types.question_form(part), question=upto))  # fmt: skip
-    picked = provisions.with_governing_quote(index, choice, passages, picked, scored, form, governing,
-                                   first=not titled)  # fmt: skip
+    picked = provisions.with_governing_quote(index, choice, passages, picked, scored, form,
+                                             governing, first=not titled)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
     picked = with_persons_liable(passages, picked, question)
