@@ -41,6 +41,9 @@ _LIMIT_ASKED = re.compile(
     r"上限|下限|最高|最低|最多|最少|多少"
     r"|(?i:how (?:much|big|large|high)|maximum|minimum|highest|lowest|\bwhat fines?\b)"
 )
+_SUBUNIT_ASKED = re.compile(r"哪(?:个|一个|些)?司局?")
+_SUBUNIT = re.compile(r"[\u4e00-\u9fff]{2,10}司(?![法机])")
+_ORDINAL_ASKED = re.compile(r"第几(次|届|批|号|期|轮)")
 _MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
 # A title of office: what answers 担任什么职务 (and is looked for when choosing its sentence).
 # A signature spaces its title out: 部　长　　黄润秋.
@@ -214,6 +217,11 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         )
     if _AMOUNT_ASKED.search(question) and (form == "number" or _LIMIT_ASKED.search(question)):
         return _MONEY
+    if _SUBUNIT_ASKED.search(question):  # 哪个司局: a ministry's own department (应对气候变化司)
+        return _SUBUNIT
+    ordinal = _ORDINAL_ASKED.search(question)
+    if ordinal:  # 第几次部务会议: the ordinal, not the day of the meeting
+        return re.compile(rf"第[一二三四五六七八九十百零〇\d]+{ordinal.group(1)}")
     if _DURATION_ASKED.search(question):
         return _DURATION
     if _YEAR_ASKED.search(question):
@@ -262,7 +270,7 @@ FORMS = (
     ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), FIGURE),
     ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|会怎样|会怎么样|penalt|fine[sd]?\b|punish", re.I), _SAYS_PENALTY),
     ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), TITLES),
-    ("who", re.compile(r"谁|哪个(?:部门|机构|单位)|哪些(?:部门|机构|单位)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _SAYS_WHO),
+    ("who", re.compile(r"谁|哪个(?:部门|机构|单位|司局|司)|哪些(?:部门|机构|单位|司局)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _SAYS_WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _SAYS_WHY),
     # May one, must one (能不能买卖配额, Can a project…register?): a rule that allows or bars.
     ("may", re.compile(r"能不能|可不可以|可以[^，。？]*吗|能否|是否(?:可以|允许|需要|必须|应当)|允许[^，。？]*吗|"

@@ -65,6 +65,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         return False
     span_act = asked_span_act(question)
     effect = shape is not QUANTITY and _EFFECT_ASKED.search(question)
+    sectors = set() if _EXCEPT.search(question) else set(_SECTORS.findall(question))
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
     words = [
@@ -107,11 +108,19 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             for_act = not span_act or _span_for(rest, shape, span_act)
             # 哪天开始施行: the date it takes effect, not the day it was revised or signed.
             for_act = for_act and (not effect or bool(_EFFECT_SAID.search(rest)))
+            # 发电行业的名录 asked: a date for 钢铁、水泥、铝冶炼行业's is another sector's.
+            sentence = text[text.rfind("。", 0, clause.start()) + 1 : clause.end()]
+            named_sectors = set(_SECTORS.findall(sentence))
+            for_act = for_act and (
+                not sectors or not named_sectors or bool(named_sectors & sectors)
+            )
             if shape.search(rest) and (not years or in_scope) and about and in_period and for_act:
                 return True
     return False
 
 
+_SECTORS = re.compile(r"发电|钢铁|水泥|铝冶炼|电解铝|石化|化工|建材|造纸|航空|有色|平板玻璃|煤电")
+_EXCEPT = re.compile(r"除了|除…外|以外|之外")
 _EFFECT_ASKED = re.compile(
     r"(?:哪天|哪一天|何时|什么时候|几号|哪年|日期)[^，,。？?]{0,6}?(?:施行|生效|实施)"
     r"|(?:施行|生效|实施)(?:日期|时间)|\b(?:take|took|taken) effect\b|\bcome into (?:force|effect)\b"
@@ -230,6 +239,8 @@ _MEMBERS = {
     "系统": "系统|平台",
     "会议": "会议|大会|会",
     "等级": "等级|[A-DＡ-Ｄ甲乙丙丁一二三四五]级|档",  # 一级、二级; not 省级
+    "司局": "司|局",  # 应对气候变化司: a ministry's own department, not the ministry
+    "处室": "处|室",
 }
 
 

@@ -105,3 +105,42 @@ def test_how_a_thing_is_arranged_asks_for_content_not_a_topic():
     assert "安排" in asked_kinds("通知里配额核定这一条是怎么安排的？")
     assert "要求" in asked_kinds("条例对技术服务机构如何要求？")
     assert "安排" not in asked_kinds("配额核定的安排公布了吗？")
+
+
+def test_an_ordinal_asked_is_stated_by_an_ordinal_not_a_date():
+    from qa.answer_types import question_form, required_shape
+
+    question = "试行办法是生态环境部第几次部务会议审议通过的？"
+    shape = required_shape(question, question_form(question))
+    assert not shape.search("已于2020年12月25日由生态环境部部务会议审议通过")
+    assert shape.search("经2020年12月25日生态环境部第十五次部务会议审议通过")
+
+
+def test_a_ministrys_own_department_asked_is_named_by_it():
+    from qa.answer_types import question_form, required_shape
+
+    question = "陆新明是生态环境部哪个司局的？"
+    shape = required_shape(question, question_form(question))
+    assert shape.search("生态环境部应对气候变化司副司长陆新明")
+    assert not shape.search("生态环境部会同有关部门加强跟踪调度")
+    from qa.stated import names_asked_kind
+
+    assert not names_asked_kind("方案由哪个司局牵头？", ["生态环境部会同有关部门加强跟踪调度。"])
+    assert names_asked_kind("方案由哪个司局牵头？", ["由应对气候变化司牵头。"])
+
+
+def test_a_date_for_other_sectors_does_not_answer_for_the_asked_one():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    steel = [
+        "2025年5月10日前，省级生态环境主管部门将钢铁、水泥、铝冶炼行业重点排放单位名录向社会公布。"
+    ]
+    terms = ["行业", "重点", "排放", "单位", "名录", "公布"]
+    for sector, stated in (("发电", False), ("钢铁", True)):
+        question = f"{sector}行业的重点排放单位名录最晚哪天公布？"
+        shape = required_shape(question, question_form(question))
+        assert states_asked(steel, shape, [sector, *terms], question) is stated
+    # asked about the others, the listed sectors answer
+    others = "除了发电行业，其他行业的名录最晚哪天公布？"
+    assert states_asked(steel, required_shape(others, "date"), ["发电", *terms], others)
