@@ -144,3 +144,14 @@ def test_a_date_for_other_sectors_does_not_answer_for_the_asked_one():
     # asked about the others, the listed sectors answer
     others = "除了发电行业，其他行业的名录最晚哪天公布？"
     assert states_asked(steel, required_shape(others, "date"), ["发电", *terms], others)
+
+
+def test_an_ordinal_event_the_question_names_must_be_in_the_texts():
+    from qa.evidence import names_numbers
+    from qa.search import Passage
+
+    history = Passage(text="2000年4月29日第九届全国人民代表大会常务委员会第十五次会议第一次修订",
+                      doc_id="law.md", title="大气污染防治法", source=None, date=None,
+                      paragraph=1, score=1.0)  # fmt: skip
+    assert names_numbers([history], ["修订"], "大气污染防治法的第一次修订是哪年？")
+    assert not names_numbers([history], ["修订"], "大气污染防治法的第三次修订是哪年？")
