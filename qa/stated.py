@@ -65,6 +65,8 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         return False
     span_act = asked_span_act(question)
     effect = shape is not QUANTITY and _EFFECT_ASKED.search(question)
+    done = _WHO_DID.search(question)
+    did = done.group(1)[0] if done and done.group(1).startswith("签") else done and done.group(1)
     sectors = set() if _EXCEPT.search(question) else set(_SECTORS.findall(question))
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
@@ -108,6 +110,8 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             for_act = not span_act or _span_for(rest, shape, span_act)
             # 哪天开始施行: the date it takes effect, not the day it was revised or signed.
             for_act = for_act and (not effect or bool(_EFFECT_SAID.search(rest)))
+            # 哪位官员签署的: the person said to sign, not one who spoke of the signed text.
+            for_act = for_act and (not did or did in said_of)
             # 发电行业的名录 asked: a date for 钢铁、水泥、铝冶炼行业's is another sector's.
             sentence = text[text.rfind("。", 0, clause.start()) + 1 : clause.end()]
             named_sectors = set(_SECTORS.findall(sentence))
@@ -121,6 +125,9 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
 
 _SECTORS = re.compile(r"发电|钢铁|水泥|铝冶炼|电解铝|石化|化工|建材|造纸|航空|有色|平板玻璃|煤电")
 _EXCEPT = re.compile(r"除了|除…外|以外|之外")
+_WHO_DID = re.compile(
+    r"(?:谁|哪位[^，,。？?]{0,4}|哪个[^，,。？?]{0,4})(签署|签发|签字|批准|印发|主持|宣布)"
+)
 _EFFECT_ASKED = re.compile(
     r"(?:哪天|哪一天|何时|什么时候|几号|哪年|日期)[^，,。？?]{0,6}?(?:施行|生效|实施)"
     r"|(?:施行|生效|实施)(?:日期|时间)|\b(?:take|took|taken) effect\b|\bcome into (?:force|effect)\b"

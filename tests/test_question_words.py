@@ -155,3 +155,16 @@ def test_an_ordinal_event_the_question_names_must_be_in_the_texts():
                       paragraph=1, score=1.0)  # fmt: skip
     assert names_numbers([history], ["修订"], "大气污染防治法的第一次修订是哪年？")
     assert not names_numbers([history], ["修订"], "大气污染防治法的第三次修订是哪年？")
+
+
+def test_asked_who_signed_a_person_who_spoke_of_the_text_does_not_answer():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    question = "联合宣言中方是哪位官员签署的？"
+    shape = required_shape(question, question_form(question))
+    spoke = ["生态环境部应对气候变化司副司长陆新明就如何落实联合宣言回答记者提问。"]
+    signed = ["联合宣言由生态环境部部长签署。"]
+    terms = ["联合", "宣言", "官员"]
+    assert not states_asked(spoke, shape, terms, question)
+    assert states_asked(signed, shape, terms, question)
