@@ -67,9 +67,14 @@ pytestmark = pytest.mark.slow
 # look 34: 0.769, 0.736, 0.087, 0.846; on the 80 new ones: fact 0.554, refused 0.542, and
 # none of their 4 conflict questions led by the governing rule. The split changed, so the
 # floors were set again from look 36 by the rule above.
+# Look 37 (2026-11-27, second session), the test split grown to 867 with blind batches 30–35
+# (120 questions): 0.725, 0.690, 0.107, 0.694. On the 747 of look 36: 0.751, 0.720, 0.091,
+# 0.767 (every metric better than look 36); on the 120 new ones: fact 0.560, refused 0.500,
+# declined 0.202, 2 of 6 conflict questions led by the governing rule. The split changed, so
+# the floors were set again from look 37 by the rule above.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.716, "refused": 0.686, "governing": 0.703}
-CEILINGS = {"wrongly_declined": 0.129}
+FLOORS = {"fact": 0.695, "refused": 0.660, "governing": 0.664}
+CEILINGS = {"wrongly_declined": 0.137}
 
 
 @pytest.fixture(scope="module")
