@@ -124,7 +124,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
 
 
 _SECTORS = re.compile(r"发电|钢铁|水泥|铝冶炼|电解铝|石化|化工|建材|造纸|航空|有色|平板玻璃|煤电")
-_EXCEPT = re.compile(r"除了|除…外|以外|之外")
+_EXCEPT = re.compile(r"除了|除[^，,。？?]{1,20}外|以外|之外")
 _WHO_DID = re.compile(
     r"(?:谁|哪位[^，,。？?]{0,4}|哪个[^，,。？?]{0,4})(签署|签发|签字|批准|印发|主持|宣布)"
 )
@@ -247,7 +247,6 @@ _MEMBERS = {
     "会议": "会议|大会|会",
     "等级": "等级|[A-DＡ-Ｄ甲乙丙丁一二三四五]级|档",  # 一级、二级; not 省级
     "司局": "司|局",  # 应对气候变化司: a ministry's own department, not the ministry
-    "处室": "处|室",
 }
 
 
