@@ -314,7 +314,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if (shape is not None or asks_specifics(question, form)) and not english:
         counts = index.passage_counts(things(question, evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
-        rare = [t for t in rare if t not in case_kind(question)]
+        own_kind = case_kind(question)
+        rare = [t for t in rare if t not in own_kind]
     elif shape is not None:
         # Only the rarest English things count: a translation of a general word (sources →
         # 来源) may be the fewest held, and not asked.

@@ -331,10 +331,10 @@ def phrase_quotes(index: Index, question: str, docs: Sequence[str]) -> tuple[str
     if not pieces:
         return "", []
     says = re.compile("[^。！？；]{0,40}?".join(re.escape(p) for p in pieces))
+    sizes = {d["doc_id"]: d.get("passages") or 1 for d in index.documents()}
     found = []
     for doc_id in docs:
-        row = _document(index, doc_id)
-        for passage in index.document_passages(doc_id, max(1, (row or {}).get("passages") or 1)):
+        for passage in index.document_passages(doc_id, max(1, sizes.get(doc_id, 1))):
             text = passage.text
             for said in says.finditer(text):
                 # The whole sentence, to its 。 or the ： of a lead-in: 第二十一条　…可以责令停产整治：

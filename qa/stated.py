@@ -66,7 +66,8 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     span_act = asked_span_act(question)
     effect = shape is not QUANTITY and _EFFECT_ASKED.search(question)
     done = _WHO_DID.search(question)
-    did = done.group(1)[0] if done and done.group(1).startswith("签") else done and done.group(1)
+    # 签署, 签发, 签字: any signing is said with 签
+    did = done and ("签" if done.group(1).startswith("签") else done.group(1))
     sectors = set() if _EXCEPT.search(question) else set(_SECTORS.findall(question))
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
@@ -113,11 +114,10 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             # 哪位官员签署的: the person said to sign, not one who spoke of the signed text.
             for_act = for_act and (not did or did in said_of)
             # 发电行业的名录 asked: a date for 钢铁、水泥、铝冶炼行业's is another sector's.
-            sentence = text[text.rfind("。", 0, clause.start()) + 1 : clause.end()]
-            named_sectors = set(_SECTORS.findall(sentence))
-            for_act = for_act and (
-                not sectors or not named_sectors or bool(named_sectors & sectors)
-            )
+            if sectors:
+                sentence = text[text.rfind("。", 0, clause.start()) + 1 : clause.end()]
+                named_sectors = set(_SECTORS.findall(sentence))
+                for_act = for_act and (not named_sectors or bool(named_sectors & sectors))
             if shape.search(rest) and (not years or in_scope) and about and in_period and for_act:
                 return True
     return False
