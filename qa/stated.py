@@ -36,6 +36,8 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     `provisions` holds, per quote, the article (or paragraph) it is of: a rare thing of the
     question must be named within the provision that states the figure."""
     numbers = re.findall(r"\d{2,}", question)
+    # A share the question states itself (定了80%以上的目标，那秸秆呢) is its premise, not the answer.
+    premises = _SHARE.findall(question)
     years = set(re.findall(r"\d{4}", question))
     periods = set(re.findall(r"(\d{4})年度", question))
     words = [t for t in terms if not isinstance(t, str) or (is_topic_word(t) and not t.isdigit())]
@@ -85,9 +87,11 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         if any(not _abbreviates(t, lead + said_in[units[position]]) for t in rare):
             continue
         previous = ""
-        for clause in re.finditer(r"[^；;。！？!?\n]+", text):
+        for clause in _clauses(text, by_year=shape is QUANTITY):
             # 第四十七条 numbers a provision: it is not a figure of the rule.
             rest = _ITEM_NUMBER.sub("", _PROVISION_NUMBER.sub("", clause.group()))
+            for premise in premises:
+                rest = rest.replace(premise, "")
             for number in numbers:
                 rest = rest.replace(number, "")
             if shape is QUANTITY:  # 到2025年 is when, not how much
@@ -96,7 +100,9 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             rest, previous = (previous + rest if SAME_TIME.search(rest) else rest), rest
             scope = re.findall(r"到(\d{4})年", earlier + text[: clause.end()])
             # 到2025年，…达到80%以上，2030年达到85%以上: a year in the clause is its own scope.
-            in_scope = not scope or scope[-1] in years or any(y in clause.group() for y in years)
+            own_year = shape is QUANTITY and re.match(r"(\d{4})年", clause.group())
+            in_scope = (own_year.group(1) in years if own_year else
+                        not scope or scope[-1] in years or any(y in clause.group() for y in years))  # fmt: skip
             # The figure is said of the asked thing: a topic word in its clause or before it
             # (到2025年，煤矿瓦斯…60亿立方米 gives no 2025 figure for 油田伴生气, said after it).
             said_of = lead + text[: clause.end()]
@@ -136,6 +142,23 @@ _EFFECT_ASKED = re.compile(
 )
 # 自2024年5月1日起施行, 本办法自公布之日(2023年10月20日)起施行.
 _EFFECT_SAID = re.compile(r"施行|生效|实施")
+
+
+_SHARE = re.compile(r"\d+(?:\.\d+)?\s*[%％]")
+# A clause ends at ；。！？ or a line; a year after a comma opens a clause of its own
+# (到2025年，…达到80%以上，2030年达到85%以上 says two years' figures).
+_CLAUSE = re.compile(r"[^；;。！？!?\n]+?(?=[，,]\d{4}年|[；;。！？!?\n]|$)")
+_REST = re.compile(r".+", re.S)
+_WHOLE_CLAUSE = re.compile(r"[^；;。！？!?\n]+")
+
+
+def _clauses(text: str, by_year: bool):
+    """The clauses of a quote, each a match over the whole text. Of a figure (by_year), a year
+    opens a clause: 2024年度…应于2025年9月30日前完成 is one date."""
+    for match in (_CLAUSE if by_year else _WHOLE_CLAUSE).finditer(text):
+        if match.group().startswith(("，", ",")) and re.match(r"[，,]\d{4}年", match.group()):
+            match = _REST.match(text, match.start() + 1, match.end())
+        yield match
 
 
 def _span_for(clause: str, shape: re.Pattern, act: Sequence[str]) -> bool:

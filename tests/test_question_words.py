@@ -168,3 +168,20 @@ def test_asked_who_signed_a_person_who_spoke_of_the_text_does_not_answer():
     terms = ["联合", "宣言", "官员"]
     assert not states_asked(spoke, shape, terms, question)
     assert states_asked(signed, shape, terms, question)
+
+
+def test_a_share_the_question_states_itself_is_no_answer():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    manure = ["到2025年，畜禽粪污综合利用率达到80%以上，2030年达到85%以上。"]
+    terms = ["畜禽", "粪污", "综合", "利用率"]
+
+    def stated(question: str) -> bool:
+        shape = required_shape(question, question_form(question))
+        return states_asked(manure, shape, terms, question)
+
+    assert stated("到2025年畜禽粪污综合利用率要达到多少？")
+    assert stated("2030年畜禽粪污综合利用率要达到多少？")
+    # The question's own 80% is its premise; the 85% of the same sentence is 2030's.
+    assert not stated("甲烷方案说2025年畜禽粪污综合利用率要到80%以上，是从多少起步的？")
