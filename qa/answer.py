@@ -24,7 +24,7 @@ from qa.evidence import (
     names_numbers,
 )
 from qa.followup import ResolvedQuery, own_part, resolve_query
-from qa.parts import with_each_part
+from qa.parts import asking_sentences, with_each_part
 from qa.quotes import (
     INCOMPLETE,
     INCOMPLETE_EN,
@@ -58,7 +58,7 @@ from qa.stated import (
     states_asked,
     things,
 )
-from qa.text import has_cjk, has_substance, normalize, tokenize
+from qa.text import has_cjk, has_substance, is_english, normalize, tokenize
 from qa.years import in_asked_years, of_asked_year, with_each_asked_year, without_years
 
 # Re-exported: `from qa.answer import Answer, Citation, NOT_FOUND` keeps working.
@@ -114,7 +114,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     resolved = resolve_query(question, history)
     yield resolved
     query = resolved.query
-    english = not has_cjk(question)
+    english = is_english(question)
     if not has_substance(query) or (not resolved.follow_up and contentless(question)):
         yield from emit_events(declined(question, query, (), english, incomplete=True))
         return
@@ -312,7 +312,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # So must one whose specifics a list question asks (承诺书具体要写哪些内容).
     rare = []
     if (shape is not None or asks_specifics(question, form)) and not english:
-        counts = index.passage_counts(things(question, evidence), cap + 1)
+        # A thing of the scene (群众想反映。) is no thing the rule must name.
+        counts = index.passage_counts(things(asking_sentences(question), evidence), cap + 1)
         rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
         own_kind = case_kind(question)
         rare = [t for t in rare if t not in own_kind]

@@ -15,6 +15,7 @@ _STATUS_ASKED = re.compile(
     r"还有效|有效吗|是否有效|废止|失效|作废|还适用|仍然适用|现行有效|\bin force\b|still (?:valid|apply)|repealed",
     re.I,
 )
+_SAID = re.compile(r"“[^”]*”|「[^」]*」|\"[^\"]*\"")
 _QUOTED_TITLE = re.compile(r"《([^》]{4,60})》")
 
 
@@ -24,7 +25,9 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
     None when the question asks no status or names no text."""
     from qa.text import sentence_spans
 
-    if not _STATUS_ASKED.search(question):
+    # A status word inside quotation marks is someone's words (散布…“马上要作废”的假消息),
+    # not what the question asks.
+    if not _STATUS_ASKED.search(_SAID.sub("", question)):
         return None
     titles = {d["doc_id"]: d["title"] for d in index.titles()}
     authorities_by_doc = index.authorities()

@@ -202,11 +202,11 @@ _DOC_NUMBER = re.compile(
 _CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
 # A time of the asker's case: 2026年6月, 2024年底, 2019年开工, 我们2023年度的报告.
 _CASE_DAY = (r"\s*年\s*(?:\d{1,2}\s*月|度|底|初|末"
-             r"|(?=[^，,。？?]{0,4}?(?:开工|投产|建成|完成|关停|申请|登记|签|发现|被查|查出)))")  # fmt: skip
+             r"|(?=[^，,。？?]{0,4}?(?:开工|投产|建成|完成|关停|申请|登记|签|发现|被查|查出|排了|排放了)))")  # fmt: skip
 _ORDINAL_EVENT = re.compile(
     r"第[一二三四五六七八九十]+次(?=修订|修正|修改|会议|审议|全体会议|常务会议)"
 )
-_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]")
+_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]|一家|有家")
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = "",

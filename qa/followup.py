@@ -10,7 +10,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.text import MAX_QUERY_CHARS, STOPWORDS, has_cjk, has_substance, is_cjk, normalize
+from qa.text import (
+    MAX_QUERY_CHARS,
+    STOPWORDS,
+    has_substance,
+    is_cjk,
+    is_english,
+    normalize,
+)
 
 # Terms that say what is asked, not what it is about: a question made only of these needs
 # the topic of the conversation.
@@ -83,7 +90,7 @@ def _is_topic(word: str) -> bool:
 def is_follow_up(question: str) -> bool:
     """Does the question lean on an earlier turn (anaphora, 那…呢, or no topic of its own)?"""
     words = [w for w in _words(question) if w.strip()]
-    if not has_cjk(question):
+    if is_english(question):
         return bool(_EN_CUE.search(question)) or not any(_is_topic(w) for w in words)
     if any(w in _CUE_TOKENS for w in words) or question.lstrip().startswith("那"):
         return True

@@ -43,6 +43,15 @@ def question_parts(question: str) -> list[tuple[str, str]]:
     return asking if len(asking) >= 2 else []
 
 
+def asking_sentences(question: str) -> str:
+    """The sentences of the question that ask something, without those that set the scene
+    (县里一个项目没按节能审查意见建，群众想反映。…归哪个部门管？ asks about 节能审查's 监督, not
+    about 群众); the whole question when none or all set it."""
+    sentences = [s for s in re.split(r"(?<=[。！!；;])", question) if s.strip()]
+    asking = [s for s in sentences if _ASKS.search(s)]
+    return "".join(asking) if asking and len(asking) < len(sentences) else question
+
+
 def with_each_part(passages: list[Passage], picked: list[Sentence], question: str,
                    search: Search, select: Select) -> tuple[list[Passage], list[Sentence]]:  # fmt: skip
     """The passages and quotes that answer each part, in the parts' order.

@@ -21,7 +21,7 @@ from qa.fusion import MODES, fuse
 from qa.store_base import Filter, Store
 from qa.stores import open_store, store_location
 from qa.structure import Locator
-from qa.text import MAX_QUERY_CHARS, has_cjk, has_substance, tokenize
+from qa.text import MAX_QUERY_CHARS, has_substance, is_english, tokenize
 
 CANDIDATES = 50  # per retriever, before fusion
 MAX_QUERY_TERMS = 64
@@ -211,7 +211,7 @@ class Index:
             return []
         vector = self.embedder.embed_queries([query])[0]
         terms = tokenize(query)[:MAX_QUERY_TERMS]
-        if mode == "hybrid" and not has_cjk(query):
+        if mode == "hybrid" and is_english(query):
             # English over Chinese texts: searched by its Chinese gloss too, as answer() does.
             from qa import crosslingual
 

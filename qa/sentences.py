@@ -21,7 +21,7 @@ import numpy as np
 from qa import crosslingual
 from qa.answer_types import ASKING_WORDS, FIGURE, FORMS, SYNONYMS, TITLES, enumeration_of
 from qa.search import Index, Passage
-from qa.text import embedding_input, has_cjk, normalize, sentence_spans
+from qa.text import embedding_input, is_english, normalize, sentence_spans
 
 MAX_SENTENCES = 3
 MAX_CHARS = 200
@@ -264,7 +264,7 @@ def _in_focus(question: str, terms: list) -> list[bool]:
     """Per term, whether it is in the question's last clause that holds any: 定期向生态环境部
     报告的运行情况，还可以抄送给谁？ asks about 抄送; what comes before sets the scene, as the
     earlier turns do for a follow-up (那交易主体要在哪里开户？ asks about 开户)."""
-    if not has_cjk(question):  # English: the kind of thing asked (what kind of instruments)
+    if is_english(question):  # English: the kind of thing asked (what kind of instruments)
         asked = crosslingual.asked_kind_words(question)
         if not asked:
             # …want to inspect our project. Are we allowed to refuse? asks about refusing: what

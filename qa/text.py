@@ -60,6 +60,15 @@ def has_cjk(text: str) -> bool:
     return bool(re.search(r"[\u3400-\u9fff]", text))
 
 
+def is_english(text: str) -> bool:
+    """True for a question written in English, though it may name a Chinese term or title in
+    Chinese (Does the 双碳 opinion say…?); 条例里 MRV 是怎么要求的 is Chinese."""
+    if not has_cjk(text):
+        return True
+    latin = len(re.findall(r"[A-Za-z]{2,}", text))
+    return latin >= 3 and len(re.findall(r"[\u3400-\u9fff]", text)) <= 2 * latin
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in `text`, without surrounding whitespace."""
     spans = []

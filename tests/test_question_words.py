@@ -185,3 +185,58 @@ def test_a_share_the_question_states_itself_is_no_answer():
     assert stated("2030年畜禽粪污综合利用率要达到多少？")
     # The question's own 80% is its premise; the 85% of the same sentence is 2030's.
     assert not stated("甲烷方案说2025年畜禽粪污综合利用率要到80%以上，是从多少起步的？")
+
+
+def test_a_status_word_in_quotation_marks_is_not_what_is_asked(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from test_trust import NEW_REVIEW
+
+    from qa.doc_questions import status_quotes
+
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": NEW_REVIEW})
+    named = ["review-new.md"]
+    assert status_quotes(index, "节能审查和碳排放评价办法还有效吗？", named) is not None
+    rumour = "有人散布项目“马上要作废”的假消息，按节能审查和碳排放评价办法怎么罚？"
+    assert status_quotes(index, rumour, named) is None
+
+
+def test_an_english_question_may_name_a_chinese_term():
+    from qa.followup import is_follow_up
+    from qa.text import is_english
+
+    assert is_english("Does the 双碳 opinion say China should write a carbon neutrality law?")
+    assert is_english("What fine does the regulation set?")
+    assert not is_english("条例里 MRV 是怎么要求的？")
+    assert not is_english("CCER的MRV和PDD有什么要求？")
+    # read as English, it has a topic of its own: not a follow-up
+    assert not is_follow_up("Does the 双碳 opinion say China should write a carbon neutrality law?")
+
+
+def test_a_sentence_that_sets_the_scene_names_no_thing_the_rule_must_name():
+    from qa.parts import asking_sentences
+
+    question = "县里一个项目没按节能审查意见建，群众想反映。按办法，日常监督归哪个部门管？"
+    assert asking_sentences(question) == "按办法，日常监督归哪个部门管？"
+    # a question that is all asking, or all scene, is kept whole
+    assert asking_sentences("日常监督归哪个部门管？") == "日常监督归哪个部门管？"
+    assert asking_sentences("群众想反映。") == "群众想反映。"
+
+
+def test_the_figures_of_a_hypothetical_firm_are_its_case():
+    from qa.evidence import names_numbers
+    from qa.search import Passage
+
+    rule = Passage(text="连续二年温室气体排放未达到2.6万吨二氧化碳当量的，从名录中移出。",
+                   doc_id="m.md", title="办法", source=None, date=None, paragraph=1,
+                   score=1.0)  # fmt: skip
+    question = "一家水泥企业2023年排了2.5万吨、2024年排了2.7万吨，能被移出名录吗？"
+    assert names_numbers([rule], ["2023", "2024", "名录"], question)
+    assert not names_numbers([rule], ["2023", "名录"], "2023年的名录移出了哪些企业？")
+
+
+def test_a_few_is_not_a_count_asked():
+    from qa.answer_types import required_shape
+
+    assert required_shape("全国有几家注册登记机构？", "number") is not None
+    assert required_shape("有自媒体和几家机构串通散布假消息，会被怎么罚？", "penalty") is None
