@@ -133,7 +133,7 @@ _ACT_ASKED = re.compile(
     r"([\u4e00-\u9fff]{2})(?:要|需要|应当|应|必须|可以|能|最多|最长|至少|最少|是|为|在)*"
     r"(?:多长时间|多久|几年|多少年)"
 )
-_NOT_ACTS = re.compile(r"要|需|应|必|可|能|最|至|是|为|在|后|内|前|时|间|每|里")
+_NOT_ACTS = re.compile(r"要|需|应|必|可|能|最|至|是|为|在|后|内|前|时|间|隔|每|里")
 
 
 def asked_act(question: str) -> str | None:
@@ -226,6 +226,9 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
     if ordinal:  # 第几次部务会议: the ordinal, not the day of the meeting
         return re.compile(rf"第[一二三四五六七八九十百零〇\d]+{ordinal.group(1)}")
     if _DURATION_ASKED.search(question):
+        # 中间隔了多久？分别是哪天？: the two days answer as well as the span between them.
+        if re.search(r"哪一?天|几月几[日号]|什么日子|日期", question):
+            return re.compile(f"{_DURATION.pattern}|{_DATE.pattern}")
         return _DURATION
     if _YEAR_ASKED.search(question):
         return _YEAR  # 哪一年: 11月25日 doesn't say which year

@@ -259,6 +259,8 @@ def with_asked_sequel(passages: Sequence[Passage], picked: list[Sentence],
 
 # The people a rule goes on to punish besides the body (对其直接负责的主管人员…处…罚款).
 _PERSONS_LIABLE = re.compile(r"直接负责的主管人员|其他直接责任人员|直接责任人员|主管人员")
+# …said plainly: 公司里直接负责的人呢, 负责人个人会被罚吗
+_PERSONS_ASKED = re.compile(_PERSONS_LIABLE.pattern + r"|直接负责的?人|负责人|责任人")
 # A paragraph that goes on from its article's earlier ones (因本条第一款、第二款规定的…, 前款)
 _REFERS_BACK = re.compile(r"本条第[一二三四五六七八九十]+款|前款")
 
@@ -269,8 +271,11 @@ def with_persons_liable(passages: Sequence[Passage], picked: list[Sentence],
     分别会被怎么罚), a quote of the body's penalty brings the paragraph of the same article
     that goes on to those people (技术服务机构因本条第一款、第二款规定的违法行为受到处罚的，对其
     直接负责的主管人员…处2万元以上20万元以下的罚款)."""
-    asked = _PERSONS_LIABLE.search(question)
-    if not picked or asked is None or any(asked.group() in s.text for s in picked):
+    asked = _PERSONS_ASKED.search(question)
+    if not picked or asked is None:
+        return picked
+    persons = asked.group() if _PERSONS_LIABLE.fullmatch(asked.group()) else "直接负责的主管人员"
+    if any(persons in s.text for s in picked):
         return picked
     articles = {
         (passages[s.rank].doc_id, passages[s.rank].locator.article)
@@ -279,10 +284,10 @@ def with_persons_liable(passages: Sequence[Passage], picked: list[Sentence],
     }
     for rank, passage in enumerate(passages):
         where = (passage.doc_id, passage.locator.article if passage.locator else None)
-        if where in articles and asked.group() in passage.text:
+        if where in articles and persons in passage.text:
             for start, end in sentence_spans(passage.text):
                 sentence = passage.text[start:end]
-                if asked.group() in sentence and _REFERS_BACK.search(sentence):
+                if persons in sentence and _REFERS_BACK.search(sentence):
                     return [*picked, Sentence(rank, start, end, sentence)]
     return picked
 

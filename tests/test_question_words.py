@@ -240,3 +240,15 @@ def test_a_few_is_not_a_count_asked():
 
     assert required_shape("全国有几家注册登记机构？", "number") is not None
     assert required_shape("有自媒体和几家机构串通散布假消息，会被怎么罚？", "penalty") is None
+
+
+def test_asked_the_span_between_two_days_and_the_days_the_days_answer():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    passed = ["《条例》已经2024年1月5日国务院常务会议通过，现予公布，自2024年5月1日起施行。"]
+    terms = ["条例", "常务会议", "通过", "施行"]
+    both = "条例从常务会议通过到正式施行，中间隔了多久？分别是哪天？"
+    assert states_asked(passed, required_shape(both, question_form(both)), terms, both)
+    span = "条例从常务会议通过到正式施行，中间隔了多少个月？"
+    assert not states_asked(passed, required_shape(span, question_form(span)), terms, span)

@@ -1303,6 +1303,9 @@ def test_the_people_in_charge_bring_their_paragraph_of_the_article():
     quoted = with_persons_liable([body, other, people], lead, question)
     assert [s.rank for s in quoted] == [0, 2]  # 第三款 of the same article, not 第三十条
     assert with_persons_liable([body, people], lead, "技术服务机构篡改数据会被怎么罚？") == lead
+    # said plainly, the people in charge are asked all the same
+    plainly = "技术服务机构篡改数据，公司罚多少？公司里直接负责的人呢？"
+    assert [s.rank for s in with_persons_liable([body, people], lead, plainly)] == [0, 1]
 
 
 VERIFICATION = """---
