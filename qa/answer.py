@@ -54,6 +54,7 @@ from qa.stated import (
     lists_specifics,
     names_all,
     names_asked_kind,
+    says_predicate,
     specific_things,
     states_asked,
     things,
@@ -330,6 +331,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     stated = stated and not leaves_to_another(question, quotes, form)
     stated = stated and (english or names_asked_kind(question, quotes))
     stated = stated and lists_specifics(question, quotes, form)
+    stated = stated and (english or says_predicate(question, quotes))
 
     def read() -> float:
         reader = reader_for(index.embedder.model_id)

@@ -190,6 +190,27 @@ def names_all(quotes: Sequence[str], things: Sequence[str]) -> bool:
     return all(_abbreviates(t, quoted) for t in things)
 
 
+# A yes-no question's predicate: 数据会不会向社会公开, 提意见要不要实名, 年度报告会向社会公开吗.
+_YES_NO = re.compile(
+    r"(?:会不会|要不要|需不需要|用不用|是否会|是否要|是否需要)([^？?。！!，,]{2,20})"
+    r"|会([^？?。！!，,]{2,16})吗"
+)
+
+
+def says_predicate(question: str, quotes: Sequence[str]) -> bool:
+    """Asked whether something will be or must be done (会不会向社会公开, 要不要实名), the
+    quotes say that of it: a word of the predicate is in them. A quote of the question's own
+    premise (企业定期报告甲烷排放数据) says nothing of whether the data are published."""
+    quoted = normalize("".join(quotes))
+    for match in _YES_NO.finditer(question):
+        predicate = match.group(1) or match.group(2)
+        words = [w for w in tokenize(predicate) if len(w) >= 2 and is_topic_word(w)]
+        said = [w for w in words if w in quoted or any(s in quoted for s in SYNONYMS.get(w, ()))]
+        if words and not said:
+            return False
+    return True
+
+
 def leaves_to_another(question: str, quotes: Sequence[str], form: str | None) -> bool:
     """True when the question asks what a list holds (这个目录里具体列了哪些燃料？) and the quote
     says who is to set it (高污染燃料的目录由国务院生态环境主管部门确定): the list is in another

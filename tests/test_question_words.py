@@ -252,3 +252,16 @@ def test_asked_the_span_between_two_days_and_the_days_the_days_answer():
     assert states_asked(passed, required_shape(both, question_form(both)), terms, both)
     span = "条例从常务会议通过到正式施行，中间隔了多少个月？"
     assert not states_asked(passed, required_shape(span, question_form(span)), terms, span)
+
+
+def test_asked_whether_something_is_done_the_quotes_must_say_it_of_it():
+    from qa.stated import says_predicate
+
+    premise = ["推动煤矿、油气田等大型排放源定期报告甲烷排放数据。"]
+    assert not says_predicate("企业报上去的甲烷排放数据会不会向社会公开？", premise)
+    assert not says_predicate("这些报告会向社会公开吗？", ["各地区每年向党中央、国务院报告。"])
+    published = ["核查结果应当向社会公开。"]
+    assert says_predicate("核查结果会不会向社会公开？", published)
+    # a word the rules use for the asked one (罚 → 罚款) says it too
+    assert says_predicate("情节严重的会被终身禁业吗？", ["情节严重的，终身禁止从事前述业务。"])
+    assert says_predicate("核查结果在哪里公开？", premise)  # no yes-no predicate asked
