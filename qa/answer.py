@@ -178,6 +178,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     if exact and _allowed(exact[0], where):
+        # 第二十一条…按多大比例核减？ asks a figure of the article: one it doesn't state isn't there.
+        shape = answer_types.required_shape(question, answer_types.question_form(question))
+        if shape is not None and not any(shape.search(p.text) for p in exact):
+            yield from emit_events(declined(question, query, passages, english))
+            return
         yield from _finish(quote_whole(question, query, exact), question, query, use_llm)
         return
     issued = doc_questions.issuer_quotes(index, question, named)

@@ -39,6 +39,13 @@ _UNIT_ASKED_EN = re.compile(
 _UNITS_EN = {"tonne": "吨", "ton": "吨", "kilowatt": "千瓦", "cubic metre": "立方米",
              "cubic meter": "立方米", "square metre": "平方米", "square meter": "平方米",
              "yuan": "元"}  # fmt: skip
+# A share asked: 按多大比例核减, by what percentage; answered by 50%, 百分之十, 三成, 5倍.
+_SHARE_ASKED = re.compile(
+    r"多大比例|什么比例|多少比例|比例是多少|比例为多少|百分之几|百分比是多少|多少个百分点"
+    r"|\b(?:what|which) (?:percentage|proportion|share)\b|\bby what percent",
+    re.I,
+)
+_SHARE = re.compile(r"\d+(?:\.\d+)?\s*[%％]|百分之|[一二三四五六七八九十]成|倍|个百分点")
 # An amount asked of a fine (罚多少, "how big a fine"), not the kind of penalty (怎么处罚).
 _LIMIT_ASKED = re.compile(
     r"上限|下限|最高|最低|最多|最少|多少"
@@ -206,6 +213,8 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         return re.compile("|".join(offices)) if offices else TITLES
     if _PRICE_ASKED.search(question) and re.search(r"多少|几|是什么|how much|what", question, re.I):
         return _PRICE
+    if _SHARE_ASKED.search(question):  # 按多大比例核减: a share, not any figure (5万元)
+        return _SHARE
     unit = _UNIT_ASKED.search(question)
     english_unit = _UNIT_ASKED_EN.search(question)
     if unit or english_unit:

@@ -43,7 +43,7 @@ DOMAIN_TERMS = {
     "allocation": "分配",
     "submit": ("报送", "提交"), "landfill": "填埋", "flaring": "火炬", "flare": "火炬",
     "pilot": "试点", "livestock": "畜禽", "manure": "粪污", "methane": "甲烷",
-    "voluntary": "自愿",
+    "voluntary": "自愿", "prevention and control": "防治", "pollution control": "污染防治",
     # how English renders the words of Chinese rules, where the dictionary has another sense
     # first (cut → 伤口, plant → 植物) or none at all (fee, facility, enforcement)
     "cut": ("减少", "削减", "降低"), "curb": ("控制", "遏制"), "facility": "设施",

@@ -265,3 +265,56 @@ def test_asked_whether_something_is_done_the_quotes_must_say_it_of_it():
     # a word the rules use for the asked one (罚 → 罚款) says it too
     assert says_predicate("情节严重的会被终身禁业吗？", ["情节严重的，终身禁止从事前述业务。"])
     assert says_predicate("核查结果在哪里公开？", premise)  # no yes-no predicate asked
+
+
+RULES = """---
+title: 碳排放权交易管理暂行条例
+---
+
+第一条　为了规范碳排放权交易，制定本条例。
+
+第二条　重点排放单位未按照规定公开信息的，处5万元以上50万元以下的罚款；拒不改正的，可以责令停产整治。
+
+第三条　重点排放单位篡改数据的，处50万元以上200万元以下的罚款；拒不改正的，按照50%以上100%以下的比例核减其下一年度碳排放配额。
+"""
+
+
+def test_a_share_asked_of_an_article_that_states_none_is_not_there(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer
+    from qa.answer_types import required_shape
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": RULES})
+    shape = required_shape("拒不改正的，按多大比例核减？", "number")
+    assert not shape.search("处5万元以上50万元以下的罚款") and shape.search("按照50%以上")
+    cut = answer("暂行条例第三条规定，拒不改正的，配额按多大比例核减？", index=library)
+    assert cut.found and "50%以上100%以下" in cut.text
+    assert not answer("暂行条例第二条规定，拒不改正的，配额按多大比例核减？", index=library).found
+    assert answer("暂行条例第二条讲的是什么？", index=library).found
+
+
+def test_an_english_question_names_the_air_pollution_law(tmp_path, fake_embedder, monkeypatch):
+    from qa import answer
+    from qa.crosslingual import english_terms
+
+    # 防治 is how the law's title says "prevention and control"
+    assert {"防治"} in english_terms("the Air Pollution Prevention and Control Law")
+    law = """---
+title: 中华人民共和国大气污染防治法（节选）
+---
+
+## 第一章 总则
+
+第一条 为保护和改善环境，防治大气污染，制定本法。
+
+第二条 防治大气污染，应当以改善大气环境质量为目标。
+
+第四条 城市人民政府可以划定并公布高污染燃料禁燃区。
+"""
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"air.md": law, "rules.md": RULES})  # fmt: skip
+    asked = "What does Article {} of China's Air Pollution Prevention and Control Law provide?"
+    assert "禁燃区" in answer(asked.format(4), index=library).text
+    # the excerpt has no 第三条: the rules' 第三条 is not its
+    assert not answer(asked.format(3), index=library).found
