@@ -14,6 +14,7 @@ from pathlib import Path
 
 from qa import answer_types, crosslingual, doc_questions, naming, provisions
 from qa.authority import NEWS, Authority
+from qa.citing import with_cited_articles
 from qa.evidence import (
     answer_features,
     answerable,
@@ -150,7 +151,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     titled = naming.named_as_documents(own_part(question, resolved) if own_named else asked,
                                        visible, named)  # fmt: skip
     if english and not named:
-        named = titled = naming.named_in_english(translated, visible)
+        named = titled = naming.named_in_english(translated, visible) or (
+            naming.named_in_english_by_year(
+                query, translated, visible, naming.document_years(index)
+            )
+        )
     # 2020年的试行办法说…，现在按新规定呢？ names the old text to ask what governs now.
     if _NOW_ASKED.search(question):
         titled = []
@@ -183,7 +188,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         if shape is not None and not any(shape.search(p.text) for p in exact):
             yield from emit_events(declined(question, query, passages, english))
             return
-        yield from _finish(quote_whole(question, query, exact), question, query, use_llm)
+        articles = len({p.locator.article for p in exact if p.locator})
+        budget = provisions.MAX_PROVISION_CHARS * max(1, articles)
+        yield from _finish(quote_whole(question, query, exact, budget), question, query, use_llm)
         return
     issued = doc_questions.issuer_quotes(index, question, named)
     issued = issued or doc_questions.signing_date_quotes(index, question, named)
@@ -294,7 +301,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
     picked = with_persons_liable(passages, picked, question)
-    passages, picked = with_list_items(index, list(passages), picked)
+    passages, picked = with_cited_articles(index, list(passages), picked)
+    passages, picked = with_list_items(index, passages, picked)
     extractive = compose(question, query, passages, picked, leads)
     shape = answer_types.required_shape(question, form)
     shape_missing = False

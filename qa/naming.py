@@ -123,6 +123,18 @@ def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict])
     return []
 
 
+def named_in_english_by_year(question: str, terms: Sequence[frozenset[str]],
+                             documents: Sequence[dict], years: Mapping[str, set[str]]) -> list[str]:  # fmt: skip
+    """The one document of the kind an English question names with a year (the 2023 CCER
+    measures → the 办法 of 2023), as 2023年的办法 names it in Chinese."""
+    asked_years = set(re.findall(r"\b(?:19|20)\d{2}\b", question))
+    kinds = {k for term in terms for k in _KINDS if k in term}
+    held = [d["doc_id"] for d in documents
+            if any(normalize(title_core(d["title"])).endswith(k) for k in kinds)
+            and asked_years & years.get(d["doc_id"], set())]  # fmt: skip
+    return held if len(held) == 1 else []
+
+
 def _names_by_kind(text: str, kind: str, title: str) -> bool:
     """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
     be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""

@@ -22,6 +22,10 @@ from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_artic
 from qa.text import normalize
 
 _ARTICLE_ASKED = re.compile(rf"第\s*{NUMERAL}\s*条")
+# Articles asked together: 第二十二条、第二十三条和第二十五条 (not 办法第十四条…条例第九条)
+_ARTICLE_RUN = re.compile(
+    rf"第\s*{NUMERAL}\s*条(?:\s*(?:、|，|,|和|及|与|以及)\s*第\s*{NUMERAL}\s*条)+"
+)
 # A numbered part of a policy text: 第三部分 is its 三、…; 第十条 or （十） its （十）…
 _PART_ASKED = re.compile(rf"第\s*({NUMERAL})\s*(部分|条|点)|[（(]({NUMERAL})[）)]")
 _ARTICLE_ASKED_EN = re.compile(r"\bart(?:icle|\.)?\s*(\d{1,3})\b", re.I)  # Article 22, Art. 22
@@ -31,6 +35,7 @@ _SECTION_NUMBER = re.compile(
 _LEADING_VERB = re.compile(
     r"^(?:加强|推进|完善|强化|健全|提升|加快|深化|做好|持续|积极|切实|大力|全面)"
 )
+MAX_ARTICLES_ASKED = 3  # 第二十二条、第二十三条、第二十五条 quoted together, each whole
 MAX_PROVISION_CHARS = 420  # an article quoted whole up to this; beyond, it ends in …
 MAX_SECTION_ITEMS = 12  # parts of a section listed by their opening sentence
 MAX_ITEM_CHARS = 60  # the opening sentence of a numbered part: （三十）完善投资政策。
@@ -65,7 +70,13 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     if candidates:
         named = [doc for doc in candidates if doc in holders]
         if named:
-            return index.provision(named[0], article)
+            # 第二十二条、第二十三条、第二十五条分别…: each article asked, in the question's order
+            run = _ARTICLE_RUN.search(question)
+            others = _ARTICLE_ASKED.findall(run.group())[:MAX_ARTICLES_ASKED] if run else []
+            found = index.provision(named[0], article)
+            for other in dict.fromkeys(filter(None, map(normalize_article, others))):
+                found += [] if other == article else index.provision(named[0], other)
+            return found
         if candidates[0] in index.with_article("第一条"):
             return None  # a legal text, named, without that article
         return []

@@ -318,3 +318,60 @@ title: 中华人民共和国大气污染防治法（节选）
     assert "禁燃区" in answer(asked.format(4), index=library).text
     # the excerpt has no 第三条: the rules' 第三条 is not its
     assert not answer(asked.format(3), index=library).found
+
+
+REVIEW = """---
+title: 固定资产投资项目节能审查和碳排放评价办法
+---
+
+第一条　为了完善节能审查制度，制定本办法。
+
+第二条　擅自开工建设的项目，由管理节能工作的部门责令停止建设，限期整改；整改不到位的生产性项目，报请本级人民政府按照国务院规定的权限责令关闭。
+
+第三条　以拆分项目等不正当手段通过节能审查的项目，由节能审查机关撤销节能审查意见。项目已开工建设的，按本办法第二条有关规定进行处罚。
+"""
+
+
+def test_a_provision_that_cites_another_for_its_penalty_brings_it(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa.citing import with_cited_articles
+    from qa.sentences import Sentence
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"review.md": REVIEW})
+    citing = library.provision("review.md", "第三条")
+    quote = [Sentence(0, 0, len(citing[0].text), citing[0].text)]
+    passages, picked = with_cited_articles(library, list(citing), quote)
+    assert [passages[s.rank].provision for s in picked] == ["第三条", "第二条"]
+    assert "责令关闭" in picked[1].text
+    # a quote of the cited article already there is not repeated
+    cited = library.provision("review.md", "第二条")
+    both = [*citing, *cited]
+    quotes = [quote[0], Sentence(1, 0, len(cited[0].text), cited[0].text)]
+    assert with_cited_articles(library, both, quotes) == (both, quotes)
+
+
+def test_articles_asked_together_are_each_quoted(tmp_path, fake_embedder, monkeypatch):
+    from qa import answer
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"review.md": REVIEW})
+    both = answer("节能审查和碳排放评价办法第二条、第三条分别讲了什么？", index=library)
+    assert [c.passage.provision for c in both.citations] == ["第二条", "第三条"]
+    one = answer("节能审查和碳排放评价办法第三条讲了什么？", index=library)
+    assert [c.passage.provision for c in one.citations] == ["第三条"]
+
+
+def test_an_english_question_names_a_document_by_its_kind_and_year():
+    from qa.crosslingual import english_terms
+    from qa.naming import named_in_english_by_year
+
+    documents = [{"doc_id": "ccer.md", "title": "温室气体自愿减排交易管理办法（试行）"},
+                 {"doc_id": "ets.md", "title": "碳排放权交易管理办法（试行）"},
+                 {"doc_id": "regs.md", "title": "碳排放权交易管理暂行条例"}]  # fmt: skip
+    years = {"ccer.md": {"2023"}, "ets.md": {"2020", "2021"}, "regs.md": {"2024"}}
+    question = "What does Article 30 of the 2023 CCER measures say?"
+    assert named_in_english_by_year(question, english_terms(question), documents, years) == [
+        "ccer.md"
+    ]
+    other = "What does Article 30 of the 2022 measures say?"
+    assert not named_in_english_by_year(other, english_terms(other), documents, years)
