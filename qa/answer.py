@@ -19,13 +19,12 @@ from qa.evidence import (
     answer_features,
     answerable,
     asks_beyond,
-    case_kind,
     contentless,
     evidence_terms,
     names_numbers,
 )
 from qa.followup import ResolvedQuery, own_part, resolve_query
-from qa.parts import asking_sentences, with_each_part
+from qa.parts import with_each_part
 from qa.quotes import (
     INCOMPLETE,
     INCOMPLETE_EN,
@@ -49,16 +48,13 @@ from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import select_sentences, sentence_similarity
 from qa.stated import (
-    asks_specifics,
-    english_things,
     leaves_to_another,
     lists_specifics,
     names_all,
     names_asked_kind,
+    rare_things,
     says_predicate,
-    specific_things,
     states_asked,
-    things,
 )
 from qa.text import has_cjk, has_substance, is_english, normalize, tokenize
 from qa.years import in_asked_years, of_asked_year, with_each_asked_year, without_years
@@ -67,9 +63,6 @@ from qa.years import in_asked_years, of_asked_year, with_each_asked_year, withou
 __all__ = ["INCOMPLETE", "INCOMPLETE_EN", "NOT_FOUND", "NOT_FOUND_EN", "Answer", "Citation",
            "ResolvedQuery", "StreamEvent", "answer", "emit_events", "stream_answer"]  # fmt: skip
 
-# A word held by no more than this share of the passages names a specific thing (风险基金);
-# on dev, 3 and 8 of 437 passages decided alike.
-RARE_SHARE = 0.01
 # The question's most specific thing (污水 of 城市生活污水收集率) is named by the quotes when
 # at most this share of passages hold it; on dev, 5%, 10% and 100% decided alike.
 SPECIFIC_SHARE = 0.05
@@ -182,7 +175,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
         yield from emit_events(declined(question, query, passages, english))
         return
-    if exact and _allowed(exact[0], where):
+    if exact and where.admits(exact[0]):
         # 第二十一条…按多大比例核减？ asks a figure of the article: one it doesn't state isn't there.
         shape = answer_types.required_shape(question, answer_types.question_form(question))
         if shape is not None and not any(shape.search(p.text) for p in exact):
@@ -197,7 +190,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     issued = issued or doc_questions.amendment_quotes(index, question, named)
     issued = issued or doc_questions.definition_quotes(index, question, named)
     issued = issued or doc_questions.title_quotes(index, question)
-    if issued and _allowed(issued[0][0], where):
+    if issued and where.admits(issued[0][0]):
         yield from _finish(quote_spans(question, query, "", issued), question, query, use_llm)
         return
     places = doc_questions.phrase_quotes(index, question, named or [d["doc_id"] for d in visible])
@@ -221,7 +214,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # An English question names a part by its words, not across two of them.
     section_asked = english_query.words if english else asked
     part = numbered or provisions.lookup_section(index, section_asked, named, passages)
-    if part and part[1] and _allowed(part[1][0], where):
+    if part and part[1] and where.admits(part[1][0]):
         path, section = part
         # A part asked by its number, or by its heading in quotes (“配额核定与分配”这一条), is
         # the answer whatever else the question says.
@@ -324,19 +317,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # A figure quoted of another thing or year doesn't state the asked one.
     # A thing the question names that few passages hold (风险基金) must be named by the quotes.
     # So must one whose specifics a list question asks (承诺书具体要写哪些内容).
-    rare = []
-    if (shape is not None or asks_specifics(question, form)) and not english:
-        # A thing of the scene (群众想反映。) is no thing the rule must name.
-        counts = index.passage_counts(things(asking_sentences(question), evidence), cap + 1)
-        rare = specific_things(counts, max(3, round(RARE_SHARE * index.size)), cap)
-        own_kind = case_kind(question)
-        rare = [t for t in rare if t not in own_kind]
-    elif shape is not None:
-        # Only the rarest English things count: a translation of a general word (sources →
-        # 来源) may be the fewest held, and not asked.
-        counts = {t: max(held.get(w, 0) for w in t) for t in english_things(evidence)}
-        few = max(3, round(RARE_SHARE * index.size))
-        rare = specific_things(counts, few, few)
+    rare = rare_things(index, question, evidence, shape, form, english, cap,
+                       held if english else {})  # fmt: skip
     titles = [c.passage.title for c in extractive.citations for _ in c.spans]
     units = [_provision_of(c.passage) for c in extractive.citations for _ in c.spans]
     stated = (names_all(quotes, rare) if shape is None else
@@ -374,18 +356,6 @@ def _quoted_phrase(question: str) -> str | None:
     if match is None or re.fullmatch(r"十[一二三四五六七八九]五(?:时期|期间|末)?", match.group(1)):
         return None
     return match.group(1)
-
-
-def _allowed(passage: Passage, where) -> bool:
-    """Exact look-ups go around the search: they must still respect its filters."""
-    date = passage.date or ""
-    undated_ok = not date and where.include_undated
-    return (
-        (where.docs is None or passage.doc_id in where.docs)
-        and (not where.date_from or undated_ok or date >= where.date_from)
-        and (not where.date_to or undated_ok or (bool(date) and date <= where.date_to))
-        and (not where.in_force or passage.in_force)
-    )
 
 
 def _finish(extractive: Answer, question: str, query: str, use_llm, passages=None,

@@ -259,6 +259,33 @@ def english_things(terms: Sequence[frozenset[str]]) -> list[frozenset[str]]:
     return [t for t in terms if t and any(nouns(w) for w in t if is_topic_word(w))]
 
 
+# A word held by no more than this share of the passages names a specific thing (风险基金);
+# on dev, 3 and 8 of 437 passages decided alike.
+RARE_SHARE = 0.01
+
+
+def rare_things(index, question: str, evidence: Sequence, shape: re.Pattern | None,
+                form: str | None, english: bool, cap: int, held: dict[str, int]) -> list:  # fmt: skip
+    """The things of the question a quote must name to state what is asked of them: few passages
+    hold them (qa.search.Index.passage_counts). `held`: of an English question, the passages
+    holding each translation."""
+    from qa.evidence import case_kind
+    from qa.parts import asking_sentences
+
+    few = max(3, round(RARE_SHARE * index.size))
+    if (shape is not None or asks_specifics(question, form)) and not english:
+        # A thing of the scene (群众想反映。) is no thing the rule must name.
+        counts = index.passage_counts(things(asking_sentences(question), evidence), cap + 1)
+        own_kind = case_kind(question)
+        return [t for t in specific_things(counts, few, cap) if t not in own_kind]
+    if shape is not None and english:
+        # Only the rarest English things count: a translation of a general word (sources →
+        # 来源) may be the fewest held, and not asked.
+        counts = {t: max(held.get(w, 0) for w in t) for t in english_things(evidence)}
+        return specific_things(counts, few, few)
+    return []
+
+
 def specific_things(counts: dict[str, int], rare: int, at_most: int) -> list[str]:
     """The things a quote must name to state a figure of them: each held by at most `rare`
     passages (风险基金), and those the fewest passages hold (污水, not 城市 or 生活, of 城市生活

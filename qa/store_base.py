@@ -36,6 +36,18 @@ class Filter:
     in_force: bool = False  # only documents in force (现行有效); the store knows which
     include_undated: bool = False  # with a date range: keep documents that have no date
 
+    def admits(self, passage) -> bool:
+        """Whether a passage (qa.search.Passage) passes: exact look-ups go around the search
+        and must still respect its filters."""
+        date = passage.date or ""
+        undated_ok = not date and self.include_undated
+        return (
+            (self.docs is None or passage.doc_id in self.docs)
+            and (not self.date_from or undated_ok or date >= self.date_from)
+            and (not self.date_to or undated_ok or (bool(date) and date <= self.date_to))
+            and (not self.in_force or passage.in_force)
+        )
+
     def sql(self, not_in_force: tuple[str, ...] = ()) -> tuple[str, list]:
         clauses, args = [], []
         if self.in_force and not_in_force:
