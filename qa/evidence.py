@@ -203,10 +203,12 @@ _CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
 # A time of the asker's case: 2026年6月, 2024年底, 2019年开工, 我们2023年度的报告.
 _CASE_DAY = (r"\s*年\s*(?:\d{1,2}\s*月|度|底|初|末"
              r"|(?=[^，,。？?]{0,4}?(?:开工|投产|建成|完成|关停|申请|登记|签|发现|被查|查出|排了|排放了)))")  # fmt: skip
+# …and one that is past, whoever asks (2016年在发改委备案过的项目): no rule is dated so.
+_PAST_CASE_DAY = r"\s*年(?=[^，,。？?]{0,4}?(?:开工|投产|建成|关停|申请|登记|备案)(?:过|了))"
 _ORDINAL_EVENT = re.compile(
     r"第[一二三四五六七八九十]+次(?=修订|修正|修改|会议|审议|全体会议|常务会议)"
 )
-_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]|一家|有家")
+_ASKER = re.compile(r"我们|我司|我厂|我方|客户|某[\u4e00-\u9fff]|一家|有家|打算|计划在|准备在")
 
 
 def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = "",
@@ -216,7 +218,7 @@ def names_numbers(passages: Sequence[Passage], terms: Sequence, question: str = 
     A quantity of the asker's case is not a name. `effective`: per doc id, the date it took
     effect, which names it too (the NDRC's 2025 measures)."""
     # The day of the asker's case (我们的项目是2026年6月登记的) is no year a rule must name.
-    case_day = _CASE_DAY if _ASKER.search(question) else r"(?!)"
+    case_day = _CASE_DAY if _ASKER.search(question) else _PAST_CASE_DAY
     numbers = [t for t in terms if isinstance(t, str) and t.isdigit() and len(t) >= 2
                and not re.search(rf"(?<!\d){t}(?:{_CASE_QUANTITY}|{case_day})", question)]  # fmt: skip
     # 第三次修订 names one event as a year does: texts with 第一次、第二次修订 don't tell of it.

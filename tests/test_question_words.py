@@ -233,6 +233,12 @@ def test_the_figures_of_a_hypothetical_firm_are_its_case():
     question = "一家水泥企业2023年排了2.5万吨、2024年排了2.7万吨，能被移出名录吗？"
     assert names_numbers([rule], ["2023", "2024", "名录"], question)
     assert not names_numbers([rule], ["2023", "名录"], "2023年的名录移出了哪些企业？")
+    # a plan of the asker's, or a past act of the case, is dated by the case, not by a rule
+    planned = "项目业主打算2026年3月申请登记，减排量最早能算到什么时候？"
+    assert names_numbers([rule], ["2026", "登记"], planned)
+    past = "2016年在发改委备案过的老项目，现在要不要重新登记？"
+    assert names_numbers([rule], ["2016", "登记"], past)
+    assert not names_numbers([rule], ["2016", "登记"], "2016年的项目要不要重新登记？")
 
 
 def test_a_few_is_not_a_count_asked():
