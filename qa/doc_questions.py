@@ -16,6 +16,7 @@ _STATUS_ASKED = re.compile(
     re.I,
 )
 _SAID = re.compile(r"“[^”]*”|「[^」]*」|\"[^\"]*\"")
+_KIND_WORD = re.compile(r"办法|条例|意见|方案|通知|规定|法律|法")
 _QUOTED_TITLE = re.compile(r"《([^》]{4,60})》")
 
 
@@ -27,7 +28,8 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
 
     # A status word inside quotation marks is someone's words (散布…“马上要作废”的假消息),
     # not what the question asks.
-    if not _STATUS_ASKED.search(_SAID.sub("", question)):
+    status = _STATUS_ASKED.search(_SAID.sub("", question))
+    if status is None:
         return None
     titles = {d["doc_id"]: d["title"] for d in index.titles()}
     authorities_by_doc = index.authorities()
@@ -41,6 +43,12 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
     if not asked:
         return None
     title = asked[0]
+    # 按办法，这份意见还有效吗 asks about an opinion issued under the text, not the text itself.
+    subject = _SAID.sub("", question)[max(0, status.start() - 6) : status.start()]
+    subject = subject.split("被")[0]  # 办法被暂行条例废止了吗: the 条例 is who repealed it
+    kinds = _KIND_WORD.findall(subject)
+    if kinds and kinds[-1] not in title:
+        return None
     key = authorities.title_key(title)
     target = next((d for d, t in titles.items() if authorities.title_key(t) == key), None)
 

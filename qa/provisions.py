@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from qa import authority as authorities
-from qa.answer_types import SYNONYMS
+from qa.answer_types import SYNONYMS, question_form
 from qa.authority import Authority, governing_key
 from qa.naming import longest_common_run, title_core
 from qa.search import Index, Passage
@@ -22,6 +22,8 @@ from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_artic
 from qa.text import normalize
 
 _ARTICLE_ASKED = re.compile(rf"第\s*{NUMERAL}\s*条")
+# A text named by its kind just before the article (试行办法第十八条, 条例第五条)
+_LOOSE_NAME = re.compile(rf"(试行|暂行)?(办法|条例|意见|方案|通知)(?=第\s*{NUMERAL}\s*条)")
 # Articles asked together: 第二十二条、第二十三条和第二十五条 (not 办法第十四条…条例第九条)
 _ARTICLE_RUN = re.compile(
     rf"第\s*{NUMERAL}\s*条(?:\s*(?:、|，|,|和|及|与|以及)\s*第\s*{NUMERAL}\s*条)+"
@@ -80,7 +82,20 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
         if candidates[0] in index.with_article("第一条"):
             return None  # a legal text, named, without that article
         return []
-    return index.provision(holders[0], article) if len(holders) == 1 else []
+    if len(holders) == 1:
+        return index.provision(holders[0], article)
+    # 试行办法第十八条: a loose name that two texts answer to; each one's article is quoted.
+    # Only asked what the article says: a figure asked of it (第三十八条…多少天内公开) is
+    # searched for and weighed, as of any text.
+    loose = _LOOSE_NAME.search(question)
+    if loose is None or question_form(question) not in (None, "list", "how"):
+        return []
+    qualifier, kind = loose.groups()
+    titles = {d["doc_id"]: d["title"] for d in index.titles()}
+    held = [d for d in holders if kind in titles.get(d, "") and (qualifier or "") in titles[d]]
+    if not 1 <= len(held) <= 2:
+        return []
+    return [p for doc in held for p in index.provision(doc, article)]
 
 
 def _outline_document(sections: Sequence[tuple[str, str]], candidates: Sequence[str]) -> str | None:

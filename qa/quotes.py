@@ -125,7 +125,11 @@ def quote_whole(question: str, query: str, provision: list[Passage],
                  budget: int = provisions.MAX_PROVISION_CHARS) -> Answer:  # fmt: skip
     """An article asked by number, or a section by name: quoted whole up to the budget, then "…"."""
     kept = provisions.whole(provision, budget)
-    pieces = [f"{p.text}[{n}]" for n, p in enumerate(kept, 1)]
+    # The articles of two texts (试行办法第十八条 names two): each under its text's title.
+    titled = len({p.doc_id for p in kept}) > 1
+    firsts = {p.doc_id: p.passage_id for p in reversed(kept)}
+    pieces = [("\n" * (n > 1) + f"《{p.title}》" if titled and firsts[p.doc_id] == p.passage_id else "")
+              + f"{p.text}[{n}]" for n, p in enumerate(kept, 1)]  # fmt: skip
     if len(kept) < len(provision):
         pieces.append("…")
     citations = tuple(Citation(n, p, ((0, len(p.text)),)) for n, p in enumerate(kept, 1))

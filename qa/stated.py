@@ -231,7 +231,9 @@ def _abbreviates(term: str, text: str) -> bool:
     风险基金 not in 风险防控制度…基金): its characters in order, at most two apart."""
     if not isinstance(term, str):  # an English term: any of its translations
         return any(_abbreviates(word, text) for word in term)
-    return term in text or bool(re.search(".{0,2}".join(map(re.escape, term)), text))
+    if term in text or any(word in text for word in SYNONYMS.get(term, ())):
+        return True
+    return bool(re.search(".{0,2}".join(map(re.escape, term)), text))
 
 
 _LEADS_LIST = re.compile(r"[^。！？!?\n]*[：:]\s*(?:\n|（[一二三四五六七八九十]+）)")

@@ -385,3 +385,54 @@ def test_an_english_question_names_a_document_by_its_kind_and_year():
     ]
     other = "What does Article 30 of the 2022 measures say?"
     assert not named_in_english_by_year(other, english_terms(other), documents, years)
+
+
+def test_an_article_of_a_loose_name_two_texts_answer_to_is_quoted_from_each(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer
+
+    def measures(title: str, second: str) -> str:
+        return (f"---\ntitle: {title}\n---\n\n第一条　为了规范交易及相关活动，加强对温室气体排放的"
+                f"控制，根据有关法律法规，制定本办法。\n\n第二条　{second}\n\n"
+                "第三条　本办法自公布之日起施行，由生态环境部负责解释，此前发布的有关规定与本办法"
+                "不一致的，以本办法为准。\n")  # fmt: skip
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {
+        "ets.md": measures("碳排放权交易管理办法（试行）", "重点排放单位发生合并、分立等情形需要变更碳排放配额等事项的，应当报经省级生态环境主管部门审核后申请变更登记。"),
+        "ccer.md": measures("温室气体自愿减排交易管理办法（试行）", "项目业主申请项目减排量登记的，应当按照项目方法学等相关技术规范要求编制减排量核算报告。"),
+        "review.md": REVIEW,
+    })  # fmt: skip
+    both = answer("试行办法第二条讲的是啥？", index=library)
+    assert {c.passage.doc_id for c in both.citations} == {"ets.md", "ccer.md"}
+    assert "《碳排放权交易管理办法（试行）》第二条" in both.text
+    assert "《温室气体自愿减排交易管理办法（试行）》第二条" in both.text
+    # a figure asked of the article is searched and weighed, not looked up in both
+    asked = answer("试行办法第二条说的变更登记，要在多少天内申请？", index=library)
+    assert "项目业主" not in asked.text
+
+
+def test_a_status_asked_of_another_thing_than_the_text_is_not_the_texts(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from test_trust import NEW_REVIEW
+
+    from qa.doc_questions import status_quotes
+
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": NEW_REVIEW})
+    named = ["review-new.md"]
+    opinion = "项目的节能审查意见是2024年出具的，按节能审查和碳排放评价办法，这份意见还有效吗？"
+    assert status_quotes(index, opinion, named) is None
+    assert status_quotes(index, "节能审查和碳排放评价办法还有效吗？", named) is not None
+    repealed_by = "节能审查和碳排放评价办法被暂行条例废止了吗？"
+    assert status_quotes(index, repealed_by, named) is not None
+
+
+def test_an_everyday_word_names_the_rules_thing():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    question = "企业申请了复核，省厅最晚几个工作日要给结论？"
+    quote = ["省级生态环境主管部门应当自接到复核申请之日起十个工作日内，作出复核决定。"]
+    shape = required_shape(question, question_form(question))
+    assert states_asked(quote, shape, ["复核", "结论"], question, rare=["结论"])
