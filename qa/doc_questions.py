@@ -20,6 +20,11 @@ _KIND_WORD = re.compile(r"办法|条例|意见|方案|通知|规定|法律|法")
 _QUOTED_TITLE = re.compile(r"《([^》]{4,60})》")
 
 
+def _names_tail(text: str, key: str, shortest: int = 6) -> bool:
+    """The text names the title by it or by its last `shortest` or more characters."""
+    return any(key[start:] in text for start in range(max(1, len(key) - shortest + 1)))
+
+
 def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[str, list] | None:
     """For 《X》还有效吗？: (lead, [(passage, start, end)]) from the library: the provision that
     repealed X, or, when X is in the library and in force, the newest text that still cites it.
@@ -37,8 +42,9 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
     # A repealed text is not in the library, but its title is, in the text that repealed it:
     # 节能审查办法还适用吗 asks about that text, not about its successor the search names.
     plain = re.sub(r"\s+", "", question)
+    # …as readers shorten it (节能审查办法 for 固定资产投资项目节能审查办法): by its tail.
     asked += [r for a in authorities_by_doc.values() for r in a.repeals
-              if authorities.title_key(r) in plain and r not in asked]  # fmt: skip
+              if _names_tail(plain, authorities.title_key(r)) and r not in asked]  # fmt: skip
     asked += [titles[d] for d in named if d in titles and titles[d] not in asked]
     if not asked:
         return None

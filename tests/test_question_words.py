@@ -436,3 +436,14 @@ def test_an_everyday_word_names_the_rules_thing():
     quote = ["省级生态环境主管部门应当自接到复核申请之日起十个工作日内，作出复核决定。"]
     shape = required_shape(question, question_form(question))
     assert states_asked(quote, shape, ["复核", "结论"], question, rare=["结论"])
+
+
+def test_a_repealed_text_is_asked_by_the_tail_of_its_title(tmp_path, fake_embedder, monkeypatch):
+    from test_trust import NEW_REVIEW
+
+    from qa import answer
+
+    longer = NEW_REVIEW.replace("原《节能审查办法》", "原《固定资产投资项目节能审查办法》")
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": longer})
+    repealed = answer("节能审查办法还适用吗？", index=library)
+    assert repealed.text.startswith("《固定资产投资项目节能审查办法》已废止")
