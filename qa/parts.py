@@ -22,7 +22,9 @@ _ASKS = re.compile(
 # Where a second question starts: after a question mark with more to come, or after a comma
 # that joins another question to the first (，又规定了哪些…; ，还要…吗).
 _PART_END = re.compile(r"[？?](?=\s*\S)|[，,](?=(?:又|还|并且?|以及|另外|同时)[^，,。？?]*?(?:"
-                       + _ASKS.pattern + "))")  # fmt: skip
+                       + _ASKS.pattern + "))"
+                       # …or that opens with its asking word: 哪些煤是限制开采的，哪些是禁止开采的
+                       + r"|[，,](?=(?:那|那么)?(?:哪些|哪几|哪个|什么|多少|谁|何时|怎么|如何))")  # fmt: skip
 
 # Searches for a part as asked so far; chooses the quotes for it among the passages found.
 Search = Callable[[str], list[Passage]]

@@ -36,6 +36,12 @@ date: 2023-10-19
         # the scene set before one question is no question of its own
         ("我们总部在上海，电厂在内蒙古，报告该报给哪个省？", []),
         ("结算服务是哪个机构提供的？", []),
+        # a second question that opens with its asking word after a comma
+        (
+            "哪些煤是限制开采的，哪些是禁止开采的？",
+            ["哪些煤是限制开采的", "哪些是禁止开采的"],
+        ),
+        ("企业申请了复核，省厅最晚几个工作日要给结论？", []),
     ],
 )
 def test_the_parts_of_a_question_are_those_that_ask(question, asked):
