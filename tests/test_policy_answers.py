@@ -72,9 +72,14 @@ pytestmark = pytest.mark.slow
 # 0.767 (every metric better than look 36); on the 120 new ones: fact 0.560, refused 0.500,
 # declined 0.202, 2 of 6 conflict questions led by the governing rule. The split changed, so
 # the floors were set again from look 37 by the rule above.
+# Look 38 (2026-11-27, third session), the test split grown to 987 with blind batches 36–41
+# (120 questions): 0.710, 0.678, 0.110, 0.643. On the 867 of look 37: 0.726, 0.679, 0.100,
+# 0.694 (look 37: 0.725, 0.690, 0.107, 0.694: three refusals fewer, the rest flat or better);
+# on the 120 new ones: fact 0.607, refused 0.667, declined 0.179, 2 of 6 conflict questions led
+# by the governing rule. The split changed, so the floors were set again from look 38.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.695, "refused": 0.660, "governing": 0.664}
-CEILINGS = {"wrongly_declined": 0.137}
+FLOORS = {"fact": 0.680, "refused": 0.648, "governing": 0.613}
+CEILINGS = {"wrongly_declined": 0.140}
 
 
 @pytest.fixture(scope="module")
