@@ -17,7 +17,8 @@ from qa.answer_types import (
     asked_measure,
     asked_span_act,
 )
-from qa.evidence import is_topic_word
+from qa.evidence import case_kind, is_topic_word
+from qa.parts import asking_sentences
 from qa.structure import NUMERAL
 from qa.text import normalize, tokenize
 
@@ -154,7 +155,8 @@ _WHOLE_CLAUSE = re.compile(r"[^；;。！？!?\n]+")
 
 def _clauses(text: str, by_year: bool):
     """The clauses of a quote, each a match over the whole text. Of a figure (by_year), a year
-    opens a clause: 2024年度…应于2025年9月30日前完成 is one date."""
+    after a comma opens a clause of its own; of a date it doesn't (2024年度配额…，2025年9月30日前
+    完成 is one date of one thing)."""
     for match in (_CLAUSE if by_year else _WHOLE_CLAUSE).finditer(text):
         if match.group().startswith(("，", ",")) and re.match(r"[，,]\d{4}年", match.group()):
             match = _REST.match(text, match.start() + 1, match.end())
@@ -198,8 +200,8 @@ _YES_NO = re.compile(
 
 
 def says_predicate(question: str, quotes: Sequence[str]) -> bool:
-    """Asked whether something will be or must be done (会不会向社会公开, 要不要实名), the
-    quotes say that of it: a word of the predicate is in them. A quote of the question's own
+    """Asked whether something will, must or may be done (会不会向社会公开, 要不要实名, 能不能
+    顺延), the quotes say that of it: a word of the predicate is in them. A quote of the question's own
     premise (企业定期报告甲烷排放数据) says nothing of whether the data are published."""
     quoted = normalize("".join(quotes))
     for match in _YES_NO.finditer(question):
@@ -271,9 +273,6 @@ def rare_things(index, question: str, evidence: Sequence, shape: re.Pattern | No
     """The things of the question a quote must name to state what is asked of them: few passages
     hold them (qa.search.Index.passage_counts). `held`: of an English question, the passages
     holding each translation."""
-    from qa.evidence import case_kind
-    from qa.parts import asking_sentences
-
     few = max(3, round(RARE_SHARE * index.size))
     if (shape is not None or asks_specifics(question, form)) and not english:
         # A thing of the scene (群众想反映。) is no thing the rule must name.
