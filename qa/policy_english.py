@@ -115,6 +115,11 @@ DOMAIN_TERMS = {
     "made public": ("公开", "公布"), "make public": ("公开", "公布"), "results": ("结果", "成效"),
     "assessment": ("考核", "评估", "评价"), "in stages": "分期", "phased": "分期",
     "progress": ("进展", "成效"), "ahead of": ("率先", "提前"), "take the lead": "率先", "funding": ("经费", "资金"), "ceases to exist": ("灭失", "不复存续"),
+    "media": ("新闻媒体", "媒体"), "news media": "新闻媒体", "watchdog": "监督",
+    "pledge": "承诺", "commitment": "承诺", "commitments": "承诺", "talent": "人才",
+    "budget": "财政", "fiscal": "财政", "financial institution": "金融机构",
+    "financial institutions": "金融机构", "farmhouse": "农房", "farmhouses": "农房",
+    "rural housing": "农房", "party committees": "党委", "jointly responsible": "同责",
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",

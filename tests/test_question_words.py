@@ -447,3 +447,18 @@ def test_a_repealed_text_is_asked_by_the_tail_of_its_title(tmp_path, fake_embedd
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": longer})
     repealed = answer("节能审查办法还适用吗？", index=library)
     assert repealed.text.startswith("《固定资产投资项目节能审查办法》已废止")
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("Do the measures give the media a watchdog role?", "新闻媒体"),
+        ("What does the opinion say about farmhouses?", "农房"),
+        ("Must the validation report contain a pledge?", "承诺"),
+        ("Does the opinion promise budget money for green industries?", "财政"),
+    ],
+)
+def test_english_words_the_policy_texts_say_in_their_own_words(english, chinese):
+    from qa.crosslingual import english_terms
+
+    assert any(chinese in term for term in english_terms(english))
