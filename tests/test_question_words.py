@@ -456,6 +456,9 @@ def test_a_repealed_text_is_asked_by_the_tail_of_its_title(tmp_path, fake_embedd
         ("What does the opinion say about farmhouses?", "农房"),
         ("Must the validation report contain a pledge?", "承诺"),
         ("Does the opinion promise budget money for green industries?", "财政"),
+        ("Must the authority consult the local department?", "征求"),
+        ("How will China track methane in the air?", "大气"),
+        ("Does the plan build up a pool of methane control experts?", "人才"),
     ],
 )
 def test_english_words_the_policy_texts_say_in_their_own_words(english, chinese):
