@@ -459,6 +459,8 @@ def test_a_repealed_text_is_asked_by_the_tail_of_its_title(tmp_path, fake_embedd
         ("Must the authority consult the local department?", "征求"),
         ("How will China track methane in the air?", "大气"),
         ("Does the plan build up a pool of methane control experts?", "人才"),
+        ("How soon must the authority say what is missing?", "补正"),
+        ("Which high-carbon sectors will it restrict investment in?", "高碳"),
     ],
 )
 def test_english_words_the_policy_texts_say_in_their_own_words(english, chinese):
