@@ -77,6 +77,8 @@ pytestmark = pytest.mark.slow
 # 0.694 (look 37: 0.725, 0.690, 0.107, 0.694: three refusals fewer, the rest flat or better);
 # on the 120 new ones: fact 0.607, refused 0.667, declined 0.179, 2 of 6 conflict questions led
 # by the governing rule. The split changed, so the floors were set again from look 38.
+# Look 39, after policy English from dev misses was added to the dictionary (same split):
+# 0.712, 0.674, 0.108, 0.643; English fact 0.601 → 0.607 (dev English 0.765 → 0.821).
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.680, "refused": 0.648, "governing": 0.613}
 CEILINGS = {"wrongly_declined": 0.140}
