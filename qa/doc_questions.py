@@ -33,7 +33,8 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
 
     # A status word inside quotation marks is someone's words (散布…“马上要作废”的假消息),
     # not what the question asks.
-    status = _STATUS_ASKED.search(_SAID.sub("", question))
+    unquoted = _SAID.sub("", question)
+    status = _STATUS_ASKED.search(unquoted)
     if status is None:
         return None
     titles = {d["doc_id"]: d["title"] for d in index.titles()}
@@ -50,7 +51,7 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
         return None
     title = asked[0]
     # 按办法，这份意见还有效吗 asks about an opinion issued under the text, not the text itself.
-    subject = _SAID.sub("", question)[max(0, status.start() - 6) : status.start()]
+    subject = unquoted[max(0, status.start() - 6) : status.start()]
     subject = subject.split("被")[0]  # 办法被暂行条例废止了吗: the 条例 is who repealed it
     kinds = _KIND_WORD.findall(subject)
     if kinds and kinds[-1] not in title:

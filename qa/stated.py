@@ -38,7 +38,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     question must be named within the provision that states the figure."""
     numbers = re.findall(r"\d{2,}", question)
     # A share the question states itself (定了80%以上的目标，那秸秆呢) is its premise, not the answer.
-    premises = _SHARE.findall(question)
+    premises = _STATED_SHARE.findall(question)
     years = set(re.findall(r"\d{4}", question))
     periods = set(re.findall(r"(\d{4})年度", question))
     words = [t for t in terms if not isinstance(t, str) or (is_topic_word(t) and not t.isdigit())]
@@ -145,7 +145,7 @@ _EFFECT_ASKED = re.compile(
 _EFFECT_SAID = re.compile(r"施行|生效|实施")
 
 
-_SHARE = re.compile(r"\d+(?:\.\d+)?\s*[%％]")
+_STATED_SHARE = re.compile(r"\d+(?:\.\d+)?\s*[%％]")  # not answer_types._SHARE, the asked shape
 # A clause ends at ；。！？ or a line; a year after a comma opens a clause of its own
 # (到2025年，…达到80%以上，2030年达到85%以上 says two years' figures).
 _CLAUSE = re.compile(r"[^；;。！？!?\n]+?(?=[，,]\d{4}年|[；;。！？!?\n]|$)")
