@@ -152,6 +152,15 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # 2020年的试行办法说…，现在按新规定呢？ names the old text to ask what governs now.
     if _NOW_ASKED.search(question):
         titled = []
+    # …只是号召吗？法律里有没有写？ asks the law, whatever text the premise quoted.
+    levels = {doc_id: a.level for doc_id, a in index.authorities().items()}
+    by_level = (
+        [] if english else naming.named_by_level(own_part(question, resolved), visible, levels)
+    )
+    # Its 第X条 is then the premise's text's (试行办法第五条写的是…), not one to look up.
+    premise_article = bool(by_level) and by_level != named
+    if by_level:
+        named = titled = by_level
     # The document a Chinese question names as one leads the answer; 碳排放权交易, a run of two
     # titles, names neither. An English gloss names them by their words (the 2020 measures).
     leads = named if english else titled
@@ -171,7 +180,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             replace(p, score=passages[-1].score) for p in passages if p.passage_id in governing
         ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
-    exact = provisions.lookup_article(index, question, named)
+    exact = provisions.lookup_article(index, question, named) if not premise_article else []
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
         yield from emit_events(declined(question, query, passages, english))
         return

@@ -106,6 +106,27 @@ def _named_as_document(text: str, title: str) -> bool:
     )
 
 
+# 法律上有没有硬性要求, 按上位的行政法规: the question asks what a level of law says, whichever
+# text of that level the library holds — not 法律责任, 法律法规, or the 法律 a text lists.
+_LEVEL_NAMED = {
+    level: re.compile(
+        rf"(?:按|依照|根据|上位的?|现行的?|现在的?){level}"
+        rf"|{level}(?:上|里|中|层面|有没有|有无|是否|本身|规定|怎么|对)"
+    )
+    for level in ("法律", "行政法规", "部门规章")
+}
+
+
+def named_by_level(question: str, documents: Sequence[dict],
+                   levels: Mapping[str, str | None]) -> list[str]:  # fmt: skip
+    """Ids of the documents of the level of law the question asks about (法律里有没有写 → the
+    library's 法律), given each doc id's level; [] when it names no level or the library holds
+    no text of it."""
+    text = normalize(question)
+    asked = {level for level, pattern in _LEVEL_NAMED.items() if pattern.search(text)}
+    return [d["doc_id"] for d in documents if levels.get(d["doc_id"]) in asked]
+
+
 def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict]) -> list[str]:
     """The document an English question names by its title's words in any order (the voluntary
     emission reduction measures → 温室气体自愿减排交易管理办法): its kind and two more of its

@@ -467,3 +467,25 @@ def test_english_words_the_policy_texts_say_in_their_own_words(english, chinese)
     from qa.crosslingual import english_terms
 
     assert any(chinese in term for term in english_terms(english))
+
+
+def test_a_level_of_law_asked_for_is_the_text_of_that_level(tmp_path, fake_embedder, monkeypatch):
+    from test_trust import MEASURES, REGULATION
+
+    from qa import answer
+    from qa.naming import named_by_level
+
+    documents = [{"doc_id": "law"}, {"doc_id": "regulation"}, {"doc_id": "measures"}]
+    levels = {"law": "法律", "regulation": "行政法规", "measures": "部门规章"}
+    assert named_by_level("这只是号召吗？法律里有没有写？", documents, levels) == ["law"]
+    assert named_by_level("现在按上位的行政法规怎么说？", documents, levels) == ["regulation"]
+    for other in ("第五章法律责任有几条？", "意见要求健全法律法规", "意见要修订哪几部法律？"):
+        assert named_by_level(other, documents, levels) == []
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"regulation.md": REGULATION, "measures.md": MEASURES})  # fmt: skip
+    # The premise quotes the 办法; the question asks what the regulation above it says.
+    result = answer("试行办法第二条说虚报排放报告罚一万元以上三万元以下，行政法规里篡改数据是怎么罚的？",
+                    index=library)  # fmt: skip
+    assert result.found and result.citations[0].passage.title == "碳排放权交易管理暂行条例"
+    assert "50万元以上200万元以下" in result.text
