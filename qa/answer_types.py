@@ -67,7 +67,8 @@ _DATE = re.compile(
     r"|后[^，。；]{0,8}?(?:\d+|[一二三四五六七八九十]+)\s*个?(?:年|月|日|天)"
 )
 _YEAR_ASKED = re.compile(r"哪一?年|何年|which year|what year|in what year", re.I)
-_YEAR = re.compile(r"\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
+# 比2005年下降65% names a baseline, not the year a thing happens.
+_YEAR = re.compile(r"(?<![比较\d])\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
 # A figure asked (多少, what share); a year alone is none (qa.stated).
 QUANTITY = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
@@ -117,7 +118,7 @@ SYNONYMS = {
     "领导": ("负责人",), "告诉": ("告知", "通知"), "钱": ("罚款", "资金"), "偷排": ("违法排放",),
     "不能": ("不得",), "不准": ("不得", "禁止"), "不许": ("不得", "禁止"),
     "老百姓": ("居民",), "百姓": ("居民",), "跑冒滴漏": ("泄漏",), "滴漏": ("泄漏",),
-    "硬性": ("应当", "强制"), "ccer": ("核证自愿减排量",), "结论": ("决定",),
+    "硬性": ("应当", "强制"), "ccer": ("核证自愿减排量",), "结论": ("决定",), "达峰": ("峰值",),
 }  # fmt: skip
 
 # The measure a figure is asked of: 煤矿瓦斯抽采量达到多少 → 抽采量 (利用量 gives another).

@@ -71,7 +71,7 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
     done = _WHO_DID.search(question)
     # 签署, 签发, 签字: any signing is said with 签
     did = done and ("签" if done.group(1).startswith("签") else done.group(1))
-    sectors = set() if _EXCEPT.search(question) else set(_SECTORS.findall(question))
+    sectors = set() if _EXCEPT.search(question) else _sectors(question)
     # Only the topic words the quotes use at all: a question's words may all be said otherwise
     # (or name the document), and then no sentence can be told from another by them.
     words = [
@@ -123,14 +123,24 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
             # 发电行业的名录 asked: a date for 钢铁、水泥、铝冶炼行业's is another sector's.
             if sectors:
                 sentence = text[text.rfind("。", 0, clause.start()) + 1 : clause.end()]
-                named_sectors = set(_SECTORS.findall(sentence))
+                named_sectors = _sectors(sentence)
                 for_act = for_act and (not named_sectors or bool(named_sectors & sectors))
             if shape.search(rest) and (not years or in_scope) and about and in_period and for_act:
                 return True
     return False
 
 
-_SECTORS = re.compile(r"发电|钢铁|水泥|铝冶炼|电解铝|石化|化工|建材|造纸|航空|有色|平板玻璃|煤电")
+_SECTORS = re.compile(
+    r"发电|钢铁|水泥|铝冶炼|电解铝|石化|化工|建材|造纸|航空|有色|平板玻璃|煤电|电厂"
+)
+# 燃煤电厂 and 煤电 are of the 发电 sector the notices name; 电解铝 is 铝冶炼.
+_SECTOR_OF = {"煤电": "发电", "电厂": "发电", "电解铝": "铝冶炼"}
+
+
+def _sectors(text: str) -> set[str]:
+    return {_SECTOR_OF.get(s, s) for s in _SECTORS.findall(text)}
+
+
 _EXCEPT = re.compile(r"除了|除[^，,。？?]{1,20}外|以外|之外")
 _WHO_DID = re.compile(
     r"(?:谁|哪位[^，,。？?]{0,4}|哪个[^，,。？?]{0,4})(签署|签发|签字|批准|印发|主持|宣布)"

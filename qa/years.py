@@ -22,7 +22,8 @@ _TARGET_YEAR = re.compile(
 # In English: a target by, for or in a year (What forest coverage target … for 2030?).
 _TARGET_YEAR_EN = re.compile(r"\b(?:by|for|in|until) (20\d\d)\b(?!'s)", re.I)
 # Years asked together (2025年和2030年分别…): the first is as much a target year as the second.
-_JOINED_YEARS = re.compile(r"(20\d\d)年?\s*(?:和|与|及|以及|、|到|至|—|-|~|～)\s*(20\d\d)年")
+# Pairs overlap so that a run (2025年、2030年、2060年三个时间点) is joined through.
+_JOINED_YEARS = re.compile(r"(20\d\d)年?\s*(?:和|与|及|以及|、|到|至|—|-|~|～)\s*(?=(20\d\d)年)")
 # A five-year plan period (“十五五”期间, 十四五时期) is its five years: 十四五 is 2021–2025.
 _DIGITS = "一二三四五六七八九"
 _PLAN = f"十[{_DIGITS}]五"
@@ -48,7 +49,8 @@ def asked_year_groups(question: str) -> list[frozenset[str]]:
     years = {year for pair in _TARGET_YEAR.findall(question) for year in pair if year}
     if not re.search(r"[\u4e00-\u9fff]", question):
         years |= set(_TARGET_YEAR_EN.findall(question))
-    for first, second in _JOINED_YEARS.findall(question):
+    joined = _JOINED_YEARS.findall(question)
+    for first, second in joined + joined[::-1]:  # forwards, then back along the run
         if years & {first, second}:
             years |= {first, second}
     years |= {year for pair in _YEAR_WITH_PERIOD.findall(question) for year in pair if year}

@@ -144,6 +144,10 @@ def test_a_date_for_other_sectors_does_not_answer_for_the_asked_one():
     # asked about the others, the listed sectors answer
     others = "除了发电行业，其他行业的名录最晚哪天公布？"
     assert states_asked(steel, required_shape(others, "date"), ["发电", *terms], others)
+    # a coal power plant is of the 发电 sector the notice names
+    power = ["2025年6月30日前，省级生态环境主管部门完成发电行业重点排放单位核查，告知核查结果。"]
+    plant = "我们是燃煤电厂，核查结果省里最晚什么时候告诉我们？"
+    assert states_asked(power, required_shape(plant, "date"), ["核查", "结果"], plant)
 
 
 def test_an_ordinal_event_the_question_names_must_be_in_the_texts():
@@ -489,3 +493,14 @@ def test_a_level_of_law_asked_for_is_the_text_of_that_level(tmp_path, fake_embed
                     index=library)  # fmt: skip
     assert result.found and result.citations[0].passage.title == "碳排放权交易管理暂行条例"
     assert "50万元以上200万元以下" in result.text
+
+
+def test_which_year_is_not_answered_by_a_baseline_year():
+    from qa.answer_types import question_form, required_shape
+    from qa.provisions import expand_terms
+
+    question = "意见里到底定的是哪年达峰？"
+    shape = required_shape(question, question_form(question))
+    assert not shape.search("单位国内生产总值二氧化碳排放比2005年下降65%以上")
+    assert shape.search("到2030年，经济社会发展全面绿色转型取得显著成效")
+    assert "峰值" in expand_terms(["达峰"])  # the text says 二氧化碳排放量达到峰值

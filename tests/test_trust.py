@@ -533,6 +533,9 @@ def test_a_year_asked_beside_a_period_is_asked_too():
     groups = asked_year_groups("煤矿瓦斯利用，2025年和“十五五”期间分别提了什么目标？")
     assert groups == [frozenset({"2025"}), frozenset(map(str, range(2026, 2031)))]
     assert len(asked_year_groups("“十四五”和2030年的目标有什么不同？")) == 2
+    # a run of years is asked through, whichever of them the asking words follow
+    run = asked_year_groups("非化石能源消费比重在2025年、2030年、2060年三个时间点分别要到多少？")
+    assert run == [frozenset({"2025"}), frozenset({"2030"}), frozenset({"2060"})]
 
 
 def test_an_english_target_year_is_asked_too():
