@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa import answer_types, crosslingual, doc_questions, naming, provisions
-from qa.authority import NEWS, Authority
+from qa.authority import NEWS, Authority, governing_key
 from qa.citing import with_cited_articles
 from qa.evidence import (
     answer_features,
@@ -150,10 +150,12 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             )
         )
     # 2020年的试行办法说…，现在按新规定呢？ names the old text to ask what governs now.
-    if _NOW_ASKED.search(question):
+    if naming.NOW_ASKED.search(question):
         titled = []
     # …只是号召吗？法律里有没有写？ asks the law, whatever text the premise quoted.
-    levels = {doc_id: a.level for doc_id, a in index.authorities().items()}
+    authorities_by_doc = index.authorities()
+    levels = {doc_id: a.level for doc_id, a in authorities_by_doc.items()}
+    keys = {doc_id: governing_key(a, None) for doc_id, a in authorities_by_doc.items()}
     by_level = (
         [] if english else naming.named_by_level(own_part(question, resolved), visible, levels)
     )
@@ -181,6 +183,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named) if not premise_article else []
+    if exact and naming.cites_for_now(question, {p.doc_id for p in exact}, visible, keys):
+        exact = []  # 试行办法第二十五条说…，按现在的规定…: the article is the premise
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
         yield from emit_events(declined(question, query, passages, english))
         return
@@ -211,7 +215,6 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from _finish(quote_spans(question, query, *status), question, query, use_llm)
         return
     titles = {d["doc_id"]: d["title"] for d in visible}
-    authorities_by_doc = index.authorities()
     known = [*titles.values(), *(r for a in authorities_by_doc.values() for r in a.repeals)]
     if doc_questions.unheld_title(question, known):
         # Its content is in that document only: texts that cite it don't state it.
@@ -258,9 +261,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         unknown = [max(sorted(t), key=len) for t in evidence
                    if t and all(held.get(w) == 0 for w in t)]  # fmt: skip
     # An English question names its years as a Chinese one does (their 2027 lists).
-    years = (
-        [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)] if english else []
-    )
+    naming_years = naming.english_document_years(question) if english else set()
+    years = [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)
+             and n not in naming_years] if english else []  # fmt: skip
     effective = {d: a.effective for d, a in authorities_by_doc.items()}
     if not passages or not names_numbers(passages, [*evidence, *years], question, effective):
         yield from emit_events(declined(question, query, passages, english))
@@ -354,7 +357,6 @@ def _provision_of(passage: Passage) -> str:
     return f"{passage.doc_id} {article or passage.passage_id}"
 
 
-_NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
 _QUOTED_PHRASE = re.compile(r"[“\"]([^“”\"《》]{3,20})[”\"]")
 
 

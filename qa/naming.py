@@ -5,7 +5,7 @@ title's words in any order. qa/answer.py and qa/provisions.py read these."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from qa.text import normalize
@@ -144,6 +144,19 @@ def named_in_english(terms: Sequence[frozenset[str]], documents: Sequence[dict])
     return []
 
 
+# the 2020 trial measures, the 2024 interim regulation: a year that names a text, not one asked.
+_ENGLISH_DOCUMENT_YEAR = re.compile(
+    r"\b((?:19|20)\d\d)\s+(?:[a-z-]+\s+){0,3}?(?:measures|regulations?|rules|plan|opinions?|"
+    r"notice|law|guidelines|document)\b",
+    re.I,
+)
+
+
+def english_document_years(question: str) -> set[str]:
+    """The years an English question names its documents by (the 2020 trial measures)."""
+    return set(_ENGLISH_DOCUMENT_YEAR.findall(question))
+
+
 def named_in_english_by_year(question: str, terms: Sequence[frozenset[str]],
                              documents: Sequence[dict], years: Mapping[str, set[str]]) -> list[str]:  # fmt: skip
     """The one document of the kind an English question names with a year (the 2023 CCER
@@ -165,6 +178,40 @@ def _names_by_kind(text: str, kind: str, title: str) -> bool:
 
 def _kind_as_name(text: str, kind: str) -> bool:
     return bool(re.search(rf"(?:^|[《“\s]){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text))
+
+
+SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理
+
+
+def same_subject(title: str, other: str) -> bool:
+    """碳排放权交易管理办法（试行） and 碳排放权交易管理暂行条例 rule the same matter; the
+    甲烷排放控制行动方案 and the 碳达峰碳中和意见 do not, and neither governs the other."""
+    return longest_common_run(normalize(title_core(title)),
+                               normalize(title_core(other))) >= SAME_SUBJECT_CHARS  # fmt: skip
+
+
+NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
+# 第二十五条说…: an article the question cites for what it said.
+_ARTICLE_SAID = re.compile(
+    r"第[一二三四五六七八九十百零〇\d]+条(?:里|中|原来|本来)?(?:说|写|规定|要求|提到|明确)"
+)
+
+
+def cites_for_now(question: str, doc_ids: Iterable[str], documents: Sequence[dict],
+                  keys: Mapping[str, tuple]) -> bool:  # fmt: skip
+    """The question cites an article of one of the documents for what it said, then asks what
+    rules now (试行办法第二十五条说…，按现在的规定…), and another text of the library on the same
+    subject governs that one (试行办法 under the 暂行条例), given per doc id its
+    authority.governing_key."""
+    cited = _ARTICLE_SAID.search(question)
+    if cited is None or not NOW_ASKED.search(question, cited.end()):
+        return False
+    titles = {d["doc_id"]: d["title"] for d in documents}
+    return any(
+        other != doc_id and same_subject(titles[doc_id], title) and keys[other] < keys[doc_id]
+        for doc_id in doc_ids if doc_id in titles and doc_id in keys
+        for other, title in titles.items() if other in keys
+    )  # fmt: skip
 
 
 def longest_common_run(a: str, b: str) -> int:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from qa import authority as authorities
 from qa.answer_types import SYNONYMS, question_form
 from qa.authority import Authority, governing_key
-from qa.naming import longest_common_run, title_core
+from qa.naming import longest_common_run, same_subject, title_core
 from qa.search import Index, Passage
 from qa.sentences import Sentence, select_sentences
 from qa.structure import NUMERAL, OUTLINE, cn_to_int, int_to_cn, normalize_article
@@ -88,7 +88,9 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     # Only asked what the article says: a figure asked of it (第三十八条…多少天内公开) is
     # searched for and weighed, as of any text.
     loose = _LOOSE_NAME.search(question)
-    if loose is None or question_form(question) not in (None, "list", "how"):
+    # 第七条讲的是啥？管的是谁？: the sentence that names the article says what is asked of it.
+    own = next((s for s in re.split(r"(?<=[？?])", question) if _ARTICLE_ASKED.search(s)), question)
+    if loose is None or question_form(own) not in (None, "list", "how"):
         return []
     qualifier, kind = loose.groups()
     titles = {d["doc_id"]: d["title"] for d in index.titles()}
@@ -233,7 +235,6 @@ def whole(passages: Sequence[Passage], budget: int = MAX_PROVISION_CHARS) -> lis
     return kept
 
 
-SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理
 CLOSE_COSINE = 0.05  # passages this close to the best cosine answer about as well
 
 
@@ -327,13 +328,6 @@ def lead_documents(passages: Sequence[Passage], named: Sequence[str] = ()) -> di
         order.remove(leader)
         order.insert(0, leader)
     return {doc_id: i for i, doc_id in enumerate(order)}
-
-
-def same_subject(title: str, other: str) -> bool:
-    """碳排放权交易管理办法（试行） and 碳排放权交易管理暂行条例 rule the same matter; the
-    甲烷排放控制行动方案 and the 碳达峰碳中和意见 do not, and neither governs the other."""
-    return longest_common_run(normalize(title_core(title)),
-                               normalize(title_core(other))) >= SAME_SUBJECT_CHARS  # fmt: skip
 
 
 def is_rule(passage: Passage) -> bool:

@@ -409,6 +409,9 @@ def test_an_article_of_a_loose_name_two_texts_answer_to_is_quoted_from_each(
     })  # fmt: skip
     both = answer("试行办法第二条讲的是啥？", index=library)
     assert {c.passage.doc_id for c in both.citations} == {"ets.md", "ccer.md"}
+    # a second question after it (管的是谁？) asks of the article too
+    again = answer("试行办法第二条讲的是啥？管的是谁？", index=library)
+    assert {c.passage.doc_id for c in again.citations} == {"ets.md", "ccer.md"}
     assert "《碳排放权交易管理办法（试行）》第二条" in both.text
     assert "《温室气体自愿减排交易管理办法（试行）》第二条" in both.text
     # a figure asked of the article is searched and weighed, not looked up in both
@@ -504,3 +507,30 @@ def test_which_year_is_not_answered_by_a_baseline_year():
     assert not shape.search("单位国内生产总值二氧化碳排放比2005年下降65%以上")
     assert shape.search("到2030年，经济社会发展全面绿色转型取得显著成效")
     assert "峰值" in expand_terms(["达峰"])  # the text says 二氧化碳排放量达到峰值
+
+
+def test_an_article_cited_for_what_it_said_is_not_the_rule_asked_for_now(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from test_trust import MEASURES, REGULATION
+
+    from qa import answer
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"regulation.md": REGULATION, "measures.md": MEASURES})  # fmt: skip
+    now = answer(
+        "试行办法第二条说虚报要罚一万元以上三万元以下，现在篡改、伪造数据怎么罚？", index=library
+    )
+    assert now.found and now.citations[0].passage.doc_id == "regulation.md"
+    assert "50万元以上200万元以下" in now.text
+    # asked what the article says, it is looked up
+    said = answer("试行办法第二条讲的是什么？", index=library)
+    assert said.citations[0].passage.doc_id == "measures.md"
+
+
+def test_a_year_an_english_question_names_a_document_by_is_no_year_asked():
+    from qa.naming import english_document_years
+
+    question = ("Under the 2020 trial measures the fine was 10,000 to 30,000 yuan. What does the "
+                "2024 interim regulation impose now, and what targets does it set for 2030?")  # fmt: skip
+    assert english_document_years(question) == {"2020", "2024"}
