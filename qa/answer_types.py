@@ -286,7 +286,7 @@ FORMS = (
     ("target", re.compile(r"目标|指标|\btargets?\b|\bgoals?\b", re.I), FIGURE),
     ("penalty", re.compile(r"处罚|罚款|罚多少|被罚|责任|后果|怎么处理|如何处理|处分|会怎样|会怎么样|penalt|fine[sd]?\b|punish", re.I), _SAYS_PENALTY),
     ("title", re.compile(r"职务|职位|头衔|担任|\bposition\b|what title", re.I), TITLES),
-    ("who", re.compile(r"谁|哪个(?:部门|机构|单位|司局|司)|哪些(?:部门|机构|单位|司局)|职务|职位|担任|\bwho\b|which (?:department|agency)|position", re.I), _SAYS_WHO),
+    ("who", re.compile(r"谁|哪个(?:部门|机构|单位|司局|司)|哪些(?:部门|机构|单位|司局)|职务|职位|担任|\bwho\b|\bwhom\b|which (?:[\w-]+ ){0,2}(?:department|agency|authority|authorities|ministry|body|bureau|regulator|organ)s?\b|position", re.I), _SAYS_WHO),
     ("why", re.compile(r"为什么|为何|原因|目的|\bwhy\b", re.I), _SAYS_WHY),
     # May one, must one (能不能买卖配额, Can a project…register?): a rule that allows or bars.
     ("may", re.compile(r"能不能|可不可以|可以[^，。？]*吗|能否|是否(?:可以|允许|需要|必须|应当)|允许[^，。？]*吗|"

@@ -534,3 +534,19 @@ def test_a_year_an_english_question_names_a_document_by_is_no_year_asked():
     question = ("Under the 2020 trial measures the fine was 10,000 to 30,000 yuan. What does the "
                 "2024 interim regulation impose now, and what targets does it set for 2030?")  # fmt: skip
     assert english_document_years(question) == {"2020", "2024"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which government department are we supposed to submit those methane reports to?",
+        "To whom must the plant submit its annual report?",
+        "Which provincial authorities decide on the allocation?",
+    ],
+)
+def test_an_english_question_asking_which_organ_needs_one_named(question):
+    from qa.answer_types import question_form, required_shape
+
+    shape = required_shape(question, question_form(question))
+    assert shape is not None and shape.search("由省级生态环境主管部门负责")
+    assert not shape.search("推动大型排放源定期报告甲烷排放数据。")
