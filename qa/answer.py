@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa import answer_types, crosslingual, doc_questions, naming, provisions
-from qa.authority import NEWS, Authority, governing_key
+from qa.authority import NEWS, Authority
 from qa.citing import with_cited_articles
 from qa.evidence import (
     answer_features,
@@ -155,7 +155,6 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     # …只是号召吗？法律里有没有写？ asks the law, whatever text the premise quoted.
     authorities_by_doc = index.authorities()
     levels = {doc_id: a.level for doc_id, a in authorities_by_doc.items()}
-    keys = {doc_id: governing_key(a, None) for doc_id, a in authorities_by_doc.items()}
     by_level = (
         [] if english else naming.named_by_level(own_part(question, resolved), visible, levels)
     )
@@ -183,8 +182,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named) if not premise_article else []
-    if exact and naming.cites_for_now(question, {p.doc_id for p in exact}, visible, keys):
-        exact = []  # 试行办法第二十五条说…，按现在的规定…: the article is the premise
+    if exact and naming.cites_as_premise(question):
+        exact = []  # 第二十五条说排放报告要定期公开，那…: the article is the premise, not the answer
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
         yield from emit_events(declined(question, query, passages, english))
         return

@@ -5,7 +5,7 @@ title's words in any order. qa/answer.py and qa/provisions.py read these."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from qa.text import normalize
@@ -193,25 +193,20 @@ def same_subject(title: str, other: str) -> bool:
 NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
 # 第二十五条说…: an article the question cites for what it said.
 _ARTICLE_SAID = re.compile(
-    r"第[一二三四五六七八九十百零〇\d]+条(?:里|中|原来|本来)?(?:说|写|规定|要求|提到|明确)"
+    r"第[一二三四五六七八九十百零〇\d]+条(?:里|中|原来|本来)?(?:说|写|规定|要求|提到|明确)(?:的是)?"
 )
+_ASKING = re.compile(r"什么|啥|哪|几|多少|吗|是否|怎么|如何|[？?]")
 
 
-def cites_for_now(question: str, doc_ids: Iterable[str], documents: Sequence[dict],
-                  keys: Mapping[str, tuple]) -> bool:  # fmt: skip
-    """The question cites an article of one of the documents for what it said, then asks what
-    rules now (试行办法第二十五条说…，按现在的规定…), and another text of the library on the same
-    subject governs that one (试行办法 under the 暂行条例), given per doc id its
-    authority.governing_key."""
+def cites_as_premise(question: str) -> bool:
+    """The question cites an article for what it said (试行办法第二十五条说排放报告要定期公开，…)
+    and asks on from there, not what the article says (第二十五条说了啥, 第七条说哪些人…)."""
     cited = _ARTICLE_SAID.search(question)
-    if cited is None or not NOW_ASKED.search(question, cited.end()):
+    if cited is None:
         return False
-    titles = {d["doc_id"]: d["title"] for d in documents}
-    return any(
-        other != doc_id and same_subject(titles[doc_id], title) and keys[other] < keys[doc_id]
-        for doc_id in doc_ids if doc_id in titles and doc_id in keys
-        for other, title in titles.items() if other in keys
-    )  # fmt: skip
+    said = re.split(r"[，,。；;？?]", question[cited.end() :], maxsplit=1)[0]
+    # 第十条要求广泛征求意见的，是…哪几项: what the article names is what is asked about.
+    return bool(said) and not said.endswith("的") and not _ASKING.search(said)
 
 
 def longest_common_run(a: str, b: str) -> int:

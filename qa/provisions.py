@@ -59,6 +59,11 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     [] when the question asks no article or can't be pinned to one document; None when the
     article is asked of a named legal text that doesn't have it (or of no document at all)."""
     article = asked_article(question)
+    # 《巴黎协定》第六条: an article of a text the library doesn't hold is none of its own.
+    quoted = re.search(r"《([^》]{2,60})》\s*第[一二三四五六七八九十百零〇\d]+条", question)
+    if quoted and not any(title_core(quoted.group(1)) in title_core(d["title"])
+                          for d in index.titles()):  # fmt: skip
+        return []
     holders = index.with_article(article) if article else []
     if (_PART_ASKED.search(question) and not set(candidates) & set(holders)
             and _outline_document(index.sections(), candidates)):  # fmt: skip

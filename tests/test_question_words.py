@@ -526,6 +526,27 @@ def test_an_article_cited_for_what_it_said_is_not_the_rule_asked_for_now(
     # asked what the article says, it is looked up
     said = answer("试行办法第二条讲的是什么？", index=library)
     assert said.citations[0].passage.doc_id == "measures.md"
+    # an article of a text the library doesn't hold is none of the library's
+    from qa.provisions import lookup_article
+
+    assert lookup_article(library, "《巴黎协定》第四条对报告有什么要求？", []) == []
+    assert lookup_article(library, "《碳排放权交易管理暂行条例》第二条讲什么？", ["regulation.md"])
+
+
+@pytest.mark.parametrize(
+    ("question", "premise"),
+    [
+        ("大气污染防治法第四条规定考核结果要向社会公开，那主要负责人会不会被约谈？", True),
+        ("试行办法第二十五条说排放报告要定期公开，但涉及商业秘密的除外。现在呢？", True),
+        ("暂行条例第七条说哪些人不能参与碳排放权交易？", False),
+        ("2020年试行办法第二十二条写的是什么？别跟条例第二十二条搞混了。", False),
+        ("条例第十条要求广泛征求意见的，是依照第六条的哪几项事项？", False),
+    ],
+)
+def test_an_article_cited_for_what_it_said_is_the_premise(question, premise):
+    from qa.naming import cites_as_premise
+
+    assert cites_as_premise(question) is premise
 
 
 def test_a_year_an_english_question_names_a_document_by_is_no_year_asked():
