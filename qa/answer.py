@@ -149,6 +149,11 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
                 query, translated, visible, naming.document_years(index)
             )
         )
+    if english and named:
+        named_titles = [d["title"] for d in visible if d["doc_id"] in named]
+        unnamed = english_query.without_names(*naming.english_names(question, named_titles))
+        terms = unnamed.terms + extra
+        scored = [*unnamed.translated, *extra, *unnamed.numbers]
     # 2020年的试行办法说…，现在按新规定呢？ names the old text to ask what governs now.
     if naming.NOW_ASKED.search(question):
         titled = []

@@ -265,6 +265,14 @@ class EnglishQuery:
         """The lexical search terms: the translations, then the numbers."""
         return lexical_terms(self.translated) + self.numbers
 
+    def without_names(self, names: list[str], numbers: set[str]) -> EnglishQuery:
+        """The query less the terms and numbers that named its documents (the 2020 trial
+        measures, MEE order 19), given the words they name them by: within those documents
+        they tell no passage apart, and their stray translations (order → 责令) pull penalty
+        clauses."""
+        kept = [t for t in self.translated if not any(w in name for w in t for name in names)]
+        return EnglishQuery(kept, self.gloss, [n for n in self.numbers if n not in numbers])
+
     def vector(self, vector, embedder):
         """The question's vector averaged with its gloss's, unit length: the model tells Chinese
         texts apart better from Chinese words."""

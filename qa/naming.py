@@ -157,6 +157,17 @@ def english_document_years(question: str) -> set[str]:
     return set(_ENGLISH_DOCUMENT_YEAR.findall(question))
 
 
+def english_names(question: str, titles: Sequence[str]) -> tuple[list[str], set[str]]:
+    """The words (办法, 试行, 暂行条例…) and numbers (2020, 19) by which an English question named
+    its documents, of the given titles: "the 2020 trial measures (MEE Order No. 19)" names the
+    text by them, and asks about none."""
+    words = [w for t in titles for w in (*_KINDS, "试行", "暂行", "行动") if w in normalize(t)]
+    orders = re.findall(r"\border\s+(?:no\.?\s*)?(\d+)", question, re.I)
+    if orders:
+        words.append("部令")  # MEE Order No. 19 is its 生态环境部令第19号
+    return words, set(_ENGLISH_DOCUMENT_YEAR.findall(question)) | set(orders)
+
+
 def named_in_english_by_year(question: str, terms: Sequence[frozenset[str]],
                              documents: Sequence[dict], years: Mapping[str, set[str]]) -> list[str]:  # fmt: skip
     """The one document of the kind an English question names with a year (the 2023 CCER

@@ -571,3 +571,15 @@ def test_an_english_question_asking_which_organ_needs_one_named(question):
     shape = required_shape(question, question_form(question))
     assert shape is not None and shape.search("由省级生态环境主管部门负责")
     assert not shape.search("推动大型排放源定期报告甲烷排放数据。")
+
+
+def test_the_words_naming_an_english_questions_document_are_not_searched_for():
+    from qa.crosslingual import english_query
+    from qa.naming import english_names
+
+    question = "Under the 2020 trial measures (MEE order 19), who publishes how units surrendered?"
+    query = english_query(question)
+    unnamed = query.without_names(*english_names(question, ["碳排放权交易管理办法（试行）"]))
+    assert {"试行", "办法", "责令"} & set(query.terms)
+    assert not {"试行", "办法", "责令", "2020", "19"} & set(unnamed.terms)
+    assert "清缴" in unnamed.terms
