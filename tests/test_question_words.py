@@ -583,3 +583,17 @@ def test_the_words_naming_an_english_questions_document_are_not_searched_for():
     assert {"试行", "办法", "责令"} & set(query.terms)
     assert not {"试行", "办法", "责令", "2020", "19"} & set(unnamed.terms)
     assert "清缴" in unnamed.terms
+
+
+def test_a_plant_is_named_by_its_sectors_key_emitters():
+    from qa.answer_types import question_form, required_shape
+    from qa.stated import states_asked
+
+    question = "一家燃气电厂年排放2.55万吨，按通知，列入名录的排放门槛是多少？"
+    shape = required_shape(question, question_form(question))
+    rule = [
+        "对发电、钢铁、水泥、铝冶炼行业年度直接排放量达到2.6万吨二氧化碳当量的单位，应当列入名录。"
+    ]
+    assert states_asked(rule, shape, ["电厂", "排放", "名录"], question, rare=["电厂"])
+    other = ["对民用航空行业年度直接排放量达到2.6万吨二氧化碳当量的单位，应当列入名录。"]
+    assert not states_asked(other, shape, ["电厂", "排放", "名录"], question, rare=["电厂"])
