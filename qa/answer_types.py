@@ -280,7 +280,7 @@ FORMS = (
     ("date", re.compile(r"何时|什么时候|哪一?年|哪天|几月|几号|日期|截止|起施行|生效|开始施行|"
                         r"^\W*when\b|\bwhen (?:does|did|do|is|are|was|were|will|would|should|must|can|has|have)\b|"
                         r"what (?:year|date)|take effect|deadline", re.I), _SAYS_DATE),
-    ("number", re.compile(r"多少|(?<!哪)几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
+    ("number", re.compile(r"多少|(?<![哪这那])几[个年月天次名人倍项条]|多大|多高|多长|多久|比例|比重|百分|金额|"
                           r"how (?:many|much|long|soon)|what (?:percentage|share|proportion|threshold|amount)|"
                           r"(?:above|below|over|under|exceed\w*) what", re.I), FIGURE),
     # Targets are stated with figures (65%, 12亿千瓦), but a 目标 question is not refused for

@@ -262,7 +262,10 @@ def things(question: str, terms: Sequence) -> list[str]:
     from qa.text import nouns
 
     named = nouns(question)
-    return [t for t in terms if isinstance(t, str) and is_topic_word(t) and t in named]
+    # 项目登记、减排量登记和项目注销这几个环节: the noun after 这几个 sums up the things listed.
+    summing = set(re.findall(r"[这那](?:几|两|三|四|五)?[个项类些种](\w{2})", question))
+    return [t for t in terms
+            if isinstance(t, str) and is_topic_word(t) and t in named and t not in summing]  # fmt: skip
 
 
 def english_things(terms: Sequence[frozenset[str]]) -> list[frozenset[str]]:

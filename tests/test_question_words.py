@@ -597,3 +597,13 @@ def test_a_plant_is_named_by_its_sectors_key_emitters():
     assert states_asked(rule, shape, ["电厂", "排放", "名录"], question, rare=["电厂"])
     other = ["对民用航空行业年度直接排放量达到2.6万吨二氧化碳当量的单位，应当列入名录。"]
     assert not states_asked(other, shape, ["电厂", "排放", "名录"], question, rare=["电厂"])
+
+
+def test_the_noun_that_sums_up_a_list_the_question_gave_is_no_thing_asked():
+    from qa.answer_types import question_form
+    from qa.stated import things
+
+    question = "注册登记机构在项目登记、减排量登记和项目注销这几个环节，分别要向社会公开哪些情况？"
+    assert "环节" not in things(question, ["环节", "注册", "登记", "机构"])
+    assert question_form(question) != "number"  # 这几个 points back; it asks no count
+    assert "环节" in things("哪个环节要向社会公开？", ["环节"])
