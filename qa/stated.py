@@ -332,6 +332,7 @@ _MEMBERS = {
     "会议": "会议|大会|会",
     "等级": "等级|[A-DＡ-Ｄ甲乙丙丁一二三四五]级|档",  # 一级、二级; not 省级
     "司局": "司|局",  # 应对气候变化司: a ministry's own department, not the ministry
+    "法院": "法院",
 }
 
 

@@ -607,3 +607,15 @@ def test_the_noun_that_sums_up_a_list_the_question_gave_is_no_thing_asked():
     assert "环节" not in things(question, ["环节", "注册", "登记", "机构"])
     assert question_form(question) != "number"  # 这几个 points back; it asks no count
     assert "环节" in things("哪个环节要向社会公开？", ["环节"])
+
+
+def test_an_article_asked_what_it_does_not_name_is_not_the_answer(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer
+    from test_trust import REGULATION
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": REGULATION})
+    court = "依照暂行条例第四条被罚款的技术服务机构不服，应当向哪个法院起诉？"
+    assert not answer(court, index=library).found
+    assert answer("暂行条例第四条讲的是什么？", index=library).found
