@@ -48,6 +48,7 @@ from qa.reader import reader_for
 from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import select_sentences, sentence_similarity
 from qa.stated import (
+    article_states,
     leaves_to_another,
     lists_specifics,
     names_all,
@@ -193,13 +194,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     if exact and where.admits(exact[0]):
-        # 第二十一条…按多大比例核减？ asks a figure of the article: one it doesn't state isn't there.
+        # 第二十一条…按多大比例核减？, …应当向哪个法院起诉？: what it doesn't state isn't there.
         shape = answer_types.required_shape(question, answer_types.question_form(question))
-        texts = [p.text for p in exact]
-        # 依照第二十五条…应当向哪个法院起诉？ asks what the article doesn't name.
-        unsaid = not english and not (names_asked_kind(question, texts)
-                                      and says_predicate(question, texts))  # fmt: skip
-        if unsaid or (shape is not None and not any(shape.search(t) for t in texts)):
+        if not article_states(question, [p.text for p in exact], shape, english):
             yield from emit_events(declined(question, query, passages, english))
             return
         articles = len({p.locator.article for p in exact if p.locator})

@@ -344,6 +344,17 @@ def names_asked_kind(question: str, quotes: Sequence[str]) -> bool:
     return all(re.search(_MEMBERS[k], text) for k in kinds)
 
 
+def article_states(question: str, texts: Sequence[str], shape: re.Pattern | None,
+                   english: bool) -> bool:  # fmt: skip
+    """Whether an article looked up by its number (`texts`, its passages) holds what the
+    question asks of it: the asked shape (第二十一条…按多大比例核减？ needs a share), the asked
+    kind of thing (依照第二十五条…应当向哪个法院起诉？ needs a 法院), the predicate a yes-no
+    question asks. What an article says (讲的是什么) it always holds."""
+    if shape is not None and not any(shape.search(t) for t in texts):
+        return False
+    return english or (names_asked_kind(question, texts) and says_predicate(question, texts))
+
+
 def lists_specifics(question: str, quotes: Sequence[str], form: str | None) -> bool:
     """False when a list question asks for the specifics of something it names (联合惩戒措施具体
     有哪些) and every quote that names it stops there (依法依规实施联合惩戒措施。): no item, no

@@ -612,8 +612,9 @@ def test_the_noun_that_sums_up_a_list_the_question_gave_is_no_thing_asked():
 def test_an_article_asked_what_it_does_not_name_is_not_the_answer(
     tmp_path, fake_embedder, monkeypatch
 ):
-    from qa import answer
     from test_trust import REGULATION
+
+    from qa import answer
 
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": REGULATION})
     court = "依照暂行条例第四条被罚款的技术服务机构不服，应当向哪个法院起诉？"
