@@ -188,7 +188,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = provisions.lookup_article(index, question, named) if not premise_article else []
-    if exact and naming.cites_as_premise(question):
+    if naming.cites_as_premise(question):
         exact = []  # 第二十五条说排放报告要定期公开，那…: the article is the premise, not the answer
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
         yield from emit_events(declined(question, query, passages, english))

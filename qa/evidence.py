@@ -203,8 +203,10 @@ _CASE_QUANTITY = rf"\s*(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|％|{_CASE_UNITS})"
 # A time of the asker's case: 2026年6月, 2024年底, 2019年开工, 我们2023年度的报告.
 _CASE_DAY = (r"\s*年\s*(?:\d{1,2}\s*月|度|底|初|末"
              r"|(?=[^，,。？?]{0,4}?(?:开工|投产|建成|完成|关停|申请|登记|签|发现|被查|查出|排了|排放了)))")  # fmt: skip
-# …and one that is past, whoever asks (2016年在发改委备案过的项目): no rule is dated so.
-_PAST_CASE_DAY = r"\s*年(?=[^，,。？?]{0,4}?(?:开工|投产|建成|关停|申请|登记|备案)(?:过|了))"
+# …and one that is past, whoever asks (2016年在发改委备案过的项目), or when someone spoke
+# (2021年陆新明说要…, 陆新明2021年表示): no rule is dated so.
+_PAST_CASE_DAY = (r"\s*年(?=[^，,。？?]{0,4}?(?:开工|投产|建成|关停|申请|登记|备案)(?:过|了)"
+                  r"|[^，,。？?]{0,6}?(?:说|表示|指出|提到|称))")  # fmt: skip
 _ORDINAL_EVENT = re.compile(
     r"第[一二三四五六七八九十]+次(?=修订|修正|修改|会议|审议|全体会议|常务会议)"
 )

@@ -620,3 +620,15 @@ def test_an_article_asked_what_it_does_not_name_is_not_the_answer(
     court = "依照暂行条例第四条被罚款的技术服务机构不服，应当向哪个法院起诉？"
     assert not answer(court, index=library).found
     assert answer("暂行条例第四条讲的是什么？", index=library).found
+
+
+@pytest.mark.parametrize("question", ["2021年陆新明说要研究制定减排措施，后来方案对污水处理定了什么要求？",
+                                      "陆新明2021年表示要修订办法，后来方案对污水处理定了什么要求？"])  # fmt: skip
+def test_the_year_someone_spoke_is_no_year_a_rule_must_name(question):
+    from qa.evidence import names_numbers
+    from qa.search import Passage
+
+    rule = Passage(text="加强污水处理领域甲烷收集利用。", doc_id="plan.md", title="方案",
+                   source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
+    assert names_numbers([rule], ["2021", "污水"], question)
+    assert not names_numbers([rule], ["2021", "污水"], "2021年对污水处理定了什么要求？")
