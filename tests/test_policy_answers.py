@@ -79,9 +79,14 @@ pytestmark = pytest.mark.slow
 # by the governing rule. The split changed, so the floors were set again from look 38.
 # Look 39, after policy English from dev misses was added to the dictionary (same split):
 # 0.712, 0.674, 0.108, 0.643; English fact 0.601 → 0.607 (dev English 0.765 → 0.821).
+# Look 40 (2026-11-27, fourth session), the test split grown to 1,067 with blind batches 42–45
+# (80 questions): 0.716, 0.668, 0.111, 0.739. On the 987 of look 39: 0.722, 0.674, 0.104,
+# 0.738 (look 39: 0.712, 0.674, 0.108, 0.643); on the 80 new ones: fact 0.625, refused 0.583,
+# declined 0.196, 3 of 4 conflict questions led by the governing rule. The split changed, so
+# the floors were set again from look 40 by the rule above.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.680, "refused": 0.648, "governing": 0.613}
-CEILINGS = {"wrongly_declined": 0.140}
+FLOORS = {"fact": 0.686, "refused": 0.638, "governing": 0.709}
+CEILINGS = {"wrongly_declined": 0.141}
 
 
 @pytest.fixture(scope="module")
