@@ -165,7 +165,7 @@ def english_names(question: str, titles: Sequence[str]) -> tuple[list[str], set[
     orders = re.findall(r"\border\s+(?:no\.?\s*)?(\d+)", question, re.I)
     if orders:
         words.append("部令")  # MEE Order No. 19 is its 生态环境部令第19号
-    return words, set(_ENGLISH_DOCUMENT_YEAR.findall(question)) | set(orders)
+    return words, english_document_years(question) | set(orders)
 
 
 def named_in_english_by_year(question: str, terms: Sequence[frozenset[str]],
