@@ -1,0 +1,268 @@
+"""Which document and which article a question asks for, and when a cited article is only its
+premise, on tiny corpora and the fake embedder: a level of law (法律里有没有写), a loose name two
+texts answer to (试行办法第十八条), an article cited for what it said (第二十五条说…，那…), one of a
+text the library doesn't hold (《巴黎协定》第六条), and English names of documents."""
+
+from __future__ import annotations
+
+import pytest
+from test_trust import small_library
+
+RULES = """---
+title: 碳排放权交易管理暂行条例
+---
+
+第一条　为了规范碳排放权交易，制定本条例。
+
+第二条　重点排放单位未按照规定公开信息的，处5万元以上50万元以下的罚款；拒不改正的，可以责令停产整治。
+
+第三条　重点排放单位篡改数据的，处50万元以上200万元以下的罚款；拒不改正的，按照50%以上100%以下的比例核减其下一年度碳排放配额。
+"""
+
+
+def test_a_share_asked_of_an_article_that_states_none_is_not_there(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer
+    from qa.answer_types import required_shape
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": RULES})
+    shape = required_shape("拒不改正的，按多大比例核减？", "number")
+    assert not shape.search("处5万元以上50万元以下的罚款") and shape.search("按照50%以上")
+    cut = answer("暂行条例第三条规定，拒不改正的，配额按多大比例核减？", index=library)
+    assert cut.found and "50%以上100%以下" in cut.text
+    assert not answer("暂行条例第二条规定，拒不改正的，配额按多大比例核减？", index=library).found
+    assert answer("暂行条例第二条讲的是什么？", index=library).found
+
+
+def test_an_english_question_names_the_air_pollution_law(tmp_path, fake_embedder, monkeypatch):
+    from qa import answer
+    from qa.crosslingual import english_terms
+
+    # 防治 is how the law's title says "prevention and control"
+    assert {"防治"} in english_terms("the Air Pollution Prevention and Control Law")
+    law = """---
+title: 中华人民共和国大气污染防治法（节选）
+---
+
+## 第一章 总则
+
+第一条 为保护和改善环境，防治大气污染，制定本法。
+
+第二条 防治大气污染，应当以改善大气环境质量为目标。
+
+第四条 城市人民政府可以划定并公布高污染燃料禁燃区。
+"""
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"air.md": law, "rules.md": RULES})  # fmt: skip
+    asked = "What does Article {} of China's Air Pollution Prevention and Control Law provide?"
+    assert "禁燃区" in answer(asked.format(4), index=library).text
+    # the excerpt has no 第三条: the rules' 第三条 is not its
+    assert not answer(asked.format(3), index=library).found
+
+
+REVIEW = """---
+title: 固定资产投资项目节能审查和碳排放评价办法
+---
+
+第一条　为了完善节能审查制度，制定本办法。
+
+第二条　擅自开工建设的项目，由管理节能工作的部门责令停止建设，限期整改；整改不到位的生产性项目，报请本级人民政府按照国务院规定的权限责令关闭。
+
+第三条　以拆分项目等不正当手段通过节能审查的项目，由节能审查机关撤销节能审查意见。项目已开工建设的，按本办法第二条有关规定进行处罚。
+"""
+
+
+def test_a_provision_that_cites_another_for_its_penalty_brings_it(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa.citing import with_cited_articles
+    from qa.sentences import Sentence
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"review.md": REVIEW})
+    citing = library.provision("review.md", "第三条")
+    quote = [Sentence(0, 0, len(citing[0].text), citing[0].text)]
+    passages, picked = with_cited_articles(library, list(citing), quote)
+    assert [passages[s.rank].provision for s in picked] == ["第三条", "第二条"]
+    assert "责令关闭" in picked[1].text
+    # a quote of the cited article already there is not repeated
+    cited = library.provision("review.md", "第二条")
+    both = [*citing, *cited]
+    quotes = [quote[0], Sentence(1, 0, len(cited[0].text), cited[0].text)]
+    assert with_cited_articles(library, both, quotes) == (both, quotes)
+
+
+def test_articles_asked_together_are_each_quoted(tmp_path, fake_embedder, monkeypatch):
+    from qa import answer
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"review.md": REVIEW})
+    both = answer("节能审查和碳排放评价办法第二条、第三条分别讲了什么？", index=library)
+    assert [c.passage.provision for c in both.citations] == ["第二条", "第三条"]
+    one = answer("节能审查和碳排放评价办法第三条讲了什么？", index=library)
+    assert [c.passage.provision for c in one.citations] == ["第三条"]
+
+
+def test_an_english_question_names_a_document_by_its_kind_and_year():
+    from qa.crosslingual import english_terms
+    from qa.naming import named_in_english_by_year
+
+    documents = [{"doc_id": "ccer.md", "title": "温室气体自愿减排交易管理办法（试行）"},
+                 {"doc_id": "ets.md", "title": "碳排放权交易管理办法（试行）"},
+                 {"doc_id": "regs.md", "title": "碳排放权交易管理暂行条例"}]  # fmt: skip
+    years = {"ccer.md": {"2023"}, "ets.md": {"2020", "2021"}, "regs.md": {"2024"}}
+    question = "What does Article 30 of the 2023 CCER measures say?"
+    assert named_in_english_by_year(question, english_terms(question), documents, years) == [
+        "ccer.md"
+    ]
+    other = "What does Article 30 of the 2022 measures say?"
+    assert not named_in_english_by_year(other, english_terms(other), documents, years)
+
+
+def test_an_article_of_a_loose_name_two_texts_answer_to_is_quoted_from_each(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer
+
+    def measures(title: str, second: str) -> str:
+        return (f"---\ntitle: {title}\n---\n\n第一条　为了规范交易及相关活动，加强对温室气体排放的"
+                f"控制，根据有关法律法规，制定本办法。\n\n第二条　{second}\n\n"
+                "第三条　本办法自公布之日起施行，由生态环境部负责解释，此前发布的有关规定与本办法"
+                "不一致的，以本办法为准。\n")  # fmt: skip
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {
+        "ets.md": measures("碳排放权交易管理办法（试行）", "重点排放单位发生合并、分立等情形需要变更碳排放配额等事项的，应当报经省级生态环境主管部门审核后申请变更登记。"),
+        "ccer.md": measures("温室气体自愿减排交易管理办法（试行）", "项目业主申请项目减排量登记的，应当按照项目方法学等相关技术规范要求编制减排量核算报告。"),
+        "review.md": REVIEW,
+    })  # fmt: skip
+    both = answer("试行办法第二条讲的是啥？", index=library)
+    assert {c.passage.doc_id for c in both.citations} == {"ets.md", "ccer.md"}
+    # a second question after it (管的是谁？) asks of the article too
+    again = answer("试行办法第二条讲的是啥？管的是谁？", index=library)
+    assert {c.passage.doc_id for c in again.citations} == {"ets.md", "ccer.md"}
+    assert "《碳排放权交易管理办法（试行）》第二条" in both.text
+    assert "《温室气体自愿减排交易管理办法（试行）》第二条" in both.text
+    # a figure asked of the article is searched and weighed, not looked up in both
+    asked = answer("试行办法第二条说的变更登记，要在多少天内申请？", index=library)
+    assert "项目业主" not in asked.text
+
+
+def test_a_status_asked_of_another_thing_than_the_text_is_not_the_texts(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from test_trust import NEW_REVIEW
+
+    from qa.doc_questions import status_quotes
+
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": NEW_REVIEW})
+    named = ["review-new.md"]
+    opinion = "项目的节能审查意见是2024年出具的，按节能审查和碳排放评价办法，这份意见还有效吗？"
+    assert status_quotes(index, opinion, named) is None
+    assert status_quotes(index, "节能审查和碳排放评价办法还有效吗？", named) is not None
+    repealed_by = "节能审查和碳排放评价办法被暂行条例废止了吗？"
+    assert status_quotes(index, repealed_by, named) is not None
+
+
+def test_a_repealed_text_is_asked_by_the_tail_of_its_title(tmp_path, fake_embedder, monkeypatch):
+    from test_trust import NEW_REVIEW
+
+    from qa import answer
+
+    longer = NEW_REVIEW.replace("原《节能审查办法》", "原《固定资产投资项目节能审查办法》")
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"review-new.md": longer})
+    repealed = answer("节能审查办法还适用吗？", index=library)
+    assert repealed.text.startswith("《固定资产投资项目节能审查办法》已废止")
+
+
+def test_a_level_of_law_asked_for_is_the_text_of_that_level(tmp_path, fake_embedder, monkeypatch):
+    from test_trust import MEASURES, REGULATION
+
+    from qa import answer
+    from qa.naming import named_by_level
+
+    documents = [{"doc_id": "law"}, {"doc_id": "regulation"}, {"doc_id": "measures"}]
+    levels = {"law": "法律", "regulation": "行政法规", "measures": "部门规章"}
+    assert named_by_level("这只是号召吗？法律里有没有写？", documents, levels) == ["law"]
+    assert named_by_level("现在按上位的行政法规怎么说？", documents, levels) == ["regulation"]
+    for other in ("第五章法律责任有几条？", "意见要求健全法律法规", "意见要修订哪几部法律？"):
+        assert named_by_level(other, documents, levels) == []
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"regulation.md": REGULATION, "measures.md": MEASURES})  # fmt: skip
+    # The premise quotes the 办法; the question asks what the regulation above it says.
+    result = answer("试行办法第二条说虚报排放报告罚一万元以上三万元以下，行政法规里篡改数据是怎么罚的？",
+                    index=library)  # fmt: skip
+    assert result.found and result.citations[0].passage.title == "碳排放权交易管理暂行条例"
+    assert "50万元以上200万元以下" in result.text
+
+
+def test_an_article_cited_for_what_it_said_is_not_the_rule_asked_for_now(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from test_trust import MEASURES, REGULATION
+
+    from qa import answer
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"regulation.md": REGULATION, "measures.md": MEASURES})  # fmt: skip
+    now = answer(
+        "试行办法第二条说虚报要罚一万元以上三万元以下，现在篡改、伪造数据怎么罚？", index=library
+    )
+    assert now.found and now.citations[0].passage.doc_id == "regulation.md"
+    assert "50万元以上200万元以下" in now.text
+    # asked what the article says, it is looked up
+    said = answer("试行办法第二条讲的是什么？", index=library)
+    assert said.citations[0].passage.doc_id == "measures.md"
+    # an article of a text the library doesn't hold is none of the library's
+    from qa.provisions import lookup_article
+
+    assert lookup_article(library, "《巴黎协定》第四条对报告有什么要求？", []) == []
+    assert lookup_article(library, "《碳排放权交易管理暂行条例》第二条讲什么？", ["regulation.md"])
+
+
+@pytest.mark.parametrize(
+    ("question", "premise"),
+    [
+        ("大气污染防治法第四条规定考核结果要向社会公开，那主要负责人会不会被约谈？", True),
+        ("试行办法第二十五条说排放报告要定期公开，但涉及商业秘密的除外。现在呢？", True),
+        ("暂行条例第七条说哪些人不能参与碳排放权交易？", False),
+        ("2020年试行办法第二十二条写的是什么？别跟条例第二十二条搞混了。", False),
+        ("条例第十条要求广泛征求意见的，是依照第六条的哪几项事项？", False),
+    ],
+)
+def test_an_article_cited_for_what_it_said_is_the_premise(question, premise):
+    from qa.naming import cites_as_premise
+
+    assert cites_as_premise(question) is premise
+
+
+def test_a_year_an_english_question_names_a_document_by_is_no_year_asked():
+    from qa.naming import english_document_years
+
+    question = ("Under the 2020 trial measures the fine was 10,000 to 30,000 yuan. What does the "
+                "2024 interim regulation impose now, and what targets does it set for 2030?")  # fmt: skip
+    assert english_document_years(question) == {"2020", "2024"}
+
+
+def test_the_words_naming_an_english_questions_document_are_not_searched_for():
+    from qa.crosslingual import english_query
+    from qa.naming import english_names
+
+    question = "Under the 2020 trial measures (MEE order 19), who publishes how units surrendered?"
+    query = english_query(question)
+    unnamed = query.without_names(*english_names(question, ["碳排放权交易管理办法（试行）"]))
+    assert {"试行", "办法", "责令"} & set(query.terms)
+    assert not {"试行", "办法", "责令", "2020", "19"} & set(unnamed.terms)
+    assert "清缴" in unnamed.terms
+
+
+def test_an_article_asked_what_it_does_not_name_is_not_the_answer(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from test_trust import REGULATION
+
+    from qa import answer
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": REGULATION})
+    court = "依照暂行条例第四条被罚款的技术服务机构不服，应当向哪个法院起诉？"
+    assert not answer(court, index=library).found
+    assert answer("暂行条例第四条讲的是什么？", index=library).found
