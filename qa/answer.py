@@ -164,8 +164,9 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     by_level = (
         [] if english else naming.named_by_level(own_part(question, resolved), visible, levels)
     )
-    # Its 第X条 is then the premise's text's (试行办法第五条写的是…), not one to look up.
-    premise_article = bool(by_level) and by_level != named
+    # Its 第X条 is then the premise's text's (试行办法第五条写的是…), not one to look up; so is
+    # one cited for what it said (第二十五条说排放报告要定期公开，那…).
+    premise_article = (bool(by_level) and by_level != named) or naming.cites_as_premise(question)
     if by_level:
         named = titled = by_level
     # The document a Chinese question names as one leads the answer; 碳排放权交易, a run of two
@@ -187,9 +188,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             replace(p, score=passages[-1].score) for p in passages if p.passage_id in governing
         ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
-    exact = provisions.lookup_article(index, question, named) if not premise_article else []
-    if naming.cites_as_premise(question):
-        exact = []  # 第二十五条说排放报告要定期公开，那…: the article is the premise, not the answer
+    exact = [] if premise_article else provisions.lookup_article(index, question, named)
     if exact is None:  # 第六十条 of a document that ends at 第五十一条: not in the texts
         yield from emit_events(declined(question, query, passages, english))
         return

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from qa.structure import NUMERAL
 from qa.text import normalize
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ def same_subject(title: str, other: str) -> bool:
 NOW_ASKED = re.compile(r"现在|现行|目前|如今|新规|\bnow\b|\bcurrently\b|\btoday\b", re.I)
 # 第二十五条说…: an article the question cites for what it said.
 _ARTICLE_SAID = re.compile(
-    r"第[一二三四五六七八九十百零〇\d]+条(?:里|中|原来|本来)?(?:说|写|规定|要求|提到|明确)(?:的是)?"
+    rf"第{NUMERAL}条(?:里|中|原来|本来)?(?:说|写|规定|要求|提到|明确)(?:的是)?"
 )
 _ASKING = re.compile(r"什么|啥|哪|几|多少|吗|是否|怎么|如何|[？?]")
 

@@ -60,7 +60,7 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     article is asked of a named legal text that doesn't have it (or of no document at all)."""
     article = asked_article(question)
     # 《巴黎协定》第六条: an article of a text the library doesn't hold is none of its own.
-    quoted = re.search(r"《([^》]{2,60})》\s*第[一二三四五六七八九十百零〇\d]+条", question)
+    quoted = re.search(rf"《([^》]{{2,60}})》\s*{_ARTICLE_ASKED.pattern}", question)
     if quoted and not any(title_core(quoted.group(1)) in title_core(d["title"])
                           for d in index.titles()):  # fmt: skip
         return []
