@@ -131,7 +131,8 @@ DOMAIN_TERMS = {
     "high-carbon": "高碳", "restrict": ("严控", "限制", "控制"),
     "production": "生产", "start production": ("投入生产", "投产"), "finished": ("建成", "完成"),
     "incomplete": ("不完整", "不齐全", "不符合要求"), "missing": ("补正", "缺少"),
-    "trial": "试行", "order": ("令", "责令"), "state": ("说明", "确定"),
+    "trial": "试行", "order": ("令", "责令"), "acceptance": "验收", "acceptance check": "验收",
+    "self check": "自查", "self-check": "自查", "self inspection": "自查", "state": ("说明", "确定"),
     # the English titles of Chinese documents
     "interim": "暂行", "regulations": "条例", "measures": "办法", "opinions": "意见",
     "action plan": "行动方案", "notice": "通知", "law": "法",

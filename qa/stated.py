@@ -264,8 +264,13 @@ def things(question: str, terms: Sequence) -> list[str]:
     named = nouns(question)
     # 项目登记、减排量登记和项目注销这几个环节: the noun after 这几个 sums up the things listed.
     summing = set(re.findall(r"[这那](?:几|两|三|四|五)?[个项类些种](\w{2})", question))
-    return [t for t in terms
-            if isinstance(t, str) and is_topic_word(t) and t in named and t not in summing]  # fmt: skip
+    return [t for t in terms if isinstance(t, str) and is_topic_word(t) and t in named
+            and t not in summing and not re.search(_SPEAKER.format(re.escape(t)), question)]  # fmt: skip
+
+
+# Who said what the question starts from (陆新明21年说要完善…，后来方案咋安排的): the speaker
+# is the premise's, not a thing the rule asked about must name.
+_SPEAKER = r"{}\s*(?:(?:19|20)?\d{{2}}\s*年|当时|曾经?|也|还|在[^，,。？?]{{1,12}}?[时上])*(?:说|表示|指出|提到|称|讲)"
 
 
 def english_things(terms: Sequence[frozenset[str]]) -> list[frozenset[str]]:

@@ -160,6 +160,11 @@ def test_climate_policy_english_reads_as_the_measures_the_texts_name():
     assert "联合宣言" in lookup("joint declaration") and "中美" in lookup("united states")
     # the review authority is an organ (部门, 机关), not a 大拿
     assert "大拿" not in lookup("authority") and "主管部门" in lookup("authorities")
+    # the acceptance check of a project is its 验收, and a self check report its 自查报告; not a
+    # 核实 or 查询 the texts would have to name
+    terms = english_terms("energy acceptance check - who writes the self check report?")
+    assert frozenset({"验收"}) in terms and frozenset({"自查"}) in terms
+    assert not any("查询" in term for term in terms)
 
 
 def test_possessives_hyphens_and_conditions_are_read_as_a_reader_would():

@@ -372,3 +372,12 @@ def test_the_year_someone_spoke_is_no_year_a_rule_must_name(question):
                    source=None, date=None, paragraph=1, score=1.0)  # fmt: skip
     assert names_numbers([rule], ["2021", "污水"], question)
     assert not names_numbers([rule], ["2021", "污水"], "2021年对污水处理定了什么要求？")
+
+
+@pytest.mark.parametrize("question", ["陆新明21年说要完善甲烷数据报告制度 后来甲烷方案具体咋安排的 哪些排放源得报",
+                                      "陆新明在发布会上表示要修订办法，后来方案对污水处理定了什么要求？"])  # fmt: skip
+def test_who_said_what_the_question_starts_from_is_no_thing_asked(question):
+    from qa.stated import things
+
+    assert "陆新明" not in things(question, ["陆新明", "方案", "污水"])
+    assert "陆新明" in things("陆新明担任什么职务？", ["陆新明", "职务"])
