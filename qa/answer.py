@@ -15,6 +15,7 @@ from pathlib import Path
 from qa import answer_types, crosslingual, doc_questions, naming, provisions
 from qa.authority import NEWS, Authority
 from qa.citing import with_cited_articles
+from qa.enumerations import with_list_items, with_whole_article
 from qa.evidence import (
     answer_features,
     answerable,
@@ -41,7 +42,6 @@ from qa.quotes import (
     quote_whole,
     with_antecedents,
     with_asked_sequel,
-    with_list_items,
     with_persons_liable,
 )
 from qa.reader import reader_for
@@ -312,6 +312,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
     picked = with_persons_liable(passages, picked, question)
     passages, picked = with_cited_articles(index, list(passages), picked)
     passages, picked = with_list_items(index, passages, picked)
+    passages, picked, context = with_whole_article(index, passages, picked, question)
     extractive = compose(question, query, passages, picked, leads)
     shape = answer_types.required_shape(question, form)
     shape_missing = False
@@ -327,16 +328,18 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         shape_missing = not picked
         if picked:
             passages, picked = with_list_items(index, shaped, picked)
-            extractive = compose(question, query, passages, picked, leads)
-    quotes = [q for c in extractive.citations for q in c.quotes]
-    before = [c.passage.text[:start] for c in extractive.citations for start, _ in c.spans]
+            extractive, context = compose(question, query, passages, picked, leads), frozenset()
+    # what the answer is decided on: the quotes, not the 款 that only complete their article
+    cited = [c for c in extractive.citations if c.passage.passage_id not in context]
+    quotes = [q for c in cited for q in c.quotes]
+    before = [c.passage.text[:start] for c in cited for start, _ in c.spans]
     # A figure quoted of another thing or year doesn't state the asked one.
     # A thing the question names that few passages hold (风险基金) must be named by the quotes.
     # So must one whose specifics a list question asks (承诺书具体要写哪些内容).
     rare = rare_things(index, question, evidence, shape, form, english, cap,
                        held if english else {})  # fmt: skip
-    titles = [c.passage.title for c in extractive.citations for _ in c.spans]
-    units = [_provision_of(c.passage) for c in extractive.citations for _ in c.spans]
+    titles = [c.passage.title for c in cited for _ in c.spans]
+    units = [_provision_of(c.passage) for c in cited for _ in c.spans]
     stated = (names_all(quotes, rare) if shape is None else
               states_asked(quotes, shape, evidence, question, before, rare, titles, units))  # fmt: skip
     stated = stated and not leaves_to_another(question, quotes, form)

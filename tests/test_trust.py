@@ -346,6 +346,45 @@ def test_a_clause_that_goes_on_brings_the_one_before(tmp_path, fake_embedder, mo
     assert result.text.index("5倍以上10倍以下的罚款") < result.text.index("拒不改正的")
 
 
+def test_a_list_question_quotes_a_short_article_whole(tmp_path, fake_embedder, monkeypatch):
+    rules = """# 机构管理
+
+**第一条**　审定与核查机构应当每年向主管部门提交工作报告，并对报告内容的真实性负责。
+
+报告应当写明遵守技术规范、从事核查活动和从业人员工作的情况。
+
+**第二条**　审定与核查机构的目录由国务院生态环境主管部门确定。
+
+**第三条**　本办法自2023年10月19日起施行。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    # the list asked for is in the article's second 款, which shares few of the question's words
+    listed = answer("审定与核查机构每年向主管部门提交工作报告，要写哪几项？", index=index)
+    assert listed.found and "从业人员工作的情况" in listed.text
+    assert listed.text.index("提交工作报告") < listed.text.index("从业人员工作的情况")
+    # asked one thing, the article's other 款 are not quoted
+    single = answer("审定与核查机构每年向主管部门提交工作报告吗？", index=index)
+    assert single.found and "从业人员工作的情况" not in single.text
+
+
+def test_an_article_quoted_whole_is_read_but_not_weighed(tmp_path, fake_embedder, monkeypatch):
+    rules = """# 禁燃区
+
+**第一条**　城市人民政府可以划定高污染燃料禁燃区。高污染燃料的目录由国务院生态环境主管部门确定。
+
+在禁燃区内，已建成的燃用高污染燃料的设施，应当在规定的期限内改用天然气、电或者其他清洁能源。
+
+**第二条**　本办法自2016年1月1日起施行。
+
+**第三条**　本办法由生态环境部负责解释。
+"""
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    # the article's first 款 leaves a list (the fuels' 目录) to another instrument; the list
+    # asked for (the energies) is in the quoted 款: the answer stands
+    result = answer("禁燃区里已建成的燃用高污染燃料的设施，要改用哪些能源？", index=index)
+    assert result.found and "天然气、电" in result.text and "目录" in result.text
+
+
 def test_what_follows_an_uncorrected_breach_is_quoted_when_asked(
     tmp_path, fake_embedder, monkeypatch
 ):
@@ -864,7 +903,7 @@ def test_kinds_singled_out_need_their_members_named():
 
 
 def test_list_items_are_quoted_in_the_lists_order():
-    from qa.quotes import _with_picked_items
+    from qa.enumerations import _with_picked_items
     from qa.sentences import Sentence
 
     lead_in = Sentence(0, 0, 10, "项目情况说明应包括下列内容：")
