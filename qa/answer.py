@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from qa import answer_types, crosslingual, doc_questions, naming, provisions
+from qa import answer_types, crosslingual, doc_questions, governing, naming, provisions
 from qa.authority import NEWS, Authority
 from qa.citing import with_cited_articles
 from qa.enumerations import with_list_items, with_whole_article
@@ -181,11 +181,12 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         mode="crosslingual" if english else "hybrid",
     )
     focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
-    passages, governing = provisions.governing_rules(index, choice, terms[:64], passages, where,
-                                                     focus, own_part(question, resolved))  # fmt: skip
+    passages, governing_ids = governing.governing_rules(
+        index, choice, terms[:64], passages, where, focus, own_part(question, resolved)
+    )
     if titled:  # the governing rule is quoted beside the named document's, not instead of it
-        passages = [p for p in passages if p.passage_id not in governing] + [
-            replace(p, score=passages[-1].score) for p in passages if p.passage_id in governing
+        passages = [p for p in passages if p.passage_id not in governing_ids] + [
+            replace(p, score=passages[-1].score) for p in passages if p.passage_id in governing_ids
         ]
     # The article must be the question's own (那第二十三条呢？), not one a follow-up carried over.
     exact = [] if premise_article else provisions.lookup_article(index, question, named)
@@ -274,7 +275,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         return
     searched = passages
     if not titled:
-        passages = provisions.with_governing_order(passages)
+        passages = governing.with_governing_order(passages)
     form = answer_types.question_form(question) or (
         answer_types.question_form(query) if resolved.follow_up else None
     )
@@ -305,13 +306,13 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
             lambda found, upto, part: select_sentences(
                 index, choice, found, provisions.expand_terms(tokenize(upto)),
                 answer_types.question_form(part), question=upto))  # fmt: skip
-    picked = provisions.with_governing_quote(index, choice, passages, picked, scored, form,
-                                             governing, first=not titled)  # fmt: skip
+    picked = governing.with_governing_quote(index, choice, passages, picked, scored, form,
+                                            governing_ids, first=not titled)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
     picked = with_persons_liable(passages, picked, question)
     passages, picked = with_cited_articles(index, list(passages), picked)
-    passages, picked = with_list_items(index, passages, picked)
+    passages, picked = with_list_items(index, passages, picked, leads)
     passages, picked, context = with_whole_article(index, passages, picked, question)
     extractive = compose(question, query, passages, picked, leads)
     shape = answer_types.required_shape(question, form)
@@ -327,7 +328,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         )
         shape_missing = not picked
         if picked:
-            passages, picked = with_list_items(index, shaped, picked)
+            passages, picked = with_list_items(index, shaped, picked, leads)
             extractive, context = compose(question, query, passages, picked, leads), frozenset()
     # what the answer is decided on: the quotes, not the 款 that only complete their article
     cited = [c for c in extractive.citations if c.passage.passage_id not in context]

@@ -7,6 +7,7 @@ Works on the sentences qa.sentences picked, before qa.quotes.compose quotes them
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from qa.search import Index, Passage
 from qa.sentences import LIST_ITEM, Sentence
@@ -55,9 +56,11 @@ def with_whole_article(index: Index, passages: list[Passage], picked: list[Sente
     return passages, [*picked[:at], *added, *picked[at:]], context
 
 
-def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence]):
+def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence],
+                    named: Collection[str] = ()):  # fmt: skip
     """A quote that ends a paragraph with ： announces a list (主要有五个方面的安排：): quote the
-    first sentence of each item paragraph that follows, each citing its own paragraph."""
+    first sentence of each item paragraph that follows, each citing its own paragraph. What
+    else was picked of the lead-in's text gives way; of another text `named`, it stays."""
     for position, sentence in enumerate(picked):
         passage = passages[sentence.rank]
         if not re.search(r"[：:]$", sentence.text):
@@ -66,7 +69,7 @@ def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence
         if rest.strip():  # short items stay in the lead-in's passage, one per line
             items = _items_in_passage(sentence, passage.text)
             if len(items) >= 2:
-                return passages, _with_picked_items(picked, position, items)
+                return passages, _with_named_texts(passages, picked, position, items, named)
             continue
         items = []
         for item in index.following(passage, MAX_LIST_ITEMS):
@@ -85,8 +88,18 @@ def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence
             items.append(Sentence(rank, start, end, item.text[start:end]))
         if len(items) >= 2:
             # The list is the answer: what was picked after the lead-in would only dilute it.
-            return passages, _with_picked_items(picked, position, items)
+            return passages, _with_named_texts(passages, picked, position, items, named)
     return passages, picked
+
+
+def _with_named_texts(passages: list[Passage], picked: list[Sentence], position: int,
+                      items: list[Sentence], named: Collection[str]) -> list[Sentence]:  # fmt: skip
+    """The list, and what was picked from another text the question names: a governing rule's
+    list (its definitions article, say) doesn't push out the named text's answer."""
+    doc_id = passages[picked[position].rank].doc_id
+    others = [s for s in picked[position + 1 :]
+              if passages[s.rank].doc_id != doc_id and passages[s.rank].doc_id in named]  # fmt: skip
+    return [*_with_picked_items(picked, position, items), *others]
 
 
 def _with_picked_items(picked: list[Sentence], position: int,

@@ -1,6 +1,6 @@
 """Which documents a question names: by its title (碳排放权交易管理办法（试行）), by a long run of
 it, by its kind alone when the library holds one of that kind (意见中…), or, in English, by the
-title's words in any order. qa/answer.py and qa/provisions.py read these."""
+title's words in any order. qa/answer.py, qa/provisions.py and qa/governing.py read these."""
 
 from __future__ import annotations
 
@@ -69,7 +69,18 @@ def named_documents(question: str, documents: Sequence[dict],
             holders = [d for d in documents if title_core(d["title"]).endswith(kind)]
             if len(holders) == 1 and _names_by_kind(text, kind, holders[0]["title"]):
                 return [holders[0]["doc_id"]]
+    # 试行办法 is what readers call a 办法（试行）; when two texts answer to it, it names both.
+    loose = _LOOSE_KIND.search(text)
+    if loose:
+        qualifier, kind = loose.groups()
+        held = [d["doc_id"] for d in documents
+                if title_core(d["title"]).endswith(kind) and qualifier in d["title"]]  # fmt: skip
+        if 1 <= len(held) <= 2:
+            return held
     return []
+
+
+_LOOSE_KIND = re.compile(r"(试行|暂行)(办法|条例)")
 
 
 # 2020年那个办法, 2023年的方案: a document named by its kind and the year it came out.
@@ -102,8 +113,10 @@ def _named_as_document(text: str, title: str) -> bool:
     kind = next((k for k in _KINDS if core.endswith(k)), None)
     # 2020年那个办法 names the one 办法 of that year (named_documents chose it) as a document.
     dated = any(m.group(2) == kind for m in DATED_KIND.finditer(text))
+    # 按试行办法 names the 办法（试行）
+    loose = any(m.group(2) == kind and m.group(1) in title for m in _LOOSE_KIND.finditer(text))
     return kind is not None and (
-        core[-len(kind) - 2 :] in text or _kind_as_name(text, kind) or dated
+        core[-len(kind) - 2 :] in text or _kind_as_name(text, kind) or dated or loose
     )
 
 

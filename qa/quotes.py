@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from qa import provisions
+from qa import governing, provisions
 from qa.answer_types import ASKING_WORDS, SAME_TIME
 from qa.followup import ResolvedQuery
+from qa.naming import same_subject
 from qa.search import Passage
 from qa.sentences import Sentence
 from qa.text import sentence_spans, tokenize
@@ -133,7 +134,7 @@ def quote_whole(question: str, query: str, provision: list[Passage],
     if len(kept) < len(provision):
         pieces.append("…")
     citations = tuple(Citation(n, p, ((0, len(p.text)),)) for n, p in enumerate(kept, 1))
-    note = provisions.authority_note(kept)
+    note = governing.authority_note(kept)
     return Answer(question=question, text="".join(pieces) + (f"\n{note}" if note else ""),
                   citations=citations, found=True, query=query)  # fmt: skip
 
@@ -147,7 +148,7 @@ def compose(question: str, query: str, passages: Sequence[Passage],
     best_rank = {}
     for order, sentence in enumerate(picked):
         best_rank.setdefault(sentence.rank, order)
-    doc_order = provisions.lead_documents(
+    doc_order = governing.lead_documents(
         [passages[s.rank] for s in sorted(picked, key=lambda s: best_rank[s.rank])], named
     )
     picked = sorted(picked, key=lambda s: (doc_order[passages[s.rank].doc_id], best_rank[s.rank],
@@ -178,13 +179,13 @@ def compose(question: str, query: str, passages: Sequence[Passage],
         # quote stays followed by its [n]); the card has the rest.
         omitted = bool(re.search(r"[；;：:，,]$", piece) and passage.text[end:].strip())
         if (pieces and passage.doc_id not in seen_docs and lead is not None
-                and passage.doc_id != lead.doc_id and provisions.is_rule(lead)
-                and provisions.is_rule(passage)
-                and provisions.same_subject(lead.title, passage.title)):  # fmt: skip
+                and passage.doc_id != lead.doc_id and governing.is_rule(lead)
+                and governing.is_rule(passage)
+                and same_subject(lead.title, passage.title)):  # fmt: skip
             piece = f"\n另见：{piece}"
         seen_docs.add(passage.doc_id)
         pieces.append(f"{piece}[{numbers[rank]}]" + ("…" if omitted else ""))
-    note = provisions.authority_note([c.passage for c in citations])
+    note = governing.authority_note([c.passage for c in citations])
     text = "".join(pieces) + (f"\n{note}" if note else "")
     return Answer(question=question, text=text, citations=citations, found=True,
                   query=query)  # fmt: skip

@@ -266,3 +266,20 @@ def test_an_article_asked_what_it_does_not_name_is_not_the_answer(
     court = "依照暂行条例第四条被罚款的技术服务机构不服，应当向哪个法院起诉？"
     assert not answer(court, index=library).found
     assert answer("暂行条例第四条讲的是什么？", index=library).found
+
+
+def test_a_loose_name_names_the_texts_that_answer_to_it():
+    from qa.naming import named_as_documents, named_documents
+
+    documents = [{"doc_id": "ets.md", "title": "碳排放权交易管理办法（试行）"},
+                 {"doc_id": "ccer.md", "title": "温室气体自愿减排交易管理办法（试行）"},
+                 {"doc_id": "rules.md", "title": "碳排放权交易管理暂行条例"},
+                 {"doc_id": "review.md", "title": "固定资产投资项目节能审查和碳排放评价办法"}]  # fmt: skip
+    question = "一家水泥企业连续两年排放不到门槛，按试行办法，它能被移出名录吗？"
+    assert named_documents(question, documents) == ["ets.md", "ccer.md"]
+    # named as documents: the named text leads, the governing 条例 follows it
+    assert named_as_documents(question, documents) == ["ets.md", "ccer.md"]
+    assert named_documents("按暂行条例，罚多少？", documents) == ["rules.md"]
+    # a kind that names one text (条例) is the one asked of, the 试行办法 is the premise's
+    premise = "试行办法要求名录向社会公开。条例施行以后，重点排放单位名录还要不要公开？"
+    assert named_documents(premise, documents) == ["rules.md"]

@@ -225,7 +225,7 @@ def test_an_item_brings_the_lead_in_that_carries_the_penalty(library):
 def test_the_governing_rule_leads(library, monkeypatch):
     # "About as close" is calibrated for the real model's cosines, not the fake's. (The 另见
     # quote of the other rule is asserted on the real corpus: test_policy_answers.py.)
-    monkeypatch.setattr(importlib.import_module("qa.provisions"), "CLOSE_COSINE", 1.0)
+    monkeypatch.setattr(importlib.import_module("qa.governing"), "CLOSE_COSINE", 1.0)
     result = answer("重点排放单位虚报排放报告怎么处罚？", index=library)
     assert result.found
     assert result.citations[0].passage.doc_id == "regulation.md"
@@ -235,7 +235,7 @@ def test_the_governing_rule_leads(library, monkeypatch):
 def test_a_lower_rule_named_by_the_question_leads_and_the_governing_one_follows(
     library, monkeypatch
 ):
-    monkeypatch.setattr(importlib.import_module("qa.provisions"), "CLOSE_COSINE", 1.0)
+    monkeypatch.setattr(importlib.import_module("qa.governing"), "CLOSE_COSINE", 1.0)
     result = answer("按照碳排放权交易管理办法（试行），重点排放单位虚报排放报告怎么处罚？",
                     index=library)  # fmt: skip
     assert result.found
@@ -1400,7 +1400,7 @@ def test_the_asked_clause_and_a_follow_ups_own_words_are_the_focus():
 
 def test_rules_of_different_matters_are_not_ranked_against_each_other():
     from qa.authority import Authority
-    from qa.provisions import authority_note
+    from qa.governing import authority_note
     from qa.search import Passage
 
     def rule(doc_id: str, title: str, level: str, effective: str) -> Passage:
