@@ -191,8 +191,12 @@ def compose(question: str, query: str, passages: Sequence[Passage],
                   query=query)  # fmt: skip
 
 
-# A clause that goes on from the one before: 拒不改正的 (after 责令改正，处…罚款), 逾期未改正的.
-_CONTINUES = re.compile(r"^(?:拒不改正|逾期(?:未|不|仍未|仍不)改正|逾期不履行|情节严重)的")
+# A clause that goes on from the one before: 拒不改正的 (after 责令改正，处…罚款), 逾期未改正的,
+# 不能整改、整改不到位或逾期不整改的 (after 责令…限期整改).
+_CONTINUES = re.compile(
+    r"^(?:拒不(?:改正|整改)|逾期(?:未|不|仍未|仍不)(?:改正|整改)|逾期不履行|情节严重"
+    r"|不能整改[^，。]{0,12}?)的"
+)
 
 
 def with_antecedents(passages: Sequence[Passage], picked: list[Sentence]) -> list[Sentence]:

@@ -334,16 +334,33 @@ def test_in_force_only_leaves_repealed_texts_out(library):
     assert all(c.passage.doc_id != "review-old.md" for c in result.citations)
 
 
-def test_a_clause_that_goes_on_brings_the_one_before(tmp_path, fake_embedder, monkeypatch):
-    rules = """# 清缴规定
+_CLEARING = """# 清缴规定
 
 **第二十四条**　重点排放单位未按照规定清缴其碳排放配额的，由生态环境主管部门责令改正，处5倍以上10倍以下的罚款；拒不改正的，等量核减其下一年度碳排放配额，可以责令停产整治。
 """
+_REVIEW = """# 节能审查
+
+**第一条**　为加强节能管理，制定本办法。
+
+**第二十七条**　验收不合格，擅自投入生产、使用的固定资产投资项目，由管理节能工作的部门责令建设单位限期整改。不能整改、整改不到位或逾期不整改的，依照有关法律法规处罚。
+
+**第三十条**　本办法自2023年6月1日起施行。
+"""
+
+
+# 拒不改正 goes on from 责令改正, 不能整改…的 from 责令…限期整改: the answer says what was
+# ordered first (and the fine).
+@pytest.mark.parametrize(("rules", "question", "before", "after"), [
+    (_CLEARING, "拒不改正的会被责令停产整治吗？", "5倍以上10倍以下的罚款", "拒不改正的"),
+    (_REVIEW, "整改不到位的依照什么处罚？", "责令建设单位限期整改", "不能整改"),
+])  # fmt: skip
+def test_a_clause_that_goes_on_brings_the_one_before(
+    tmp_path, fake_embedder, monkeypatch, rules, question, before, after
+):
     index = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
-    result = answer("拒不改正的会被责令停产整治吗？", index=index)
-    # 拒不改正 goes on from 责令改正: the answer says what was not corrected, and the fine.
-    assert result.found
-    assert result.text.index("5倍以上10倍以下的罚款") < result.text.index("拒不改正的")
+    result = answer(question, index=index)
+    assert result.found and before in result.text
+    assert result.text.index(before) < result.text.index(after)
 
 
 def test_a_list_question_quotes_a_short_article_whole(tmp_path, fake_embedder, monkeypatch):
