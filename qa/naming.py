@@ -116,8 +116,22 @@ def _named_as_document(text: str, title: str) -> bool:
     # 按试行办法 names the 办法（试行）
     loose = any(m.group(2) == kind and m.group(1) in title for m in _LOOSE_KIND.finditer(text))
     return kind is not None and (
-        core[-len(kind) - 2 :] in text or _kind_as_name(text, kind) or dated or loose
+        core[-len(kind) - 2 :] in text
+        or _kind_as_name(text, kind)
+        or dated
+        or loose
+        or _run_before_kind(text, core, kind)
     )
+
+
+def _run_before_kind(text: str, core: str, kind: str) -> bool:
+    """碳达峰碳中和意见, 甲烷排放控制方案: words of the title run up to its kind, which names
+    the document as readers shorten it."""
+    for match in re.finditer(kind, text):
+        before = text[: match.start()]
+        if any(before[-size:] in core for size in range(4, min(len(before), 12) + 1)):
+            return True
+    return False
 
 
 # 法律上有没有硬性要求, 按上位的行政法规: the question asks what a level of law says, whichever

@@ -283,3 +283,20 @@ def test_a_loose_name_names_the_texts_that_answer_to_it():
     # a kind that names one text (条例) is the one asked of, the 试行办法 is the premise's
     premise = "试行办法要求名录向社会公开。条例施行以后，重点排放单位名录还要不要公开？"
     assert named_documents(premise, documents) == ["rules.md"]
+
+
+def test_words_of_a_title_run_up_to_its_kind_name_it_as_a_document():
+    from qa.naming import named_as_documents, named_documents
+
+    documents = [{"doc_id": "opinions.md",
+                  "title": "中共中央 国务院关于完整准确全面贯彻新发展理念做好碳达峰碳中和工作的意见"},
+                 {"doc_id": "notice.md", "title": "关于做好2025年全国碳排放权交易市场有关工作的通知"},
+                 {"doc_id": "review.md", "title": "固定资产投资项目节能审查和碳排放评价办法"}]  # fmt: skip
+    # named as a document, it is the one searched: not the notice's 钢铁 deadlines
+    question = "按照碳达峰碳中和意见，钢铁行业要在哪一年前实现碳达峰？"
+    assert named_as_documents(question, documents) == ["opinions.md"]
+    # 节能审查意见 is an instrument a project gets, not the 办法 that shares 节能审查
+    assert named_as_documents("节能审查意见是2024年3月出具的，还有效吗？", documents) == []
+    # a topic that shares the title's words names no document as one (碳达峰碳中和工作)
+    topic = "碳达峰碳中和工作谁牵头？"
+    assert named_as_documents(topic, documents, named_documents(topic, documents)) == []
