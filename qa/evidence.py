@@ -155,10 +155,7 @@ def evidence_terms(index: Index, question: str, terms: list[str],
     rest = [t for t in terms if not (names and _unglued(t) in names)]
     if any(t not in unseen for t in rest):
         terms = rest
-    unknown = [t for t in unknown if t in terms]
-    # jieba's search mode cuts a word it doesn't know into pieces (混过去 → 混过, 过去, 混过去):
-    # one unknown word, not three
-    return terms, [t for t in unknown if not any(t != u and t in u for u in unknown)]
+    return terms, [t for t in unknown if t in terms]
 
 
 def _case_words(question: str) -> set[str]:
