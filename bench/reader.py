@@ -10,8 +10,9 @@ Pairs, from the dev split of tests/data/policy_questions.yaml only:
 - each answerable question and a random corpus sentence: 0; each refusal and its top passage: 0.
 
 multilingual-e5-small's top four layers and a linear head are trained (AdamW, 3 epochs, lr 1e-4,
-classes balanced); the lower layers and the vocabulary stay the embedder's. About 10 minutes per
-model on 2 cores. `--folds K` first trains K models, each without one fold of the questions (a
+classes balanced); the lower layers and the vocabulary stay the embedder's. On 2 cores, about 8
+minutes an epoch per 1,400 pairs: with the 1,074 dev questions (2,923 pairs), `--folds 2` takes
+about 50 minutes and the final model 50 more. Run it with nothing else busy. `--folds K` first trains K models, each without one fold of the questions (a
 blind-written batch stays in one fold), and writes every dev question's score from the model
 that didn't see it to bench/results/reader_oof.json: bench.answerability fits the decision on
 those, since in-sample scores would make the reader look better than it is on new wording.

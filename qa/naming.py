@@ -80,7 +80,9 @@ def named_documents(question: str, documents: Sequence[dict],
     return []
 
 
-_LOOSE_KIND = re.compile(r"(试行|暂行)(办法|条例)")
+# 试行办法, 暂行条例: a text named as readers shorten it; not one the question compares with
+# (还是像试行办法那样…吗？ asks what governs now).
+_LOOSE_KIND = re.compile(r"(?<![像跟同])(试行|暂行)(办法|条例)(?!那样|一样|那种)")
 
 
 # 2020年那个办法, 2023年的方案: a document named by its kind and the year it came out.

@@ -280,6 +280,9 @@ def test_a_loose_name_names_the_texts_that_answer_to_it():
     # named as documents: the named text leads, the governing 条例 follows it
     assert named_as_documents(question, documents) == ["ets.md", "ccer.md"]
     assert named_documents("按暂行条例，罚多少？", documents) == ["rules.md"]
+    # a text the question compares with is not the one asked of
+    compared = "欠缴的配额怎么处理？还是像试行办法那样由省里等量扣掉就完了吗？"
+    assert named_documents(compared, documents) == []
     # a kind that names one text (条例) is the one asked of, the 试行办法 is the premise's
     premise = "试行办法要求名录向社会公开。条例施行以后，重点排放单位名录还要不要公开？"
     assert named_documents(premise, documents) == ["rules.md"]

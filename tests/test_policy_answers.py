@@ -84,6 +84,11 @@ pytestmark = pytest.mark.slow
 # 0.738 (look 39: 0.712, 0.674, 0.108, 0.643); on the 80 new ones: fact 0.625, refused 0.583,
 # declined 0.196, 3 of 4 conflict questions led by the governing rule. The split changed, so
 # the floors were set again from look 40 by the rule above.
+# Looks 41–43 (2026-11-27, fifth session, same split). Look 41, a reader retrained on all dev:
+# 0.682, 0.756, 0.162, 0.696, below three floors (its scores on new questions sat lower than
+# its fold models', on which the decision was fitted); it was not kept. Look 43, the shipped
+# reader with this session's rules: 0.712, 0.674, 0.114, 0.717 (English fact 0.608). Every
+# floor holds, so none was moved.
 # The issue's targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.686, "refused": 0.638, "governing": 0.709}
 CEILINGS = {"wrongly_declined": 0.141}
