@@ -43,10 +43,7 @@ def with_whole_article(index: Index, passages: list[Passage], picked: list[Sente
     for clause in article:
         if clause.passage_id in quoted or not clause.text.strip():
             continue
-        rank = next((i for i, p in enumerate(passages) if p.passage_id == clause.passage_id), None)
-        if rank is None:
-            passages.append(clause)
-            rank = len(passages) - 1
+        rank = _rank_of(passages, clause)
         start = len(clause.text) - len(clause.text.lstrip())
         added.append(Sentence(rank, start, len(clause.text.rstrip()), clause.text.strip()))
     # right after the article's own quotes, so that its 款 are read together
@@ -80,16 +77,20 @@ def with_list_items(index: Index, passages: list[Passage], picked: list[Sentence
             if clipped is None:
                 break
             start, end = clipped
-            rank = next((i for i, p in enumerate(passages) if p.passage_id == item.passage_id),
-                        None)  # fmt: skip
-            if rank is None:
-                passages.append(item)
-                rank = len(passages) - 1
-            items.append(Sentence(rank, start, end, item.text[start:end]))
+            items.append(Sentence(_rank_of(passages, item), start, end, item.text[start:end]))
         if len(items) >= 2:
             # The list is the answer: what was picked after the lead-in would only dilute it.
             return passages, _with_named_texts(passages, picked, position, items, named)
     return passages, picked
+
+
+def _rank_of(passages: list[Passage], passage: Passage) -> int:
+    """The passage's rank among `passages`, appended when it isn't there yet."""
+    rank = next((i for i, p in enumerate(passages) if p.passage_id == passage.passage_id), None)
+    if rank is None:
+        passages.append(passage)
+        rank = len(passages) - 1
+    return rank
 
 
 def _with_named_texts(passages: list[Passage], picked: list[Sentence], position: int,

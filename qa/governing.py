@@ -30,8 +30,6 @@ def governing_rules(index: Index, vector, terms: Sequence[str], passages: Sequen
     candidates, first; returns them and the ids of those governing passages: a superseded 办法
     must not answer alone where a 条例 rules. The provision that names the thing the question
     asks about (交易产品有哪些 → 产品) is preferred to one that only shares its topic."""
-    from dataclasses import replace
-
     if not passages or not is_rule(passages[0]):
         return list(passages), set()
     top = passages[0]
