@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from qa.search import Passage
 from qa.sentences import Sentence
 
-# The year a target is asked for: 到2025年, 2030年…目标/达到多少; not a baseline (比2020年) nor a
-# document's year (2023年的甲烷方案, 2020年碳排放权交易管理办法).
+# The year a target is asked for: 到2025年, 2030年…目标/达到多少, 那2030年呢; not a baseline
+# (比2020年) nor a document's year (2023年的甲烷方案, 2020年碳排放权交易管理办法).
 _TARGET_YEAR = re.compile(
     r"(?<=[到至])(20\d\d)年|(?<![比较\d])(20\d\d)年(?!度)"
     r"(?![^，。？]{0,10}?(?:方案|办法|条例|意见|通知|规定|决定|规划))"
-    r"(?=[^，。？]{0,10}?(?:目标|达到|要|下降|提高|多少))"
+    r"(?=[^，。？]{0,10}?(?:目标|达到|要|下降|提高|多少|呢))"
 )
 # In English: a target by, for or in a year (What forest coverage target … for 2030?).
 _TARGET_YEAR_EN = re.compile(r"\b(?:by|for|in|until) (20\d\d)\b(?!'s)", re.I)

@@ -594,6 +594,14 @@ def test_a_year_asked_beside_a_period_is_asked_too():
     assert run == [frozenset({"2025"}), frozenset({"2030"}), frozenset({"2060"})]
 
 
+def test_a_year_asked_after_a_premise_is_asked_beside_it():
+    from qa.years import asked_years
+
+    question = "双碳意见里说2025年森林蓄积量要到180亿吨，对吧？那2030年呢？"
+    assert asked_years(question) == {"2025", "2030"}
+    assert asked_years("2020年的试行办法呢？") == set()
+
+
 def test_an_english_target_year_is_asked_too():
     from qa.years import asked_years
 
