@@ -62,15 +62,18 @@ def _always_answer():
 
 
 def out_of_fold_reads() -> dict[str, float]:
-    """Dev questions' reader scores from readers trained without them (bench/reader.py), on the
-    shipped reader's scale; empty when there are none."""
+    """Dev questions' reader scores from the reader trained without them (bench/reader.py), on
+    the shipped readers' scale and clamped as served; empty when there are none."""
+    from qa.evidence import READER_BOUNDS
     from qa.reader import weights_metadata
 
     path = RESULTS / "reader_oof.json"
     if not path.exists():
         return {}
     centre = float(weights_metadata().get("centre", 0.0))
-    return {k: v - centre for k, v in json.loads(path.read_text("utf-8"))["scores"].items()}
+    low, high = READER_BOUNDS
+    scores = json.loads(path.read_text("utf-8"))["scores"]
+    return {k: min(high, max(low, v - centre)) for k, v in scores.items()}
 
 
 def dev_rows(index) -> list[dict]:

@@ -1,6 +1,6 @@
-"""Train the answer reader (qa/reader.py) on the dev questions, and score it out of fold.
+"""Train the answer readers (qa/reader.py) on the dev questions, each without one fold of them.
 
-    .venv/bin/python -m bench.reader [--index-dir DIR] [--folds 4] [--no-final]
+    .venv/bin/python -m bench.reader [--index-dir DIR] [--folds 2] [--weights-dir DIR]
 
 Pairs, from the dev split of tests/data/policy_questions.yaml only:
 - each question and the quotes the system would answer it with (decision switched off): 1 when
@@ -10,13 +10,16 @@ Pairs, from the dev split of tests/data/policy_questions.yaml only:
 - each answerable question and a random corpus sentence: 0; each refusal and its top passage: 0.
 
 multilingual-e5-small's top four layers and a linear head are trained (AdamW, 3 epochs, lr 1e-4,
-classes balanced); the lower layers and the vocabulary stay the embedder's. On 2 cores, about 8
-minutes an epoch per 1,400 pairs: with the 1,074 dev questions (2,923 pairs), `--folds 2` takes
-about 50 minutes and the final model 50 more. Run it with nothing else busy. `--folds K` first trains K models, each without one fold of the questions (a
-blind-written batch stays in one fold), and writes every dev question's score from the model
-that didn't see it to bench/results/reader_oof.json: bench.answerability fits the decision on
-those, since in-sample scores would make the reader look better than it is on new wording.
-The final model, trained on all dev, goes to qa/weights/reader.safetensors.
+classes balanced); the lower layers and the vocabulary stay the embedder's. `--folds K` trains K
+readers, each without one fold of the questions (a blind-written batch stays in one fold), and
+writes every dev question's score from the reader that didn't see it to
+bench/results/reader_oof.json: bench.answerability fits the decision on those, since in-sample
+scores would make the reader look better than it is on new wording. The K readers are shipped
+(qa/weights/reader-foldK.safetensors, replacing the ones there) and served together, their
+logits averaged, so that new questions are read on the scale the decision was fitted on; a single
+reader retrained on all of dev read new questions lower than its fold models had. On 2 cores,
+about 8 minutes an epoch per 1,400 pairs: `--folds 2` over the 1,074 dev questions takes about
+50 minutes. Run it with nothing else busy, then refit the decision (bench.answerability).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.retrieval import CORPUS, RESULTS, corpus_index
+from qa.e5_convert import DEFAULT_MODEL_ID
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "qa" / "weights"
 
 TRAINED_LAYERS = 4
 EPOCHS = 3
@@ -168,45 +174,53 @@ def save_weights(model, path: Path, metadata: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, help="an index of corpus/ (default: build one)")
-    parser.add_argument("--folds", type=int, default=4, help="0 skips the out-of-fold scores")
-    parser.add_argument("--no-final", action="store_true", help="don't retrain the shipped model")
+    parser.add_argument(
+        "--folds", type=int, default=2, help="readers to train, each without one fold"
+    )
+    parser.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR,
+                        help="where the readers go (default: the shipped ones, qa/weights)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.folds < 2:
+        parser.error("--folds must be at least 2: each reader is scored on a fold it didn't see")
     from bench.answerability import dev_rows
-    from qa.e5_convert import DEFAULT_MODEL_ID, default_model_dir
-    from qa.reader import WEIGHTS
+    from qa.e5_convert import default_model_dir
 
     with tempfile.TemporaryDirectory() as scratch:
         rows = dev_rows(corpus_index(args.index_dir, scratch))
     source = default_model_dir()
     sentences = corpus_sentences()
     decided = [r for r in rows if r["features"] is not None and r["quotes"]]
-    result: dict = {"dev_questions": len(rows), "scored": len(decided)}
-    if args.folds:
-        oof: dict[str, float] = {}
-        for k in range(args.folds):
-            train_rows = [r for r in rows if fold_of(r, args.folds) != k]
-            pairs = pairs_of(train_rows, sentences, random.Random(SEED + k))
-            print(f"fold {k}: {len(pairs)} pairs", flush=True)
-            model, tokenizer = train(pairs, source, SEED + k)
-            oof.update(score(model, tokenizer, [r for r in decided if fold_of(r, args.folds) == k]))
-        labels = [r["answerable"] for r in decided]
-        result["out_of_fold_auc"] = {
-            "reader_vs_answerable": round(auc([oof[r["id"]] for r in decided], labels), 3),
-            "dense_vs_answerable": round(auc([r["features"]["dense"] for r in decided], labels), 3),
-        }
-        text = json.dumps({"folds": args.folds, "scores": oof}, indent=1) + "\n"
-        (RESULTS / "reader_oof.json").write_text(text, encoding="utf-8")
-    if not args.no_final:
-        pairs = pairs_of(rows, sentences, random.Random(SEED))
-        print(f"final: {len(pairs)} pairs", flush=True)
-        model, tokenizer = train(pairs, source)
-        centre = float(np.mean(list(score(model, tokenizer, decided).values())))
+    oof: dict[str, float] = {}
+    readers = []
+    for k in range(args.folds):
+        train_rows = [r for r in rows if fold_of(r, args.folds) != k]
+        pairs = pairs_of(train_rows, sentences, random.Random(SEED + k))
+        print(f"fold {k}: {len(pairs)} pairs", flush=True)
+        model, tokenizer = train(pairs, source, SEED + k)
+        oof.update(score(model, tokenizer, [r for r in decided if fold_of(r, args.folds) == k]))
+        readers.append((model, len(pairs)))
+    labels = [r["answerable"] for r in decided]
+    centre = float(np.mean(list(oof.values())))
+    for stale in args.weights_dir.glob("reader-*.safetensors"):
+        stale.unlink()
+    for k, (model, pairs) in enumerate(readers):
         metadata = {"base": DEFAULT_MODEL_ID, "trained_layers": str(TRAINED_LAYERS),
                     "epochs": str(EPOCHS), "learning_rate": str(LEARNING_RATE),
-                    "pairs": str(len(pairs)), "dev_questions": str(len(rows)),
-                    "centre": f"{centre:.4f}"}  # fmt: skip
-        save_weights(model, WEIGHTS, metadata)
-        result["final"] = metadata
+                    "pairs": str(pairs), "fold": f"{k}/{args.folds}",
+                    "dev_questions": str(len(rows)), "centre": f"{centre:.4f}"}  # fmt: skip
+        save_weights(model, args.weights_dir / f"reader-fold{k}.safetensors", metadata)
+    text = json.dumps({"folds": args.folds, "scores": oof}, indent=1) + "\n"
+    (RESULTS / "reader_oof.json").write_text(text, encoding="utf-8")
+    result = {
+        "dev_questions": len(rows),
+        "scored": len(decided),
+        "folds": args.folds,
+        "centre": round(centre, 4),
+        "out_of_fold_auc": {
+            "reader_vs_answerable": round(auc([oof[r["id"]] for r in decided], labels), 3),
+            "dense_vs_answerable": round(auc([r["features"]["dense"] for r in decided], labels), 3),
+        },
+    }
     from bench.retrieval import save
 
     return save("reader", result)

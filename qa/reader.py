@@ -4,10 +4,13 @@ The cosine of a question and a passage says they are about the same thing; it ca
 the passage states 2024年度 when 2025年度 was asked. A cross-encoder reads both together.
 None can be downloaded here, so bench/reader.py makes one: multilingual-e5-small (the embedder's
 own weights) with its top four layers fine-tuned on (question, quote) pairs of the dev questions
-and a linear head over the mean-pooled tokens. Only what training changed is shipped, in
-``qa/weights/reader.safetensors`` (fp16); on first use it is joined to the converted base model
-and exported to int8 ONNX in the model cache, as qa.onnx_model does for the embedder. Serving
-needs onnxruntime and tokenizers only.
+and a linear head over the mean-pooled tokens. Two such readers are shipped, each trained on one
+half of the dev questions, and their logits are averaged: the decision is fitted on each dev
+question's read by the reader that didn't see it, and served with both on new questions, so the
+two see the same scale (one reader retrained on all of dev read new questions lower than that).
+Only what training changed is shipped, in ``qa/weights/reader-*.safetensors`` (fp16); on first use
+they are joined to the converted base model and exported as one int8 ONNX graph in the model
+cache, as qa.onnx_model does for the embedder. Serving needs onnxruntime and tokenizers only.
 
 Only the real e5 embedder gets a reader: with another model (the tests' fake embedder) there is
 none and the decision sees a neutral score.
@@ -28,8 +31,8 @@ from qa.e5_convert import DEFAULT_MODEL_ID, MANIFEST_NAME, default_model_dir
 from qa.embedder_base import ONNX_MODEL_ID
 from qa.onnx_model import export_int8, stamped_export
 
-WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
-EXPORT_VERSION = 1  # bump when the export recipe changes; cached exports are then redone
+WEIGHTS = tuple(sorted(Path(__file__).with_name("weights").glob("reader-*.safetensors")))
+EXPORT_VERSION = 3  # bump when the export recipe changes; cached exports are then redone
 MODEL_FILE = "reader.onnx"
 MAX_PAIR_TOKENS = 192  # question + quote; training truncated the quote to fit the same
 MAX_QUOTE_CHARS = 400
@@ -37,10 +40,12 @@ QUERY_PROMPT, PASSAGE_PROMPT = "query: ", "passage: "
 READS_FOR = frozenset({DEFAULT_MODEL_ID, ONNX_MODEL_ID})
 
 
-def weights_metadata(path: Path = WEIGHTS) -> dict[str, str]:
-    """The training record stored with the weights (layers, centre, questions, recipe)."""
+def weights_metadata(path: Path | None = None) -> dict[str, str]:
+    """The training record stored with a reader's weights (layers, centre, fold, recipe); the
+    first shipped reader's by default. Every shipped reader holds the same centre."""
     from safetensors import safe_open
 
+    path = path or WEIGHTS[0]
     with safe_open(str(path), framework="numpy") as handle:
         return dict(handle.metadata() or {})
 
@@ -50,7 +55,7 @@ def reader_model_dir(cache_dir: str | Path | None = None) -> Path:
     source = default_model_dir(cache_dir)
     stamp = {
         "export_version": EXPORT_VERSION,
-        "weights_sha256": hashlib.sha256(WEIGHTS.read_bytes()).hexdigest(),
+        "weights_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in WEIGHTS],
         "source_manifest": json.loads((source / MANIFEST_NAME).read_text("utf-8")),
     }
 
@@ -89,20 +94,67 @@ def build_torch_reader(source: Path, weights: Path | None):
 
     model = TorchReader()
     if weights is not None:
-        from safetensors.torch import load_file
-
-        trained = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}
-        missing = set(trained) - set(model.state_dict())
-        if missing:
-            raise ValueError(f"{weights} holds tensors this model lacks: {sorted(missing)[:3]}")
-        model.load_state_dict(trained, strict=False)
+        _load_trained(model, weights)
     return model.eval()
+
+
+def build_torch_ensemble(source: Path, weights: tuple[Path, ...] | None = None):
+    """The readers of `weights` as one module whose logit is the mean of theirs. The layers no
+    reader trained are the embedder's in all of them, so they are run once, and only the
+    trained top layers once per reader: 8 + 2 × 4 layers instead of 2 × 12."""
+    import torch
+
+    weights = weights or WEIGHTS
+    members = [build_torch_reader(source, path) for path in weights]
+    trunk = members[0].encoder
+    first_trained = len(trunk.encoder.layer) - int(weights_metadata(weights[0])["trained_layers"])
+
+    def run(layers, hidden, mask):
+        for layer in layers:
+            out = layer(hidden, attention_mask=mask)
+            hidden = out[0] if isinstance(out, tuple) else out  # a tuple before transformers 5
+        return hidden
+
+    class Ensemble(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trunk_embeddings = trunk.embeddings
+            self.trunk = torch.nn.ModuleList(trunk.encoder.layer[:first_trained])
+            self.tops = torch.nn.ModuleList(
+                torch.nn.ModuleList(m.encoder.encoder.layer[first_trained:]) for m in members
+            )
+            self.heads = torch.nn.ModuleList(m.head for m in members)
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.trunk_embeddings(input_ids=input_ids)
+            # additive, broadcast over heads and query positions: padding is never attended to
+            blocked = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * -1e4
+            hidden = run(self.trunk, hidden, blocked)
+            keep = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            logits = []
+            for top, head in zip(self.tops, self.heads):
+                last = run(top, hidden, blocked)
+                pooled = (last * keep).sum(1) / keep.sum(1).clamp(min=1e-9)
+                logits.append(head(pooled).squeeze(-1))
+            return torch.stack(logits).mean(0)
+
+    return Ensemble().eval()
+
+
+def _load_trained(model, weights: Path) -> None:
+    from safetensors.torch import load_file
+
+    trained = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}
+    missing = set(trained) - set(model.state_dict())
+    if missing:
+        raise ValueError(f"{weights} holds tensors this model lacks: {sorted(missing)[:3]}")
+    model.load_state_dict(trained, strict=False)
 
 
 def _export_int8(source: Path, folder: Path) -> None:
     from transformers import AutoTokenizer
 
-    model = build_torch_reader(source, WEIGHTS)
+    model = build_torch_ensemble(source)
     tokenizer = AutoTokenizer.from_pretrained(source)
     # A padded pair, so that the traced graph cannot assume an all-ones mask.
     example = tokenizer([QUERY_PROMPT + "何时施行？", QUERY_PROMPT + "谁负责"],
@@ -113,8 +165,8 @@ def _export_int8(source: Path, folder: Path) -> None:
 
 
 class Reader:
-    """`score(question, quote)`: the reader's logit, minus its mean on the dev questions (so 0
-    is a typical quote; higher reads as answering)."""
+    """`score(question, quote)`: the readers' mean logit, minus the mean of their reads of the dev
+    questions they didn't see (so 0 is a typical quote; higher reads as answering)."""
 
     def __init__(self, folder: Path, centre: float = 0.0, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -154,6 +206,6 @@ def _reader(cache_dir: str | None) -> Reader:
 
 def reader_for(model_id: str, cache_dir: str | None = None) -> Reader | None:
     """The reader for an index embedded with `model_id`; None for models it wasn't made for."""
-    if model_id not in READS_FOR or not WEIGHTS.exists():
+    if model_id not in READS_FOR or not WEIGHTS:
         return None
     return _reader(cache_dir)

@@ -22,18 +22,26 @@ def test_other_models_get_no_reader(fake_embedder):
     assert reader_for(fake_embedder.model_id) is None
 
 
-def test_shipped_weights_hold_only_the_trained_layers_and_head():
+@pytest.mark.parametrize("weights", WEIGHTS, ids=lambda path: path.stem)
+def test_shipped_weights_hold_only_the_trained_layers_and_head(weights):
     from safetensors import safe_open
 
-    metadata = weights_metadata()
+    metadata = weights_metadata(weights)
     trained = int(metadata["trained_layers"])
-    float(metadata["centre"])
-    with safe_open(str(WEIGHTS), framework="numpy") as handle:
+    with safe_open(str(weights), framework="numpy") as handle:
         names = list(handle.keys())
     layers = {name.split(".")[3] for name in names if name.startswith("encoder.encoder.layer.")}
     assert len(layers) == trained
     assert {"head.weight", "head.bias"} <= set(names)
     assert all(name.startswith(("encoder.encoder.layer.", "head.")) for name in names)
+
+
+def test_the_shipped_readers_are_one_per_fold_and_share_a_centre():
+    """Served together, so each dev question was read out of fold by exactly one of them."""
+    folds = [weights_metadata(path)["fold"] for path in WEIGHTS]
+    assert len(WEIGHTS) >= 2
+    assert sorted(folds) == [f"{k}/{len(WEIGHTS)}" for k in range(len(WEIGHTS))]
+    assert len({weights_metadata(path)["centre"] for path in WEIGHTS}) == 1
 
 
 @pytest.mark.slow
@@ -42,7 +50,7 @@ def test_exported_reader_reads_like_the_trained_model_and_tells_an_answer_apart(
     from transformers import AutoTokenizer
 
     from qa.e5_convert import DEFAULT_MODEL_ID, default_model_dir
-    from qa.reader import PASSAGE_PROMPT, QUERY_PROMPT, build_torch_reader
+    from qa.reader import PASSAGE_PROMPT, QUERY_PROMPT, build_torch_ensemble, build_torch_reader
 
     reader = reader_for(DEFAULT_MODEL_ID)
     question = "碳排放权交易管理暂行条例自什么时候起施行？"
@@ -51,12 +59,16 @@ def test_exported_reader_reads_like_the_trained_model_and_tells_an_answer_apart(
     assert reader.score(question, answering) > reader.score(question, other)
 
     source = default_model_dir()
-    model = build_torch_reader(source, WEIGHTS)
+    ensemble = build_torch_ensemble(source)
+    members = [build_torch_reader(source, path) for path in WEIGHTS]
     tokenizer = AutoTokenizer.from_pretrained(source)
     for quote in (answering, other):
         batch = tokenizer(QUERY_PROMPT + question, PASSAGE_PROMPT + quote, return_tensors="pt")
+        inputs = (batch["input_ids"], batch["attention_mask"])
         with torch.no_grad():
-            expected = float(model(batch["input_ids"], batch["attention_mask"])[0])
+            expected = float(ensemble(*inputs)[0])
+            each = [float(member(*inputs)[0]) for member in members]
+        assert expected == pytest.approx(sum(each) / len(each), abs=1e-4)
         assert reader.score(question, quote) + reader.centre == pytest.approx(expected, abs=0.5)
 
 
@@ -96,7 +108,7 @@ def plain_decision(monkeypatch):
     monkeypatch.setattr(evidence, "WEIGHTS", dict.fromkeys(FEATURES, 0.0))
     monkeypatch.setitem(evidence.WEIGHTS, "coverage", 1.0)
     monkeypatch.setitem(evidence.WEIGHTS, "reader", 1.0)
-    monkeypatch.setattr(evidence, "READER_BOUND", 4.0)
+    monkeypatch.setattr(evidence, "READER_BOUNDS", (-4.0, 4.0))
     return lambda bias: monkeypatch.setattr(evidence, "BIAS", bias)
 
 
@@ -113,6 +125,19 @@ def test_the_reader_is_asked_only_when_it_could_change_the_decision(plain_decisi
     plain_decision(5.0)
     assert answerable(features(), unread)
     assert not answerable(features(coverage=0.0), unread)  # no question word held: a rule
+
+
+def test_the_reader_is_not_asked_where_its_highest_verdict_cant_lift_the_answer(
+    plain_decision, monkeypatch
+):
+    monkeypatch.setattr(importlib.import_module("qa.evidence"), "READER_BOUNDS", (-4.0, 1.0))
+    plain_decision(-2.5)  # -1.5: even the best verdict (+1) leaves it declined
+    assert not answerable(features(), unread)
+    plain_decision(-1.5)  # -0.5: a good verdict lifts it, a poor one leaves it
+    assert answerable(features(), lambda: 0.8)
+    assert not answerable(features(), lambda: 0.2)
+    plain_decision(2.0)  # 3: only the lowest verdicts (down to -4) could decline it
+    assert not answerable(features(), lambda: -3.5)
 
 
 def test_an_outlying_verdict_is_clamped_and_every_read_is_logged_for_the_fit(plain_decision):
