@@ -22,6 +22,25 @@ def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
     assert "外国人" in evidence_terms(library, other, tokenize(other), [])[1]
 
 
+def test_policy_shorthand_is_known_where_the_text_spells_it_out(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa.evidence import evidence_terms
+    from qa.text import tokenize
+
+    opinion = (
+        "---\ntitle: 关于完整准确全面贯彻新发展理念做好碳达峰碳中和工作的意见\n---\n\n"
+        "实现碳达峰、碳中和是一场广泛而深刻的经济社会系统性变革。\n\n"
+        "整体推进海洋生态系统保护和修复，提升红树林、海草床、盐沼等固碳能力，巩固生态系统碳汇能力。\n"
+    )
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"opinion.md": opinion})
+    question = "双碳意见里蓝碳这块提了什么？"
+    _, unknown = evidence_terms(library, question, tokenize(question), [])
+    assert not {"双碳", "蓝碳"} & set(unknown)
+    other = "绿碳意见里蓝碳这块提了什么？"
+    assert "绿碳" in evidence_terms(library, other, tokenize(other), [])[1]
+
+
 def test_the_kind_of_the_askers_own_project_is_no_thing_a_rule_must_name():
     from qa.evidence import case_kind
 
