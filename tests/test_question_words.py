@@ -41,6 +41,28 @@ def test_policy_shorthand_is_known_where_the_text_spells_it_out(
     assert "绿碳" in evidence_terms(library, other, tokenize(other), [])[1]
 
 
+def test_a_piece_jieba_cuts_from_a_word_is_no_unknown_word_of_its_own(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa.evidence import evidence_terms
+    from qa.text import tokenize
+
+    rules = (
+        "---\ntitle: 节能审查办法\n---\n\n"
+        "第二十七条　以提供虚假材料等不正当手段通过节能审查验收的，责令限期整改。\n\n"
+        "陆新明表示，将研究制定甲烷排放控制行动方案。\n"
+    )
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    question = "节能验收拿假材料混过去了 咋处理"
+    assert {"混过", "过去"} <= set(tokenize(question))  # jieba's pieces of 混过去
+    _, unknown = evidence_terms(library, question, tokenize(question), [])
+    assert "混过去" in unknown and "混过" not in unknown and "过去" not in unknown
+    # a piece of a word the library holds (新明 of 陆新明) is not unknown either
+    question = "陆新明21年说的甲烷方案后来咋安排的"
+    assert "新明" in tokenize(question)
+    assert "新明" not in evidence_terms(library, question, tokenize(question), [])[1]
+
+
 def test_the_kind_of_the_askers_own_project_is_no_thing_a_rule_must_name():
     from qa.evidence import case_kind
 
