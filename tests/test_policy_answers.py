@@ -89,6 +89,10 @@ pytestmark = pytest.mark.slow
 # its fold models', on which the decision was fitted); it was not kept. Look 43, the shipped
 # reader with this session's rules: 0.712, 0.674, 0.114, 0.717 (English fact 0.608). Every
 # floor holds, so none was moved.
+# Looks 44–46 (2026-11-27, sixth session, same split): the two half-dev readers served
+# together, the decision refitted with English coverage and unknown-share features. Look 44:
+# 0.705, 0.720, 0.124, 0.717; look 46, with 双碳 and jieba's pieces known: 0.705, 0.726, 0.123,
+# 0.717 (English fact 0.588). Every floor holds, so none was moved.
 # The issue's targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.686, "refused": 0.638, "governing": 0.709}
 CEILINGS = {"wrongly_declined": 0.141}
