@@ -18,8 +18,8 @@ scores would make the reader look better than it is on new wording. The K reader
 (qa/weights/reader-foldK.safetensors, replacing the ones there) and served together, their
 logits averaged, so that new questions are read on the scale the decision was fitted on; a single
 reader retrained on all of dev read new questions lower than its fold models had. On 2 cores,
-about 8 minutes an epoch per 1,400 pairs: `--folds 2` over the 1,074 dev questions takes about
-50 minutes. Run it with nothing else busy, then refit the decision (bench.answerability).
+about 6 minutes an epoch per 1,400 pairs: `--folds 2` over the 1,074 dev questions took 38
+minutes. Run it with nothing else busy, then refit the decision (bench.answerability).
 """
 
 from __future__ import annotations

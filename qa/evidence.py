@@ -266,9 +266,10 @@ FEATURES = ("dense", "coverage", "unknown", "unknown_count", "terms", "not_state
 # unanswerable refused 0.806. With the reader shipped before (one trained on 453 questions), on
 # the same rules: 0.806 / 0.059 / 0.755; the two half-dev readers, at that share declined, refuse
 # 0.786, and at 0.049 declined still 0.779 (before 双碳 and jieba's pieces were known). The fit's
-# own threshold is kept: against the old reader it trades 1 point of declined for 5 of refused. A single reader retrained on all of dev, whose scores on new questions
-# sat lower than its fold models' (in-sample mean −0.50 against their out-of-fold 0.84),
-# declined far more on test (0.162); serving the fold models themselves keeps the scale.
+# own threshold is kept: against the old reader it trades 1 point of declined for 5 of refused.
+# A single reader retrained on all of dev, whose scores on new questions sat lower than its fold
+# models' (in-sample mean −0.50 against their out-of-fold 0.84), declined far more on test
+# (0.162); serving the fold models themselves keeps the scale.
 # Each newest batch, on arrival, mostly scores far lower (batches 18–45: fact 0.214–0.929,
 # refused 0.167–1.000). How each signal and check moved these numbers is in the commit messages and
 # the closing notes of issue 13. Two findings that hold: without the reader, 0.751 / 0.093 /
@@ -323,7 +324,7 @@ def answerable(features: dict[str, float], read: Callable[[], float] | None = No
     """One calibrated decision: answer when the fitted probability is at least one half.
 
     `read` gives the reader's score, and is called only when that score could change the
-    decision: it costs 15-90 ms, the other features almost nothing."""
+    decision: it costs 20-60 ms, the other features almost nothing."""
     log = FEATURE_LOG.get()
     logit = BIAS + sum(WEIGHTS[name] * features[name] for name in FEATURES if name != "reader")
     low, high = READER_BOUNDS
