@@ -7,44 +7,39 @@ import pytest
 from test_trust import small_library
 
 
-def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
-    tmp_path, fake_embedder, monkeypatch
-):
+def unknown_words(library, question: str) -> list[str]:
+    """The topic words of `question` that `library` holds nowhere."""
     from qa.evidence import evidence_terms
     from qa.text import tokenize
 
+    return evidence_terms(library, question, tokenize(question), [])[1]
+
+
+def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
+    tmp_path, fake_embedder, monkeypatch
+):
     law = "---\ntitle: 大气污染防治法\n---\n\n第三十六条　加强民用散煤的管理，鼓励居民燃用优质煤炭。\n"
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"law.md": law})
-    question = "老百姓家里烧散煤，法律上怎么管？"
-    _, unknown = evidence_terms(library, question, tokenize(question), [])
-    assert "老百姓" not in unknown  # said 居民 by the law
-    other = "外国人家里烧散煤，法律上怎么管？"
-    assert "外国人" in evidence_terms(library, other, tokenize(other), [])[1]
+    assert "老百姓" not in unknown_words(library, "老百姓家里烧散煤，法律上怎么管？")  # said 居民
+    assert "外国人" in unknown_words(library, "外国人家里烧散煤，法律上怎么管？")
 
 
 def test_policy_shorthand_is_known_where_the_text_spells_it_out(
     tmp_path, fake_embedder, monkeypatch
 ):
-    from qa.evidence import evidence_terms
-    from qa.text import tokenize
-
     opinion = (
         "---\ntitle: 关于完整准确全面贯彻新发展理念做好碳达峰碳中和工作的意见\n---\n\n"
         "实现碳达峰、碳中和是一场广泛而深刻的经济社会系统性变革。\n\n"
         "整体推进海洋生态系统保护和修复，提升红树林、海草床、盐沼等固碳能力，巩固生态系统碳汇能力。\n"
     )
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"opinion.md": opinion})
-    question = "双碳意见里蓝碳这块提了什么？"
-    _, unknown = evidence_terms(library, question, tokenize(question), [])
-    assert not {"双碳", "蓝碳"} & set(unknown)
-    other = "绿碳意见里蓝碳这块提了什么？"
-    assert "绿碳" in evidence_terms(library, other, tokenize(other), [])[1]
+    assert not {"双碳", "蓝碳"} & set(unknown_words(library, "双碳意见里蓝碳这块提了什么？"))
+    assert "绿碳" in unknown_words(library, "绿碳意见里蓝碳这块提了什么？")
 
 
 def test_a_piece_jieba_cuts_from_a_word_is_no_unknown_word_of_its_own(
     tmp_path, fake_embedder, monkeypatch
 ):
-    from qa.evidence import evidence_terms
     from qa.text import tokenize
 
     rules = (
@@ -55,12 +50,12 @@ def test_a_piece_jieba_cuts_from_a_word_is_no_unknown_word_of_its_own(
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
     question = "节能验收拿假材料混过去了 咋处理"
     assert {"混过", "过去"} <= set(tokenize(question))  # jieba's pieces of 混过去
-    _, unknown = evidence_terms(library, question, tokenize(question), [])
+    unknown = unknown_words(library, question)
     assert "混过去" in unknown and "混过" not in unknown and "过去" not in unknown
     # a piece of a word the library holds (新明 of 陆新明) is not unknown either
     question = "陆新明21年说的甲烷方案后来咋安排的"
     assert "新明" in tokenize(question)
-    assert "新明" not in evidence_terms(library, question, tokenize(question), [])[1]
+    assert "新明" not in unknown_words(library, question)
 
 
 def test_the_kind_of_the_askers_own_project_is_no_thing_a_rule_must_name():
