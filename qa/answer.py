@@ -25,7 +25,7 @@ from qa.evidence import (
     names_numbers,
 )
 from qa.followup import ResolvedQuery, own_part, resolve_query
-from qa.parts import with_each_part
+from qa.parts import asking_sentences, with_each_part
 from qa.quotes import (
     INCOMPLETE,
     INCOMPLETE_EN,
@@ -180,7 +180,12 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         where=scope,
         mode="crosslingual" if english else "hybrid",
     )
-    focus = [] if english else provisions.expand_terms(tokenize(own_part(question, resolved)))
+    # 试行办法把门槛写成2.6万吨…。现在确定条件由谁来定？ asks of 确定条件, not of the premise.
+    focus = (
+        []
+        if english
+        else provisions.expand_terms(tokenize(asking_sentences(own_part(question, resolved))))
+    )
     passages, governing_ids = governing.governing_rules(
         index, choice, terms[:64], passages, where, focus, own_part(question, resolved)
     )
@@ -307,7 +312,8 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
                 index, choice, found, provisions.expand_terms(tokenize(upto)),
                 answer_types.question_form(part), question=upto))  # fmt: skip
     picked = governing.with_governing_quote(index, choice, passages, picked, scored, form,
-                                            governing_ids, first=not titled)  # fmt: skip
+                                            governing_ids, first=not titled,
+                                            question=question)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
     picked = with_asked_sequel(passages, picked, question)
     picked = with_persons_liable(passages, picked, question)

@@ -158,16 +158,21 @@ def authority_note(cited: Sequence[Passage]) -> str | None:
 
 def with_governing_quote(index: Index, vector, passages: list[Passage], picked: list[Sentence],
                          terms: list, form: str | None, governing: set[int],
-                         first: bool = True) -> list[Sentence]:  # fmt: skip
+                         first: bool = True, question: str = "") -> list[Sentence]:  # fmt: skip
     """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first
     (unless the question named the other), even when the lower rule's words match better."""
     ranks = [i for i, p in enumerate(passages) if p.passage_id in governing]
     if not ranks or any(passages[s.rank].doc_id == passages[ranks[0]].doc_id for s in picked):
         return picked
-    rank = ranks[0]
-    own = select_sentences(index, vector, [passages[rank]], terms, form)
-    for sentence in own:
-        sentence.rank = rank
+    # Any provision of the governing document found may be the counterpart (第十八条 举报 for
+    # the 办法's 第三十六条), not only the one its search put first.
+    doc_id = passages[ranks[0]].doc_id
+    ranks = [i for i, p in enumerate(passages) if p.doc_id == doc_id]
+    own = select_sentences(
+        index, vector, [passages[i] for i in ranks], terms, form, question=question
+    )
+    # …and quoted from that one provision, as the quote of the rule it governs is
+    own = [replace(s, rank=ranks[s.rank]) for s in own if s.rank == own[0].rank]
     return [*own, *picked] if first else [*picked, *own]
 
 

@@ -16,7 +16,7 @@ from qa.sentences import Sentence
 
 # What makes a clause a question: an asking word, or a yes-no ending (…吗, 能不能, 是否).
 _ASKS = re.compile(
-    r"多少|哪|什么|几|何时|多久|如何|怎么|怎样|为何|吗|呢|是否|能否|可否|"
+    r"多少|哪|什么|谁|几|何时|多久|如何|怎么|怎样|为何|吗|呢|是否|能否|可否|"
     r"能不能|可不可以|有没有|是不是|会不会|要不要"
 )
 # Where a second question starts: after a question mark with more to come, or after a comma

@@ -7,7 +7,7 @@ import pytest
 from test_trust import small_library
 
 from qa import answer
-from qa.parts import question_parts
+from qa.parts import asking_sentences, question_parts
 
 CCER = """---
 title: 温室气体自愿减排交易管理办法（试行）
@@ -123,3 +123,24 @@ def test_a_part_named_by_its_heading_in_quotes_is_quoted_whole(
     assert "开发项目库" in result.text and "自愿减排交易机制" in result.text
     assert "财税政策" in result.text  # the whole part, not the sentences that match the asker
     assert "监测试点" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "asking"),
+    [
+        # the premise sets the scene; 谁 asks
+        (
+            "试行办法把纳入门槛写成年排放2.6万吨。现在确定条件是由谁来定的？",
+            "现在确定条件是由谁来定的？",
+        ),
+        ("县里一个项目没按节能审查意见建。归哪个部门管？", "归哪个部门管？"),
+        ("重点排放单位虚报排放报告怎么处罚？", "重点排放单位虚报排放报告怎么处罚？"),
+    ],
+)
+def test_the_asking_sentences_leave_the_premise_out(question, asking):
+    assert asking_sentences(question) == asking
+
+
+def test_who_asks_a_part_of_its_own():
+    question = "注册登记系统当初是谁组织建起来的？系统出了问题，由谁负责保证安全运行？"
+    assert len(question_parts(question)) == 2
