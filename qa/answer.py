@@ -58,7 +58,13 @@ from qa.stated import (
     states_asked,
 )
 from qa.text import has_cjk, has_substance, is_english, normalize, tokenize
-from qa.years import in_asked_years, of_asked_year, with_each_asked_year, without_years
+from qa.years import (
+    in_asked_years,
+    of_asked_year,
+    with_each_asked_year,
+    with_year_leads,
+    without_years,
+)
 
 # Re-exported: `from qa.answer import Answer, Citation, NOT_FOUND` keeps working.
 __all__ = ["INCOMPLETE", "INCOMPLETE_EN", "NOT_FOUND", "NOT_FOUND_EN", "Answer", "Citation",
@@ -315,6 +321,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
                                             governing_ids, first=not titled,
                                             question=question)  # fmt: skip
     picked = with_antecedents(passages, of_asked_year(passages, picked, question))
+    picked = with_year_leads(passages, picked)
     picked = with_asked_sequel(passages, picked, question)
     picked = with_persons_liable(passages, picked, question)
     passages, picked = with_cited_articles(index, list(passages), picked)

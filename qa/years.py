@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from qa.search import Passage
 from qa.sentences import Sentence
+from qa.text import sentence_spans
 
 # The year a target is asked for: 到2025年, 2030年…目标/达到多少, 那2030年呢; not a baseline
 # (比2020年) nor a document's year (2023年的甲烷方案, 2020年碳排放权交易管理办法).
@@ -143,3 +144,23 @@ def with_each_asked_year(passages: Sequence[Passage], picked: list[Sentence], qu
         taken = {(s.rank, s.start) for s in quoted}
         quoted += [s for s in own if (s.rank, s.start) not in taken]
     return quoted or picked
+
+
+def with_year_leads(passages: Sequence[Passage], picked: list[Sentence]) -> list[Sentence]:
+    """A quoted figure under a year's lead that doesn't name the year itself (单位国内生产总值二氧化碳
+    排放比2005年下降65%以上 under 到2030年，…) brings the sentence that opens with the lead: a
+    target read without its year reads as today's, or as another year's."""
+    taken = {(s.rank, s.start) for s in picked}
+    result: list[Sentence] = []
+    for sentence in picked:
+        text = passages[sentence.rank].text
+        # a lead opens its sentence: 石油消费“十五五”时期进入峰值平台期 leads nothing after it
+        opening = [(a, b) for a, b in sentence_spans(text) if b <= sentence.start
+                   and _LEAD.match(text[a:b].lstrip(" “\n"))]  # fmt: skip
+        if opening and not _LEAD.search(sentence.text):
+            start, end = opening[-1]
+            if (sentence.rank, start) not in taken:
+                result.append(Sentence(sentence.rank, start, end, text[start:end]))
+                taken.add((sentence.rank, start))
+        result.append(sentence)
+    return result

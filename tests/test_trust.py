@@ -11,6 +11,9 @@ import pytest
 
 from qa import Index, answer, build_index, retrieve
 from qa.render import ask_payload, sources_html
+from qa.search import Passage
+from qa.sentences import Sentence
+from qa.years import with_year_leads
 
 REGULATION = """---
 title: 碳排放权交易管理暂行条例
@@ -1465,3 +1468,18 @@ def test_a_rule_of_another_matter_is_quoted_beside_not_as_see_also():
     assert "另见" not in beside.text and "共享平台" in beside.text
     picked[1] = Sentence(1, 0, len(old.text), old.text)
     assert "另见" in compose("信用信息纳入哪里？", "信用信息", [ets, old], picked).text
+
+
+def test_a_figure_under_a_years_lead_is_quoted_with_the_lead(library):
+    result = answer("意见要求单位国内生产总值二氧化碳排放比2005年下降多少？", index=library)
+    assert result.found and "65%以上" in result.text
+    assert result.text.index("到2030年") < result.text.index("65%以上")
+
+
+def test_a_period_named_inside_a_sentence_leads_nothing():
+    text = "石油消费“十五五”时期进入峰值平台期。加快推进页岩气、煤层气等非常规油气资源规模化开发。"
+    passage = Passage(text=text, doc_id="opinions.md", title="意见", source=None, date=None,
+                      paragraph=1, score=1.0)  # fmt: skip
+    start = text.index("加快")
+    quote = Sentence(0, start, len(text), text[start:])
+    assert with_year_leads([passage], [quote]) == [quote]
