@@ -69,6 +69,11 @@ def named_documents(question: str, documents: Sequence[dict],
             holders = [d for d in documents if title_core(d["title"]).endswith(kind)]
             if len(holders) == 1 and _names_by_kind(text, kind, holders[0]["title"]):
                 return [holders[0]["doc_id"]]
+            # 自愿减排办法: words of one title run up to its kind, as readers shorten it
+            shortened = [d["doc_id"] for d in holders
+                         if _run_before_kind(text, normalize(title_core(d["title"])), kind)]  # fmt: skip
+            if len(shortened) == 1:
+                return shortened
     # 试行办法 is what readers call a 办法（试行）; when two texts answer to it, it names both.
     loose = _LOOSE_KIND.search(text)
     if loose:

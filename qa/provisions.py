@@ -23,6 +23,8 @@ _LOOSE_NAME = re.compile(rf"(试行|暂行)?(办法|条例|意见|方案|通知)
 _ARTICLE_RUN = re.compile(
     rf"第\s*{NUMERAL}\s*条(?:\s*(?:、|，|,|和|及|与|以及)\s*第\s*{NUMERAL}\s*条)+"
 )
+# A 款 asked of the article: 第四十三条第一款
+_CLAUSE_ASKED = re.compile(rf"第\s*{NUMERAL}\s*条\s*第\s*({NUMERAL})\s*款")
 # A numbered part of a policy text: 第三部分 is its 三、…; 第十条 or （十） its （十）…
 _PART_ASKED = re.compile(rf"第\s*({NUMERAL})\s*(部分|条|点)|[（(]({NUMERAL})[）)]")
 _ARTICLE_ASKED_EN = re.compile(r"\bart(?:icle|\.)?\s*(\d{1,3})\b", re.I)  # Article 22, Art. 22
@@ -77,7 +79,7 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
             # 第二十二条、第二十三条、第二十五条分别…: each article asked, in the question's order
             run = _ARTICLE_RUN.search(question)
             others = _ARTICLE_ASKED.findall(run.group())[:MAX_ARTICLES_ASKED] if run else []
-            found = index.provision(named[0], article)
+            found = _asked_clause(question, index.provision(named[0], article))
             for other in dict.fromkeys(filter(None, map(normalize_article, others))):
                 found += [] if other == article else index.provision(named[0], other)
             return found
@@ -85,7 +87,7 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
             return None  # a legal text, named, without that article
         return []
     if len(holders) == 1:
-        return index.provision(holders[0], article)
+        return _asked_clause(question, index.provision(holders[0], article))
     # 试行办法第十八条: a loose name that two texts answer to; each one's article is quoted.
     # Only asked what the article says: a figure asked of it (第三十八条…多少天内公开) is
     # searched for and weighed, as of any text.
@@ -100,6 +102,15 @@ def lookup_article(index: Index, question: str, candidates: Sequence[str]) -> li
     if not 1 <= len(held) <= 2:
         return []
     return [p for doc in held for p in index.provision(doc, article)]
+
+
+def _asked_clause(question: str, article: list[Passage]) -> list[Passage]:
+    """The 款 the question asks of the article (第四十三条第一款), with its items; the whole
+    article when it asks none, or one the article doesn't have."""
+    match = _CLAUSE_ASKED.search(question)
+    number = cn_to_int(match.group(1)) if match else None
+    held = [p for p in article if number and p.locator and p.locator.clause == number]
+    return held or article
 
 
 def _outline_document(sections: Sequence[tuple[str, str]], candidates: Sequence[str]) -> str | None:

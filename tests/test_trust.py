@@ -1483,3 +1483,46 @@ def test_a_period_named_inside_a_sentence_leads_nothing():
     start = text.index("加快")
     quote = Sentence(0, start, len(text), text[start:])
     assert with_year_leads([passage], [quote]) == [quote]
+
+
+def test_a_text_shortened_to_words_of_its_title_and_its_kind_is_named():
+    from qa.naming import named_documents
+
+    documents = [
+        {"doc_id": "ccer", "title": "温室气体自愿减排交易管理办法（试行）"},
+        {"doc_id": "measures", "title": "碳排放权交易管理办法（试行）"},
+        {"doc_id": "review", "title": "固定资产投资项目节能审查和碳排放评价办法"},
+    ]
+    assert named_documents("自愿减排办法第十九条是怎么规定的？", documents) == ["ccer"]
+    # words two titles share before their kind name neither alone
+    assert named_documents("交易管理办法第十九条？", documents) != ["ccer"]
+
+
+CLAUSES = """---
+title: 碳排放权交易管理暂行条例
+issuer: 国务院
+date: 2024-02-04
+---
+
+第一条　技术服务机构出具不实或者虚假的检验检测报告的，处2万元以上10万元以下的罚款。
+
+技术服务机构出具的年度排放报告存在重大缺陷或者遗漏的，处5万元以上20万元以下的罚款。
+
+技术服务机构因本条第一款、第二款规定的违法行为受到处罚的，对其直接负责的主管人员处2万元以上20万元以下的罚款。
+
+第二条　重点排放单位应当按照规定清缴碳排放配额。
+
+第三条　本条例自2024年5月1日起施行。
+"""
+
+
+def test_a_clause_asked_of_an_article_is_quoted_alone(tmp_path, fake_embedder, monkeypatch):
+    from test_parts import small_library
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": CLAUSES})
+    result = answer("暂行条例第一条第三款怎么规定的？", index=library)
+    assert result.found and "直接负责的主管人员" in result.text
+    assert "检验检测报告" not in result.text and "重大缺陷" not in result.text
+    assert result.citations[0].passage.provision == "第一条第三款"
+    whole = answer("暂行条例第一条怎么规定的？", index=library)
+    assert "检验检测报告" in whole.text and "直接负责的主管人员" in whole.text
