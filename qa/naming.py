@@ -14,6 +14,15 @@ from qa.text import normalize
 if TYPE_CHECKING:
     from qa.search import Index
 
+# What readers shorten a title's words to, just before its kind (双碳意见, 碳市场条例, 大气法).
+_SHORTHANDS = {"双碳": "碳达峰碳中和", "碳市场": "碳排放权交易", "大气": "大气污染防治"}
+_SHORTHAND = re.compile(rf"({'|'.join(_SHORTHANDS)})(?=(?:条例|办法|意见|方案|法)(?!律|规))")
+
+
+def _spelled_out(text: str) -> str:
+    return _SHORTHAND.sub(lambda m: _SHORTHANDS[m.group(1)], text)
+
+
 # 碳排放权交易管理暂行条例 is named as 条例, 暂行条例 or its full title; these are the words of a
 # title that name its kind, and the generic words a title starts with.
 _KINDS = ("条例", "办法", "意见", "方案", "通知", "规定", "决定", "法")
@@ -44,7 +53,7 @@ def named_documents(question: str, documents: Sequence[dict],
     its kind (条例, 意见 …) when only one document of that kind is in the library, or by its
     kind and year (2020年那个办法) given `years`, per doc id the years it was issued or took
     effect."""
-    text = normalize(question)
+    text = _spelled_out(normalize(question))
     # 2020年那个办法 names one document, whatever runs of titles the topic shares (全国碳排放权).
     dated = DATED_KIND.search(text)
     if years and dated:
@@ -109,7 +118,7 @@ def named_as_documents(question: str, documents: Sequence[dict],
     """The named documents (`named`, else named_documents) that the question names as a
     document: by the end of the title (碳排放权交易管理办法), or by its kind used as a name (意见中)
     — not by words a title shares with the topic (全国碳排放权交易市场 of the 2025 通知)."""
-    text = normalize(question)
+    text = _spelled_out(normalize(question))
     titles = {d["doc_id"]: d["title"] for d in documents}
     named = named_documents(question, documents) if named is None else named
     return [doc_id for doc_id in named if _named_as_document(text, titles[doc_id])]
@@ -143,12 +152,13 @@ def _run_before_kind(text: str, core: str, kind: str) -> bool:
 
 # 法律上有没有硬性要求, 按上位的行政法规: the question asks what a level of law says, whichever
 # text of that level the library holds — not 法律责任, 法律法规, or the 法律 a text lists.
+# 节能审查的规章里 asks the 部门规章 as well.
 _LEVEL_NAMED = {
     level: re.compile(
-        rf"(?:按|依照|根据|上位的?|现行的?|现在的?){level}"
-        rf"|{level}(?:上|里|中|层面|有没有|有无|是否|本身|规定|怎么|对)"
+        rf"(?:按|依照|根据|上位的?|现行的?|现在的?){name}"
+        rf"|{name}(?:上|里|中|层面|有没有|有无|是否|本身|规定|怎么|对)"
     )
-    for level in ("法律", "行政法规", "部门规章")
+    for level, name in (("法律", "法律"), ("行政法规", "行政法规"), ("部门规章", "(?:部门)?规章"))
 }
 
 

@@ -1526,3 +1526,37 @@ def test_a_clause_asked_of_an_article_is_quoted_alone(tmp_path, fake_embedder, m
     assert result.citations[0].passage.provision == "第一条第三款"
     whole = answer("暂行条例第一条怎么规定的？", index=library)
     assert "检验检测报告" in whole.text and "直接负责的主管人员" in whole.text
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("双碳意见第几部分讲主要目标？", ["opinions"]),
+        ("大气法第四条讲什么？", ["air"]),
+        ("碳市场条例第二十二条讲什么？", ["regulation"]),
+        ("全国碳市场的监管归谁？", []),  # a shorthand names a text only before its kind
+    ],
+)
+def test_a_text_named_by_a_shorthand_for_its_title_words(question, named):
+    from qa.naming import named_as_documents
+
+    documents = [
+        {
+            "doc_id": "opinions",
+            "title": "中共中央 国务院关于完整准确全面贯彻新发展理念做好碳达峰碳中和工作的意见",
+        },
+        {"doc_id": "air", "title": "中华人民共和国大气污染防治法"},
+        {"doc_id": "regulation", "title": "碳排放权交易管理暂行条例"},
+        {"doc_id": "notice", "title": "关于做好2025年全国碳排放权交易市场有关工作的通知"},
+    ]
+    assert named_as_documents(question, documents) == named
+
+
+def test_the_rules_asked_after_a_premise_are_the_departmental_rules():
+    from qa.naming import named_by_level
+
+    documents = [{"doc_id": "opinions"}, {"doc_id": "review"}, {"doc_id": "law"}]
+    levels = {"opinions": "党内法规/政策文件", "review": "部门规章", "law": "法律"}
+    question = "双碳意见要求坚决遏制高耗能项目，这一要求在节能审查的规章里落到了哪里？"
+    assert named_by_level(question, documents, levels) == ["review"]
+    assert named_by_level("单位有哪些规章制度？", documents, levels) == []
