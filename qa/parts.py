@@ -58,19 +58,29 @@ def with_each_part(passages: list[Passage], picked: list[Sentence], question: st
                    search: Search, select: Select) -> tuple[list[Passage], list[Sentence]]:  # fmt: skip
     """The passages and quotes that answer each part, in the parts' order.
 
-    The last part is the whole question, answered by `picked`. A part before it is searched
-    as asked up to it (核证自愿减排量交易的结算服务是哪个机构提供的), whose passages the whole
-    question may not find; what `select` finds best for it, with what completes it in its
-    paragraph, leads unless `picked` quotes it. A question that asks one thing gets `passages`
-    and `picked` back as they are."""
+    A part before the last is searched as asked up to it (核证自愿减排量交易的结算服务是哪个机构
+    提供的), whose passages the whole question may not find; what `select` finds best for it,
+    with what completes it in its paragraph, leads unless `picked` (the whole question's quotes)
+    holds it. The last part is searched with the scene the question sets, and what `select`
+    finds for it follows `picked` unless `picked` holds it. A question that asks one thing gets
+    `passages` and `picked` back as they are."""
     parts = question_parts(question)
     quoted: list[Sentence] = []
-    for upto, part in parts[:-1]:
+    # The last part is asked with the scene the question sets (我们是燃煤电厂，…配额又得在哪天前
+    # 清缴完), not with the parts before it, which the whole question's quotes favour.
+    scene = [c for c in re.split(r"[，,。？?；;]", question) if c.strip() and not _ASKS.search(c)]
+    last = "，".join([*scene, parts[-1][1]]) if parts else ""
+    asked = [*parts[:-1], (last, parts[-1][1])] if parts else []
+    for n, (upto, part) in enumerate(asked, 1):
         held = {p.passage_id for p in passages}
         passages = passages + [p for p in search(upto) if p.passage_id not in held]
         chosen = select(passages, upto, part)
         taken = {(s.rank, s.start) for s in [*quoted, *picked]}
         if not chosen or (chosen[0].rank, chosen[0].start) in taken:
             continue  # the part is answered by a quote already there
-        quoted += [s for s in chosen if s.rank == chosen[0].rank and (s.rank, s.start) not in taken]
+        new = [s for s in chosen if s.rank == chosen[0].rank and (s.rank, s.start) not in taken]
+        if n == len(asked):  # the last part's quote follows the whole question's
+            picked = picked + new
+        else:
+            quoted += new
     return passages, quoted + picked

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_trust import small_library
 
-from qa import answer
+from qa import answer, evidence
 from qa.parts import asking_sentences, question_parts
 
 CCER = """---
@@ -144,3 +144,30 @@ def test_the_asking_sentences_leave_the_premise_out(question, asking):
 def test_who_asks_a_part_of_its_own():
     question = "注册登记系统当初是谁组织建起来的？系统出了问题，由谁负责保证安全运行？"
     assert len(question_parts(question)) == 2
+
+
+NOTICE = """---
+title: 关于做好全国碳排放权交易市场有关工作的通知
+issuer: 生态环境部
+date: 2025-03-26
+---
+
+省级生态环境主管部门应当在6月30日前完成重点排放单位年度排放报告的核查，并告知核查结果。
+
+省级生态环境主管部门应当在7月31日前核定重点排放单位应发放的配额量。
+
+重点排放单位应当在12月31日前完成上一年度配额清缴。
+"""
+
+
+def test_the_last_part_of_a_question_is_answered_with_the_scene_it_sets(
+    tmp_path, fake_embedder, monkeypatch
+):
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"notice.md": NOTICE})
+    # which quotes answer, not whether to answer: the decision is fitted on the real corpus
+    monkeypatch.setattr(evidence, "BIAS", 1e9)
+    question = "我们是重点排放单位，核查结果省里最晚什么时候告诉我们？配额又得在哪天前清缴完？"
+    result = answer(question, k=2, index=library)
+    assert result.found
+    assert "6月30日前" in result.text and "12月31日前" in result.text
+    assert result.text.index("6月30日前") < result.text.index("12月31日前")
