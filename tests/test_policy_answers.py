@@ -93,6 +93,11 @@ pytestmark = pytest.mark.slow
 # together, the decision refitted with English coverage and unknown-share features. Look 44:
 # 0.705, 0.720, 0.124, 0.717; look 46, with 双碳 and jieba's pieces known: 0.705, 0.726, 0.123,
 # 0.717 (English fact 0.588). Every floor holds, so none was moved.
+# Look 47 (2026-11-28, seventh session, same split): the governing rule's counterpart
+# provision, readers' shortened names (自愿减排办法, 大气法), the 款 asked, the last part of a
+# two-part question searched with its scene, year leads kept with figures; the decision
+# refitted. 0.712, 0.726, 0.122, 0.739 (English fact 0.582; article 0.907 → 0.953). Every
+# floor holds, so none was moved.
 # The issue's targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.686, "refused": 0.638, "governing": 0.709}
 CEILINGS = {"wrongly_declined": 0.141}
