@@ -1517,8 +1517,6 @@ date: 2024-02-04
 
 
 def test_a_clause_asked_of_an_article_is_quoted_alone(tmp_path, fake_embedder, monkeypatch):
-    from test_parts import small_library
-
     library = small_library(tmp_path, fake_embedder, monkeypatch, {"regulation.md": CLAUSES})
     result = answer("暂行条例第一条第三款怎么规定的？", index=library)
     assert result.found and "直接负责的主管人员" in result.text
