@@ -265,7 +265,13 @@ def things(question: str, terms: Sequence) -> list[str]:
     # 项目登记、减排量登记和项目注销这几个环节: the noun after 这几个 sums up the things listed.
     summing = set(re.findall(r"[这那](?:几|两|三|四|五)?[个项类些种](\w{2})", question))
     return [t for t in terms if isinstance(t, str) and is_topic_word(t) and t in named
-            and t not in summing and not re.search(_SPEAKER.format(re.escape(t)), question)]  # fmt: skip
+            and t not in summing and t not in _WHOSE_RULES
+            and not re.search(_SPEAKER.format(re.escape(t)), question)]  # fmt: skip
+
+
+# Words that say whose or which rules are asked (按中国暂行条例, 节能审查的规章里): every quote
+# is of such a rule, and none need name it.
+_WHOSE_RULES = {"中国", "我国", "规章", "法律", "法规", "行政法规", "部门规章", "文件"}
 
 
 # Who said what the question starts from (陆新明21年说要完善…，后来方案咋安排的): the speaker

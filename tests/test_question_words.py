@@ -417,3 +417,18 @@ def test_who_said_what_the_question_starts_from_is_no_thing_asked(question):
 
     assert "陆新明" not in things(question, ["陆新明", "方案", "污水"])
     assert "陆新明" in things("陆新明担任什么职务？", ["陆新明", "职务"])
+
+
+@pytest.mark.parametrize(
+    ("question", "whose"),
+    [
+        ("按中国暂行条例，一家钢厂少清缴了2万个配额，罚款区间是多少？", "中国"),
+        ("这一要求在节能审查的规章里落到了哪里？省级部门具体要承担什么职责？", "规章"),
+    ],
+)
+def test_whose_rules_are_asked_is_no_thing_a_quote_must_name(question, whose):
+    from qa.stated import things
+
+    terms = [whose, "配额", "罚款", "节能", "审查", "职责"]
+    assert whose not in things(question, terms)
+    assert "罚款" in things(question, terms) or "职责" in things(question, terms)
