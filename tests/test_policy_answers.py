@@ -96,8 +96,11 @@ pytestmark = pytest.mark.slow
 # Look 47 (2026-11-28, seventh session, same split): the governing rule's counterpart
 # provision, readers' shortened names (自愿减排办法, 大气法), the 款 asked, the last part of a
 # two-part question searched with its scene, year leads kept with figures; the decision
-# refitted. 0.712, 0.726, 0.122, 0.739 (English fact 0.582; article 0.907 → 0.953). Every
-# floor holds, so none was moved.
+# refitted. 0.712, 0.726, 0.122, 0.739 (English fact 0.582; article 0.907 → 0.953). Look 48,
+# words that say whose rules are asked (中国, 规章) no longer things a quote must name, the
+# decision refitted (the one-SE rule now picks λ 30): 0.712, 0.707, 0.122, 0.739 (six
+# refusals fewer of 328; dev pooled by batch had refused unchanged). Every floor holds, so
+# none was moved.
 # The issue's targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
 FLOORS = {"fact": 0.686, "refused": 0.638, "governing": 0.709}
 CEILINGS = {"wrongly_declined": 0.141}
