@@ -161,12 +161,11 @@ def with_governing_quote(index: Index, vector, passages: list[Passage], picked: 
                          first: bool = True, question: str = "") -> list[Sentence]:  # fmt: skip
     """A rule that governs the one quoted (the 条例 over the 办法) is quoted too, and first
     (unless the question named the other), even when the lower rule's words match better."""
-    ranks = [i for i, p in enumerate(passages) if p.passage_id in governing]
-    if not ranks or any(passages[s.rank].doc_id == passages[ranks[0]].doc_id for s in picked):
+    doc_id = next((p.doc_id for p in passages if p.passage_id in governing), None)
+    if doc_id is None or any(passages[s.rank].doc_id == doc_id for s in picked):
         return picked
     # Any provision of the governing document found may be the counterpart (第十八条 举报 for
     # the 办法's 第三十六条), not only the one its search put first.
-    doc_id = passages[ranks[0]].doc_id
     ranks = [i for i, p in enumerate(passages) if p.doc_id == doc_id]
     own = select_sentences(
         index, vector, [passages[i] for i in ranks], terms, form, question=question

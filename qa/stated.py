@@ -257,6 +257,11 @@ _ITEM_NUMBER = re.compile(
 )
 
 
+# Words that say whose or which rules are asked (按中国暂行条例, 节能审查的规章里): every quote
+# is of such a rule, and none need name it.
+_WHOSE_RULES = {"中国", "我国", "规章", "法律", "法规", "行政法规", "部门规章", "文件"}
+
+
 def things(question: str, terms: Sequence) -> list[str]:
     """The question's words that name things (its nouns: 风险基金, 煤炭), not acts (瞒报, 反馈)."""
     from qa.text import nouns
@@ -267,11 +272,6 @@ def things(question: str, terms: Sequence) -> list[str]:
     return [t for t in terms if isinstance(t, str) and is_topic_word(t) and t in named
             and t not in summing and t not in _WHOSE_RULES
             and not re.search(_SPEAKER.format(re.escape(t)), question)]  # fmt: skip
-
-
-# Words that say whose or which rules are asked (按中国暂行条例, 节能审查的规章里): every quote
-# is of such a rule, and none need name it.
-_WHOSE_RULES = {"中国", "我国", "规章", "法律", "法规", "行政法规", "部门规章", "文件"}
 
 
 # Who said what the question starts from (陆新明21年说要完善…，后来方案咋安排的): the speaker
