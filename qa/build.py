@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
 # Bump when parsing or chunking changes: files are then re-read even if their bytes did not
 # change (their unchanged passages still keep their vectors).
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 
 def web_folder(index_dir: Path) -> Path:

@@ -148,6 +148,12 @@ def _short_heading(text: str) -> str:
 def locate(blocks: Sequence) -> list[Locator]:
     """A Locator for each block (objects with `.text` and `.is_heading`), in order."""
     is_legal = sum(1 for b in blocks if ARTICLE.match(b.text)) >= 3
+    # A news report's bold headings (将尽快建立强化气候行动工作组) are its sections when it
+    # numbers none; a heading before any body text is the title, not a section.
+    plain_headings = not is_legal and not any(
+        b.is_heading and any(p.match(b.text.strip()) for p in OUTLINE) for b in blocks
+    )
+    body_seen = False
     divisions: list[tuple[int, str]] = []  # (level, heading)
     sections: list[tuple[int, str]] = []
     article: str | None = None
@@ -174,11 +180,14 @@ def locate(blocks: Sequence) -> list[Locator]:
                 clause, item = clause + 1, None
         elif block.is_heading or (not is_legal and _RUN_IN.match(text)):
             level = next((i for i, p in enumerate(OUTLINE) if p.match(text)), None)
+            if level is None and block.is_heading and plain_headings and body_seen:
+                level = 0
             if level is not None:
                 run_in = None if block.is_heading else _RUN_IN.match(text)
                 heading = _short_heading(run_in.group(1) if run_in else text)
                 sections = [s for s in sections if s[0] < level] + [(level, heading)]
             article = None
+        body_seen = body_seen or not block.is_heading
         raw.append((tuple(h for _, h in divisions), article, clause if article else None, item,
                     tuple(h for _, h in sections)))  # fmt: skip
     clause_counts: dict[tuple, int] = {}

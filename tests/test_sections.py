@@ -73,16 +73,21 @@ issuer: 国家发展和改革委员会
 """
 
 
-@pytest.fixture
-def plans(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
+def library(tmp_path: Path, fake_embedder, monkeypatch, **texts: str) -> Index:
+    """An index of `texts` ({file stem: text}) with the fake embedder."""
     monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "plan.md").write_text(PLAN, encoding="utf-8")
-    (corpus / "review.md").write_text(REVIEW_RULES, encoding="utf-8")
-    (corpus / "checks.md").write_text(CHAPTERED, encoding="utf-8")
+    for stem, text in texts.items():
+        (corpus / f"{stem}.md").write_text(text, encoding="utf-8")
     build_index([corpus], tmp_path / "index", embedder=fake_embedder)
     return Index(tmp_path / "index", embedder=fake_embedder)
+
+
+@pytest.fixture
+def plans(tmp_path: Path, fake_embedder, monkeypatch) -> Index:
+    return library(tmp_path, fake_embedder, monkeypatch, plan=PLAN, review=REVIEW_RULES,
+                   checks=CHAPTERED)  # fmt: skip
 
 
 def test_a_section_is_named_by_what_sets_it_apart_from_the_document(plans):
@@ -188,14 +193,40 @@ issuer: 生态环境部
 def test_an_english_question_beyond_a_named_chapter_is_not_answered_by_the_chapter(
     tmp_path: Path, fake_embedder, monkeypatch
 ):
-    monkeypatch.setattr(importlib.import_module("qa.evidence"), "MIN_DENSE", 0.0)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "ccer.md").write_text(CCER_RULES, encoding="utf-8")
-    build_index([corpus], tmp_path / "index", embedder=fake_embedder)
-    index = Index(tmp_path / "index", embedder=fake_embedder)
+    index = library(tmp_path, fake_embedder, monkeypatch, ccer=CCER_RULES)
     # "CCER exchange" reads as 核证自愿减排量交易机构, which holds the chapter's name 减排量交易;
     # "detailed rules" asks for more than that chapter. Read in its English words, nothing was
     # beyond the chapter (the library holds no English), and the chapter was quoted whole.
     result = answer("Can the CCER exchange write its own detailed trading rules?", index=index)
     assert "通过交易系统进行" not in result.text
+
+
+NEWS = """---
+title: 陆新明谈中美强化气候行动联合宣言
+date: 2021-11-25
+---
+
+11月25日，生态环境部应对气候变化司副司长陆新明接受了采访。
+
+## 将尽快建立强化气候行动工作组
+
+当地时间11月10日，中美双方发布联合宣言。双方赞赏迄今为止开展的工作。
+
+陆新明表示，我国将尽快建立强化气候行动工作组，持续开展政策和技术交流。
+
+## 将推动控制甲烷排放
+
+一是开展甲烷排放控制研究。二是推动出台甲烷排放控制行动方案。
+"""
+
+
+def test_a_news_report_section_under_an_unnumbered_heading_is_quoted_whole(
+    tmp_path: Path, fake_embedder, monkeypatch
+):
+    index = library(tmp_path, fake_embedder, monkeypatch, news=NEWS, plan=PLAN)
+    result = answer("那篇报道里“将尽快建立强化气候行动工作组”这一部分主要讲了什么？", index=index)
+    assert result.found
+    assert "双方赞赏迄今为止开展的工作" in result.text
+    assert "持续开展政策和技术交流" in result.text
+    assert "甲烷排放控制研究" not in result.text
+    assert result.citations[0].passage.locator.path() == "将尽快建立强化气候行动工作组"

@@ -84,6 +84,18 @@ def test_run_in_headings_of_a_policy_text_are_located():
     assert outline[1].cite() == "（六）推动产业结构优化升级"
 
 
+def test_unnumbered_headings_of_a_news_report_are_its_sections():
+    report = locate(blocks("#中美发布联合宣言", "11月25日，陆新明接受采访。", "#将尽快建立工作组",
+                           "双方赞赏迄今为止开展的工作。", "#将推动控制甲烷排放", "一是开展研究。"))  # fmt: skip
+    # the title before any body text is no section; each bold heading is one
+    assert [loc.path() for loc in report] == [
+        "", "", "将尽快建立工作组", "将尽快建立工作组", "将推动控制甲烷排放", "将推动控制甲烷排放",
+    ]  # fmt: skip
+    # a policy text that numbers its outline keeps only the numbered headings
+    numbered = locate(blocks("前言。", "#附：说明", "#一、总体要求", "以…为指导。"))
+    assert [loc.path() for loc in numbered] == ["", "", "一、总体要求", "一、总体要求"]
+
+
 def test_a_passage_over_several_items_is_cited_by_its_article():
     locs = locate(LAW)
     assert common(locs[5:8]).cite() == "第二十二条"
