@@ -151,10 +151,13 @@ _NOT_ACTS = re.compile(r"要|需|应|必|可|能|最|至|是|为|在|后|内|前
 def asked_act(question: str) -> str | None:
     """The act whose span a question asks (保存 of 保存几年, 延期 of 申请延期多长时间), as the
     quotes must name it; None when the words before the asking are not one (…后，过多久)."""
+    from qa.text import tokenize
+
     match = _ACT_ASKED.search(question)
     if match is None or _NOT_ACTS.search(match.group(1)):
         return None
-    return match.group(1)
+    # An act is a word of the question: 厅又 of 省厅又要在多久内给结论 straddles two.
+    return match.group(1) if match.group(1) in tokenize(question) else None
 
 
 # 多少个工作日内出具节能审查意见: the act a span is asked for, after the asking. A span the

@@ -59,8 +59,12 @@ def states_asked(quotes: Sequence[str], shape: re.Pattern, terms: Sequence, ques
         said_in[units[i]] += normalize((before[i] if i < len(before) else "") + quote)
     # A figure of another measure of the asked thing (瓦斯利用量 for 瓦斯抽采量) doesn't answer.
     measure = asked_measure(question)
-    # A word may sit inside the measure's name (瓦斯利用量 asked, 瓦斯年利用量 stated).
-    if measure and not re.search(".?".join(map(re.escape, measure)), around):
+    # A word may sit inside the measure's name (瓦斯利用量 asked, 瓦斯年利用量 stated; 年排放量
+    # asked, 年度直接排放量 stated), within a few characters in all.
+    if measure and not any(
+        len(m.group()) <= len(measure) + 4
+        for m in re.finditer(".{0,3}?".join(map(re.escape, measure)), around)
+    ):
         return False
     # A span of another act (5年内禁止从事 for 保存几年) doesn't answer.
     act = asked_act(question)

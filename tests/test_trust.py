@@ -694,6 +694,20 @@ def test_the_measure_a_figure_is_asked_of():
     assert asked_measure("审定与核查机构需要具备多少名专职人员？") is None
 
 
+def test_a_measure_is_stated_under_a_longer_name_of_it():
+    from qa.answer_types import QUANTITY
+    from qa.stated import states_asked
+
+    question = "我们是铝冶炼企业，年排放量达到多少就会被列入重点排放单位名录？"
+    listed = ["对铝冶炼行业年度直接排放量达到2.6万吨二氧化碳当量的单位，应当列入重点排放单位名录。"]
+    terms = ["铝冶炼", "重点排放单位", "名录"]
+    assert states_asked(listed, QUANTITY, terms, question)
+    # another measure of the same thing is no answer
+    used = ["到2025年，煤矿瓦斯年利用量达到60亿立方米。"]
+    asked = "到2025年煤矿瓦斯抽采量要达到多少？"
+    assert not states_asked(used, QUANTITY, ["煤矿", "瓦斯"], asked)
+
+
 def test_the_act_a_span_is_asked_of():
     from qa.answer_types import _DURATION, asked_act
     from qa.stated import states_asked
@@ -702,6 +716,7 @@ def test_the_act_a_span_is_asked_of():
     assert asked_act("最多可以申请延期多长时间？") == "延期"
     assert asked_act("被列入名单后，过多久可以申请信用修复？") is None  # not an act
     assert asked_act("每隔多长时间报告一次？") is None
+    assert asked_act("省厅又要在多久内给结论？") is None  # 厅又 straddles two words
     banned = ["对其直接负责的主管人员处2万元以上20万元以下的罚款，5年内禁止从事检验检测业务。"]
     terms = ["技术服务机构", "检验检测"]
     assert not states_asked(banned, _DURATION, terms, "检验检测报告要保存几年？")
