@@ -33,7 +33,10 @@ DOMAIN_TERMS = {
     "validator": "审定与核查机构", "verifier": "审定与核查机构", "above": "以上",
     "below": "以下", "ndrc": "国家发展改革委", "threshold": "以上",
     "firm": ("企业", "机构", "单位"), "company": ("企业", "单位"), "share": ("比重", "比例"),
-    "record": ("记录", "台账"), "records": ("记录", "台账"), "design document": "设计文件",
+    "record": ("记录", "台账"), "records": ("记录", "台账"),
+    # the list of key emitters is their 名录; an inventory is a 清单
+    "list": ("名录", "清单", "目录"), "lists": ("名录", "清单", "目录"), "aim": ("目标", "力争"),
+    "aims": ("目标", "力争"), "aiming": ("目标", "力争"), "aimed": ("目标", "力争"), "design document": "设计文件",
     "project": "项目", "apply": "申请", "application": "申请", "deregister": "注销",
     "deregistered": "注销", "cancel": "注销", "cancelled": "注销", "on time": ("按时", "按期"),
     "average": "平均", "reach": "达到", "start": "开始",

@@ -133,6 +133,9 @@ def test_policy_english_finds_the_words_rules_use():
     assert {"减少", "削减"} <= lookup("cut")
     assert "伤口" not in lookup("cut")  # the wound, not the reduction
     assert "设施" in lookup("facilities")
+    # the list of key emitters is their 名录; what a plan aims for is its 目标
+    assert "名录" in lookup("list") and "名录" in lookup("lists")
+    assert "目标" in lookup("aiming") and "目的" not in lookup("aiming")
     # a longer policy phrase wins over the dictionary's shorter one (carbon emissions → 碳排放)
     terms = english_terms("Under the carbon emissions trading measures, who must report?")
     assert frozenset({"碳排放权交易"}) in terms

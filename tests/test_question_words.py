@@ -311,6 +311,9 @@ def test_asked_whether_something_is_done_the_quotes_must_say_it_of_it():
     # a word the rules use for the asked one (罚 → 罚款) says it too
     assert says_predicate("情节严重的会被终身禁业吗？", ["情节严重的，终身禁止从事前述业务。"])
     assert says_predicate("核查结果在哪里公开？", premise)  # no yes-no predicate asked
+    # an opinion that lapses (自动失效) has expired, as readers say (过期)
+    lapsed = ["项目自出具节能审查意见之日起2年内未开工建设，节能审查意见自动失效。"]
+    assert says_predicate("还没开工，这个审查意见会不会过期？", lapsed)
     # asked whether one may: 能不能顺延 is not said by a rule on the deadline itself
     deadline = ["重点排放单位应当按照规定的时限，足额清缴其碳排放配额。"]
     assert not says_predicate("复核期间清缴的期限能不能顺延？", deadline)
