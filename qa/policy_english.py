@@ -36,7 +36,21 @@ DOMAIN_TERMS = {
     "record": ("记录", "台账"), "records": ("记录", "台账"),
     # the list of key emitters is their 名录; an inventory is a 清单
     "list": ("名录", "清单", "目录"), "lists": ("名录", "清单", "目录"), "aim": ("目标", "力争"),
-    "aims": ("目标", "力争"), "aiming": ("目标", "力争"), "aimed": ("目标", "力争"), "design document": "设计文件",
+    "aims": ("目标", "力争"), "aiming": ("目标", "力争"), "aimed": ("目标", "力争"),
+    # an approval is a 批准 or 审批, of a review its 审查意见, which lapses (失效) unused
+    "approval": ("批准", "审批", "核准"), "approvals": ("批准", "审批", "核准"),
+    "review approval": "审查意见", "review opinion": "审查意见", "review decision": "审查意见",
+    "valid": ("有效", "失效"), "validity": ("有效", "失效", "真实性"), "lapse": ("失效", "届满"),
+    "lapses": ("失效", "届满"), "start construction": "开工建设", "begin construction": "开工建设",
+    "construction start": "开工建设",
+    # ETS English for who is covered and who checks them
+    "covered emitter": "重点排放单位", "covered emitters": "重点排放单位",
+    "covered entity": "重点排放单位", "covered entities": "重点排放单位",
+    "covered company": "重点排放单位", "covered companies": "重点排放单位",
+    "compliance entity": "重点排放单位", "compliance entities": "重点排放单位",
+    "compliance obligation": ("应清缴", "清缴"), "technical review": "技术审核",
+    "technical service provider": "技术服务机构", "technical service agency": "技术服务机构",
+    "combustible": "可燃", "design document": "设计文件",
     "project": "项目", "apply": "申请", "application": "申请", "deregister": "注销",
     "deregistered": "注销", "cancel": "注销", "cancelled": "注销", "on time": ("按时", "按期"),
     "average": "平均", "reach": "达到", "start": "开始",
@@ -84,7 +98,7 @@ DOMAIN_TERMS = {
     "sanction": "处罚", "rectification": "整改", "rectify": ("整改", "改正"),
     "suspension": "暂停", "shut down": ("关停", "关闭"), "account": "账户",
     "accounts": "账户", "holder": "持有人", "settlement": "结算", "deduct": ("核减", "扣除"),
-    "expire": ("届满", "到期"), "expiry": ("届满", "有效期"), "promulgate": ("公布", "发布"),
+    "expire": ("届满", "到期", "失效"), "expiry": ("届满", "有效期"), "promulgate": ("公布", "发布"),
     # climate-policy English for the measures, sectors and instruments the texts name
     "co2": "二氧化碳", "ch4": "甲烷", "carbon dioxide": "二氧化碳", "gdp": "国内生产总值",
     "unit of gdp": "单位国内生产总值", "carbon intensity": ("单位国内生产总值二氧化碳排放",

@@ -136,6 +136,13 @@ def test_policy_english_finds_the_words_rules_use():
     # the list of key emitters is their 名录; what a plan aims for is its 目标
     assert "名录" in lookup("list") and "名录" in lookup("lists")
     assert "目标" in lookup("aiming") and "目的" not in lookup("aiming")
+    # an unused review approval lapses: 2年内未开工建设，节能审查意见…自动失效
+    terms = english_terms("Does a review approval stay valid if construction doesn't start?")
+    assert frozenset({"审查意见"}) in terms and any("失效" in t for t in terms)
+    assert frozenset({"开工建设"}) in english_terms("What if we never start construction?")
+    # ETS English: a covered emitter is a 重点排放单位, its report's technical review 技术审核
+    assert lookup("covered entities") == {"重点排放单位"}
+    assert lookup("technical review") == {"技术审核"}
     # a longer policy phrase wins over the dictionary's shorter one (carbon emissions → 碳排放)
     terms = english_terms("Under the carbon emissions trading measures, who must report?")
     assert frozenset({"碳排放权交易"}) in terms
