@@ -87,9 +87,11 @@ def _context(passage: Passage) -> str:
 # 期是, 长时间): never topic words, even when no passage holds them. 这一条, 该项, 这部分
 # point back at the part the question names.
 _FORM_PIECES = re.compile(
-    r"多|长时间|期是|时间|钱|达成|共识|什么|哪|几|吗|呢|会|能|被|要|请|是|的话"
-    r"|^(?:这|该|此|一)(?:一)?(?:条|项|款|部分|节|章)$"
+    r"多|长时间|期是|时间|钱|达成|共识|什么|哪|几|吗|呢|会|能|被|要|请|是|的话|谁|一共|东西"
+    r"|件事|^定义$|^(?:这|该|此|一)(?:一)?(?:条|项|款|部分|节|章)$"
 )
+# A preposition jieba glued to the word after it (按碳排放… → 按碳): no word of its own.
+_GLUED_PREPOSITION = re.compile(r"^[按依据对向从在给把经由]")
 
 
 def is_topic_word(term: str) -> bool:
@@ -118,7 +120,11 @@ def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[
     # An everyday word for what the rules name formally (老百姓 for 居民) is held where that is.
     said_otherwise = {t for t in unknown if SYNONYMS.get(t)
                       and len(index.unknown_terms(list(SYNONYMS[t]))) < len(SYNONYMS[t])}  # fmt: skip
-    return [t for t in unknown if not _made_of(t, known) and t not in said_otherwise]
+    glued = {t for t in unknown if _GLUED_PREPOSITION.match(t)
+             and not index.unknown_terms([t[1:]])}  # fmt: skip
+    return [
+        t for t in unknown if not _made_of(t, known) and t not in said_otherwise and t not in glued
+    ]
 
 
 def _made_of(word: str, parts: list[str]) -> bool:

@@ -24,6 +24,23 @@ def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
     assert "外国人" in unknown_words(library, "外国人家里烧散煤，法律上怎么管？")
 
 
+def test_the_asking_short_names_and_glued_prepositions_are_no_unknown_words(
+    tmp_path, fake_embedder, monkeypatch
+):
+    rules = (
+        "---\ntitle: 节能审查办法\n---\n\n"
+        "第十三条　国家发展改革委负责实施节能审查的项目，由省级节能审查机关报送。\n\n"
+        "第十四条　碳排放统计核算数据由省级生态环境主管部门负责公开。\n"
+    )
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    unknown = unknown_words(library, "发改委审的项目，省厅要由谁来报送？")
+    assert not {"发改委", "省厅", "由谁来"} & set(unknown)  # 国家发展改革委, 省级; the asking
+    glued = unknown_words(library, "按碳排放统计核算数据的规定，由谁公开？")
+    assert not [w for w in glued if w.startswith("按")]  # jieba's 按碳: 按 + 碳
+    # …but a word the library lacks stays unknown, glued or not
+    assert any("碳税" in w for w in unknown_words(library, "按碳税的规定，由谁公开？"))
+
+
 def test_policy_shorthand_is_known_where_the_text_spells_it_out(
     tmp_path, fake_embedder, monkeypatch
 ):
