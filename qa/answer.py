@@ -49,6 +49,7 @@ from qa.search import Index, Passage, check_k, make_filter, open_index
 from qa.sentences import select_sentences, sentence_similarity
 from qa.stated import (
     article_states,
+    english_unknown,
     leaves_to_another,
     lists_specifics,
     names_all,
@@ -274,8 +275,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         # An English term is held where any of its translations is; one none of whose
         # translations the library holds (visa → 签证) is unknown, as a Chinese word is.
         held = index.passage_counts({w for term in evidence for w in term}, cap + 1)
-        unknown = [max(sorted(t), key=len) for t in evidence
-                   if t and all(held.get(w) == 0 for w in t)]  # fmt: skip
+        unknown = english_unknown(evidence, held)
     # An English question names its years as a Chinese one does (their 2027 lists).
     naming_years = naming.english_document_years(question) if english else set()
     years = [n for n in english_query.numbers if re.fullmatch(r"(?:19|20)\d\d", n)

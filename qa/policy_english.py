@@ -43,6 +43,9 @@ DOMAIN_TERMS = {
     "valid": ("有效", "失效"), "validity": ("有效", "失效", "真实性"), "lapse": ("失效", "届满"),
     "lapses": ("失效", "届满"), "start construction": "开工建设", "begin construction": "开工建设",
     "construction start": "开工建设",
+    # words whose first dictionary senses the texts never use (之前, 英吨, 主顾)
+    "before": ("前", "之前", "以前"), "tonne": "吨", "tonnes": "吨", "ton": "吨", "tons": "吨",
+    "client": ("客户", "委托"), "clients": ("客户", "委托"),
     # ETS English for who is covered and who checks them
     "covered emitter": "重点排放单位", "covered emitters": "重点排放单位",
     "covered entity": "重点排放单位", "covered entities": "重点排放单位",

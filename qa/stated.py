@@ -291,6 +291,18 @@ def english_things(terms: Sequence[frozenset[str]]) -> list[frozenset[str]]:
     return [t for t in terms if t and any(nouns(w) for w in t if is_topic_word(w))]
 
 
+def english_unknown(terms: Sequence[frozenset[str]], held: dict[str, int]) -> list[str]:
+    """The English question's things the library holds none of the translations of (visa →
+    签证), each by its longest translation; `held`: the passages holding each translation. Only
+    a thing is unknown, as of a Chinese question: a verb's translations (writes → 书写, stay →
+    下榻) are only what the texts say otherwise; a one-character one (铝 of aluminium) is held
+    inside words (电解铝), not alone."""
+    things = set(english_things(terms))
+    return [max(sorted(t), key=len) for t in terms
+            if t in things and any(len(w) > 1 for w in t)
+            and all(held.get(w) == 0 for w in t)]  # fmt: skip
+
+
 # A word held by no more than this share of the passages names a specific thing (风险基金);
 # on dev, 3 and 8 of 437 passages decided alike.
 RARE_SHARE = 0.01

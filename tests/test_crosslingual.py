@@ -143,6 +143,7 @@ def test_policy_english_finds_the_words_rules_use():
     # ETS English: a covered emitter is a 重点排放单位, its report's technical review 技术审核
     assert lookup("covered entities") == {"重点排放单位"}
     assert lookup("technical review") == {"技术审核"}
+    assert lookup("tonnes") == {"吨"} and "前" in lookup("before")  # not 英吨, 之前 alone
     # a longer policy phrase wins over the dictionary's shorter one (carbon emissions → 碳排放)
     terms = english_terms("Under the carbon emissions trading measures, who must report?")
     assert frozenset({"碳排放权交易"}) in terms

@@ -672,6 +672,20 @@ def test_an_english_thing_is_a_noun_of_its_translations():
     assert english_things([inspectors, present, sources]) == [inspectors, sources]
 
 
+def test_an_unknown_english_word_is_a_thing_none_of_whose_translations_is_held():
+    from qa.stated import english_unknown
+
+    tax, stay, aluminium, steel = (
+        frozenset({"碳税"}),
+        frozenset({"下榻", "投宿"}),
+        frozenset({"铝"}),
+        frozenset({"钢铁"}),
+    )
+    held = {"钢铁": 12, "碳税": 0, "下榻": 0, "投宿": 0, "铝": 0}  # passages holding each
+    # a verb (stay → 下榻) is only said otherwise, and 铝 is held inside 电解铝, not as a word
+    assert english_unknown([tax, stay, aluminium, steel], held) == ["碳税"]
+
+
 def test_how_soon_asks_for_a_span_of_time():
     from qa.answer_types import question_form, required_shape
 
