@@ -235,7 +235,9 @@ def _runs_through(core: str, title: str) -> bool:
 _DEFINITION_ASKED_EN = re.compile(
     r"what does (?:the term )?['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]? mean\b"
     r"|what is meant by ['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]?(?= in\b|[?,.]|$)"
-    r"|(?:definition|meaning) of ['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]?(?= in\b|[?,.]|$)",
+    r"|(?:definition|meaning) of ['\"‘“]?([a-z][a-z -]{2,40}?)['\"’”]?(?= in\b|[?,.]|$)"
+    # How do the 2023 CCER rules define 'additionality'?
+    r"|\bdefines? ['\"‘“]([a-z][a-z -]{2,40}?)['\"’”]|\bdefines? ([a-z][a-z-]{2,40})(?=\s*[?.]?$)",
     re.I,
 )
 _DEFINITION_ASKED = re.compile(
@@ -257,7 +259,7 @@ def definition_quotes(index: Index, question: str, named: Sequence[str]) -> list
         from qa.crosslingual import lookup
 
         # What does 'conservativeness' mean: 保守 defined as 保守性，是指…
-        words = english.group(1) or english.group(2) or english.group(3)
+        words = next(group for group in english.groups() if group)
         terms = sorted(lookup(words.strip()), key=len, reverse=True)
         asked = " ".join(terms[:6])
         suffix = "[\u4e00-\u9fff]?"

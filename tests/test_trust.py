@@ -619,15 +619,20 @@ def test_an_english_question_for_a_definition_quotes_it(tmp_path, fake_embedder,
 
 **第十条**　申请登记的项目应当符合保守性原则。
 
+**第三十条**　项目方法学应当界定保守性原则的适用情形，并规定相应的核算措施。
+
 **第五十条**　本办法中下列用语的含义：
 
 保守性，是指在减排量核算过程中存在不确定性时，应当采用保守方式进行估计、取值等，确保项目减排量不被过高计算。
 """
     index = small_library(tmp_path, fake_embedder, monkeypatch, {"ccer.md": rules})
-    result = answer("What does 'conservativeness' mean in the measures?", index=index)
     # the defining sentence itself, looked up as a Chinese 保守性的含义 is
-    assert result.found and result.text.startswith("保守性，是指")
-    assert "符合保守性原则" not in result.text  # using the word is not defining it
+    for question in ("What does 'conservativeness' mean in the measures?",
+                     "How do the 2023 CCER rules define 'conservativeness'?",
+                     "How do the measures define conservativeness?"):  # fmt: skip
+        result = answer(question, index=index)
+        assert result.found and result.text.startswith("保守性，是指"), question
+        assert "符合保守性原则" not in result.text  # using the word is not defining it
 
 
 def test_who_is_answered_by_a_quote_that_names_an_organ():
