@@ -230,7 +230,7 @@ def lexical_terms(terms: list[frozenset[str]], limit: int = 64) -> list[str]:
 def asked_kind_words(question: str) -> frozenset[str]:
     """The translations of the kind of thing an English question asks for: "What kind of
     measuring instruments must…" → 计量器具, "which sectors" → 行业, 领域."""
-    match = _ASKED_KIND.search(question)
+    match = _ASKED_KIND.search(question) or _ASKED_THE.search(question)
     if not match:
         return frozenset()
     return frozenset(w for term in english_terms(match.group(1)) for w in term)
@@ -242,6 +242,14 @@ _AUXILIARY = (
 _ASKED_KIND = re.compile(
     rf"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(?!{_AUXILIARY}\b|the\b|a\b|\w+ly\b)"
     rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)\s+(?:{_AUXILIARY}|to|for|in|on|under|of|that)\b",
+    re.I,
+)
+
+
+# What's the penalty for manipulating the market? asks for a penalty, whatever it is of.
+_ASKED_THE = re.compile(
+    r"\bwhat(?:'s|’s|\s+is|\s+are|\s+was|\s+were)\s+the\s+((?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*)"
+    r"\s+(?:for|of|in|on|under|that|to)\b",
     re.I,
 )
 

@@ -113,6 +113,11 @@ def test_the_kind_an_english_question_asks_for_is_its_focus():
     assert not asked_kind_words("What does the developer have to sign off on?")
     assert not asked_kind_words("What exactly do we have to submit?")  # no kind: an adverb
     assert not asked_kind_words("Does the plan call for methane data to be shared?")
+    # what's the X for…: the X, whatever it is of
+    assert asked_kind_words("What's the penalty for manipulating the CCER market?") == {"罚款"}
+    assert "比例" in asked_kind_words(
+        "What is the maximum share of an obligation that offsets meet?"
+    )
 
 
 def test_a_chemical_formula_does_not_hide_the_name():
