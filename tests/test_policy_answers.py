@@ -101,9 +101,17 @@ pytestmark = pytest.mark.slow
 # decision refitted (the one-SE rule now picks λ 30): 0.712, 0.707, 0.122, 0.739 (six
 # refusals fewer of 328; dev pooled by batch had refused unchanged). Every floor holds, so
 # none was moved.
+# Look 49 (2026-11-28, eighth session), the test split grown to 1,106 with blind batches 46–47
+# (39 questions): measures under longer names, acts that are words, policy English (lists,
+# approvals that lapse, covered emitters, "what's the X for"), English definitions, unknown
+# words that are things; the decision refitted (λ 10). 0.706, 0.721, 0.125, 0.729. On the
+# 1,067 of look 48, batches ≤ 41: 0.720, 0.711, 0.113, 0.738 (look 48: 0.719, 0.711, 0.114,
+# 0.738); 42–45: 0.625, 0.750, 0.214, 0.750 (look 48: 0.625, 0.667, 0.214, 0.750); on the 39
+# new ones: fact 0.519, refused 0.917, declined 0.259, 1 of 2 conflict questions led by the
+# governing rule. The split changed, so the floors were set again from look 49 by the rule.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.686, "refused": 0.638, "governing": 0.709}
-CEILINGS = {"wrongly_declined": 0.141}
+FLOORS = {"fact": 0.676, "refused": 0.691, "governing": 0.699}
+CEILINGS = {"wrongly_declined": 0.155}
 
 
 @pytest.fixture(scope="module")
