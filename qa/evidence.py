@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from qa import crosslingual, naming, provisions
 from qa.answer_types import ASKING_WORDS, SYNONYMS
 from qa.search import Index, Passage
-from qa.text import normalize, tokenize
+from qa.text import in_dictionary, normalize, tokenize
 
 # Words that carry no topic of their own: a question made only of these is not a question yet.
 FILLER = frozenset(
@@ -90,7 +90,8 @@ _FORM_PIECES = re.compile(
     r"多|长时间|期是|时间|钱|达成|共识|什么|哪|几|吗|呢|会|能|被|要|请|是|的话|谁|一共|东西"
     r"|件事|^定义$|^(?:这|该|此|一)(?:一)?(?:条|项|款|部分|节|章)$"
 )
-# A preposition jieba glued to the word after it (按碳排放… → 按碳): no word of its own.
+# A preposition jieba glued to the word after it (按碳排放… → 按碳, a guess its dictionary
+# lacks): no word of its own. 对冲, a word of the dictionary, is one.
 _GLUED_PREPOSITION = re.compile(r"^[按依据对向从在给把经由]")
 
 
@@ -120,7 +121,7 @@ def _unknown_topic_words(index: Index, question: str, terms: list[str]) -> list[
     # An everyday word for what the rules name formally (老百姓 for 居民) is held where that is.
     said_otherwise = {t for t in unknown if SYNONYMS.get(t)
                       and len(index.unknown_terms(list(SYNONYMS[t]))) < len(SYNONYMS[t])}  # fmt: skip
-    glued = {t for t in unknown if _GLUED_PREPOSITION.match(t)
+    glued = {t for t in unknown if _GLUED_PREPOSITION.match(t) and not in_dictionary(t)
              and not index.unknown_terms([t[1:]])}  # fmt: skip
     return [
         t for t in unknown if not _made_of(t, known) and t not in said_otherwise and t not in glued

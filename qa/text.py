@@ -99,6 +99,11 @@ def warm_up() -> None:
     _jieba()
 
 
+def in_dictionary(word: str) -> bool:
+    """True when jieba's dictionary holds the word (对冲), not only its HMM's guess (按碳)."""
+    return _jieba().dt.FREQ.get(word, 0) > 0
+
+
 def tokenize(text: str) -> list[str]:
     """Lexical terms of `text`: jieba search-mode words of the normalised text, minus stopwords."""
     terms = []

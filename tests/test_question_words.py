@@ -41,6 +41,14 @@ def test_the_asking_short_names_and_glued_prepositions_are_no_unknown_words(
     assert any("碳税" in w for w in unknown_words(library, "按碳税的规定，由谁公开？"))
 
 
+def test_a_dictionary_word_that_starts_as_a_preposition_does_is_a_word():
+    class Library:  # holds every word but 对冲 (hedging), so 冲 too
+        def unknown_terms(self, terms):
+            return [t for t in terms if t == "对冲"]
+
+    assert "对冲" in unknown_words(Library(), "配额能拿来对冲价格风险吗？")
+
+
 def test_policy_shorthand_is_known_where_the_text_spells_it_out(
     tmp_path, fake_embedder, monkeypatch
 ):
