@@ -15,6 +15,12 @@ def unknown_words(library, question: str) -> list[str]:
     return evidence_terms(library, question, tokenize(question), [])[1]
 
 
+def review_rules(tmp_path, fake_embedder, monkeypatch, *paragraphs: str):
+    """A library of one text, the 节能审查办法, of these paragraphs."""
+    rules = "---\ntitle: 节能审查办法\n---\n\n" + "\n\n".join(paragraphs) + "\n"
+    return small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+
+
 def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
     tmp_path, fake_embedder, monkeypatch
 ):
@@ -27,12 +33,11 @@ def test_an_everyday_word_is_known_where_the_rules_formal_word_is(
 def test_the_asking_short_names_and_glued_prepositions_are_no_unknown_words(
     tmp_path, fake_embedder, monkeypatch
 ):
-    rules = (
-        "---\ntitle: 节能审查办法\n---\n\n"
-        "第十三条　国家发展改革委负责实施节能审查的项目，由省级节能审查机关报送。\n\n"
-        "第十四条　碳排放统计核算数据由省级生态环境主管部门负责公开。\n"
-    )
-    library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    library = review_rules(
+        tmp_path, fake_embedder, monkeypatch,
+        "第十三条　国家发展改革委负责实施节能审查的项目，由省级节能审查机关报送。",
+        "第十四条　碳排放统计核算数据由省级生态环境主管部门负责公开。",
+    )  # fmt: skip
     unknown = unknown_words(library, "发改委审的项目，省厅要由谁来报送？")
     assert not {"发改委", "省厅", "由谁来"} & set(unknown)  # 国家发展改革委, 省级; the asking
     glued = unknown_words(library, "按碳排放统计核算数据的规定，由谁公开？")
@@ -67,12 +72,11 @@ def test_a_piece_jieba_cuts_from_a_word_is_no_unknown_word_of_its_own(
 ):
     from qa.text import tokenize
 
-    rules = (
-        "---\ntitle: 节能审查办法\n---\n\n"
-        "第二十七条　以提供虚假材料等不正当手段通过节能审查验收的，责令限期整改。\n\n"
-        "陆新明表示，将研究制定甲烷排放控制行动方案。\n"
-    )
-    library = small_library(tmp_path, fake_embedder, monkeypatch, {"rules.md": rules})
+    library = review_rules(
+        tmp_path, fake_embedder, monkeypatch,
+        "第二十七条　以提供虚假材料等不正当手段通过节能审查验收的，责令限期整改。",
+        "陆新明表示，将研究制定甲烷排放控制行动方案。",
+    )  # fmt: skip
     question = "节能验收拿假材料混过去了 咋处理"
     assert {"混过", "过去"} <= set(tokenize(question))  # jieba's pieces of 混过去
     unknown = unknown_words(library, question)
