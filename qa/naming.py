@@ -62,6 +62,8 @@ def named_documents(question: str, documents: Sequence[dict],
                 and dated.group(1) in years.get(d["doc_id"], ())]  # fmt: skip
         if len(held) == 1:
             return held
+    # 按条例 names the one 条例, whatever runs of other titles the topic shares (全国碳排放权…).
+    by_kind = _one_named_by_kind(text, documents)
     scored = []
     for doc in documents:
         core = normalize(title_core(doc["title"]))
@@ -70,6 +72,12 @@ def named_documents(question: str, documents: Sequence[dict],
             # 暂行条例 in the question tells the 条例 from the 办法 that share 碳排放权交易.
             kind = next((k for k in _QUALIFIED_KINDS if core.endswith(k) and k in text), "")
             scored.append((longest + len(kind), doc["doc_id"]))
+    if by_kind and not any(normalize(title_core(d["title"])).endswith(by_kind[1]) for d in
+                           documents if d["doc_id"] in {doc_id for _, doc_id in scored}):  # fmt: skip
+        titles = {d["doc_id"]: d["title"] for d in documents}
+        also = [doc_id for _, doc_id in sorted(scored, reverse=True)
+                if _named_as_document(text, titles[doc_id])]  # fmt: skip
+        return [by_kind[0], *also]
     if scored:
         best = max(length for length, _ in scored)
         return [doc_id for length, doc_id in sorted(scored, reverse=True) if length >= best - 2]
@@ -146,6 +154,9 @@ def _run_before_kind(text: str, core: str, kind: str) -> bool:
     for match in re.finditer(kind, text):
         before = text[: match.start()]
         if any(before[-size:] in core for size in range(4, min(len(before), 12) + 1)):
+            return True
+        # 甲烷方案: the title's first words and its kind
+        if len(before) >= 2 and core.startswith(before[-2:]):
             return True
     return False
 
@@ -225,6 +236,16 @@ def named_in_english_by_year(question: str, terms: Sequence[frozenset[str]],
     return held if len(held) == 1 else []
 
 
+def _one_named_by_kind(text: str, documents: Sequence[dict]) -> tuple[str, str] | None:
+    """(doc id, kind) of the one document of a kind the question uses as a name (按条例, 条例里)."""
+    for kind in _KINDS:
+        if kind in text and _kind_as_name(text, kind):
+            holders = [d["doc_id"] for d in documents if title_core(d["title"]).endswith(kind)]
+            if len(holders) == 1:
+                return holders[0], kind
+    return None
+
+
 def _names_by_kind(text: str, kind: str, title: str) -> bool:
     """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
     be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""
@@ -233,7 +254,11 @@ def _names_by_kind(text: str, kind: str, title: str) -> bool:
 
 
 def _kind_as_name(text: str, kind: str) -> bool:
-    return bool(re.search(rf"(?:^|[《“\s]){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text))
+    # 按条例, 依照办法 name a text by its kind; 按法律规定 names no 法.
+    by = "|按照?|依照|根据|依据" if kind != "法" else ""
+    return bool(
+        re.search(rf"(?:^|[《“\s]{by}){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text)
+    )
 
 
 SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理
@@ -263,6 +288,28 @@ def cites_as_premise(question: str) -> bool:
     said = re.split(r"[，,。；;？?]", question[cited.end() :], maxsplit=1)[0]
     # 第十条要求广泛征求意见的，是…哪几项: what the article names is what is asked about.
     return bool(said) and not said.endswith("的") and not _ASKING.search(said)
+
+
+# 甲烷方案说支持…，那…按现行规定得满足哪些条件？ The reader says what a text (or a speaker) said,
+# to ask what rules now or what came of it: the sentence that said it is not the answer.
+_SAID = re.compile(r"说|要求|提出|规定|明确|提到|强调|表示|写(?:的是|成|着|了)?")
+_LATER_ASKED = re.compile(
+    rf"{NOW_ASKED.pattern}|新规定|后来|正式出台|(?:出台|出来)(?:以|之)?后", re.I
+)
+
+
+def earlier_statements(question: str) -> list[str]:
+    """What the question says a text or speaker said before it asks what rules now or came
+    after (21年陆新明说要推动…数据收集，后来正式出台的方案…怎么安排 → 要推动…数据收集)."""
+    if not _LATER_ASKED.search(question):
+        return []
+    said = []
+    for clause in re.split(r"[，,。；;？?！!]", normalize(question)):
+        verb = _SAID.search(clause)
+        if (verb and len(clause) - verb.end() >= 6
+                and not _ASKING.search(clause) and not _LATER_ASKED.search(clause)):  # fmt: skip
+            said.append(clause[verb.end() :])
+    return said
 
 
 def longest_common_run(a: str, b: str) -> int:

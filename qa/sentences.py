@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa import crosslingual
+from qa import crosslingual, naming
 from qa.answer_types import ASKING_WORDS, FIGURE, FORMS, SYNONYMS, TITLES, enumeration_of
 from qa.search import Index, Passage
 from qa.text import embedding_input, is_english, normalize, sentence_spans
@@ -53,6 +53,10 @@ QUOTED_FIGURE_BONUS = 0.2
 _QUOTED_FIGURE = re.compile(
     r"\d+(?:\.\d+)?(?:倍|万元|亿元|元|%|个工作日|万吨|吨|亿立方米|万千瓦|亿千瓦)"
 )
+# A sentence that says again what the question says an earlier text said (甲烷方案说支持…，按现行
+# 规定…) is where the reader started, not the answer.
+ECHO_PENALTY = 0.3
+ECHO_SHARE = 0.6  # of the statement's character pairs the sentence holds
 ENUMERATION_BONUS = 0.2  # a clause listing things of the asked kind (哪些行业: 钢铁、水泥行业)
 # The words of a question's last clause (…，还可以抄送给谁？), or a follow-up's own words, weigh
 # this much more than the rest. On dev, 2 changed nothing; 4 answered three more, one fewer.
@@ -116,6 +120,10 @@ def _match(term: str | frozenset[str], text: str) -> float:
     if not isinstance(term, str):
         return max((_match(word, text) for word in term), default=0.0)
     return 1.0 if term in text else 0.5 * all(ch in text for ch in term)
+
+
+def _pairs(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def _inside(term: str | frozenset[str], longer: str | frozenset[str]) -> bool:
@@ -187,6 +195,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     # with 1倍以上10倍以下.
     quoted_figures = _QUOTED_FIGURE.findall(normalize(question))
     quoted_units = {_unit(f) for f in quoted_figures}
+    earlier = [_pairs(said) for said in naming.earlier_statements(question)]
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
         shaped = context if form in _FORMS_IN_CONTEXT else sentence.text
@@ -207,6 +216,11 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             and any(a in context for a in others)
         ):
             bonus -= OTHER_ACTOR_PENALTY
+        if earlier and any(
+            len(said & _pairs(normalize(sentence.text))) >= ECHO_SHARE * len(said)
+            for said in earlier
+        ):
+            bonus -= ECHO_PENALTY
         if len(sentence.text) < 20 and not re.search(r"[。！？；!?;：:]$", sentence.text):
             bonus -= 0.1  # headings and fragments rarely answer
         # Long sentences match more terms by sheer size, and crowd out the rest of the answer.

@@ -303,3 +303,66 @@ def test_words_of_a_title_run_up_to_its_kind_name_it_as_a_document():
     # a topic that shares the title's words names no document as one (碳达峰碳中和工作)
     topic = "碳达峰碳中和工作谁牵头？"
     assert named_as_documents(topic, documents, named_documents(topic, documents)) == []
+
+
+def test_a_kind_a_question_goes_by_names_its_one_text():
+    from qa.naming import named_as_documents, named_documents
+
+    documents = [{"doc_id": "rules.md", "title": "碳排放权交易管理暂行条例"},
+                 {"doc_id": "notice.md", "title": "关于做好2025年全国碳排放权交易市场有关工作的通知"},
+                 {"doc_id": "plan.md", "title": "甲烷排放控制行动方案"}]  # fmt: skip
+    # 按条例 names the one 条例, though 全国碳排放权 runs with the notice's title
+    question = "全国碳排放权注册登记机构有个员工私下买卖配额，按条例罚款最多罚多少？"
+    assert named_documents(question, documents) == ["rules.md"]
+    assert named_as_documents(question, documents) == ["rules.md"]
+    # …as 依照办法 names none: the library holds no 办法
+    assert named_as_documents("依照办法，罚多少？", documents) == []
+    # 甲烷方案: the title's first words and its kind
+    later = "后来正式出台的甲烷方案在监测上是怎么安排的？"
+    assert named_as_documents(later, documents) == ["plan.md"]
+    assert named_as_documents("甲烷排放在监测上是怎么安排的？", documents) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("21年陆新明说要推动重点设施甲烷排放数据收集，后来正式出台的甲烷方案怎么安排？",
+         ["要推动重点设施甲烷排放数据收集"]),
+        ("甲烷方案说支持甲烷利用项目参加自愿减排交易，按现行规定要满足哪些条件？",
+         ["支持甲烷利用项目参加自愿减排交易"]),
+        # what the text says is asked about, not what came after it
+        ("碳达峰碳中和意见说要培育一批研发平台，都是哪几类平台？", []),
+        ("甲烷方案说要探索开展甲烷排放监测试点，试点具体放在哪些省份？", []),
+    ],
+)  # fmt: skip
+def test_what_a_question_says_was_said_before_what_rules_now(question, said):
+    from qa.naming import earlier_statements
+
+    assert earlier_statements(question) == said
+
+
+CCER_RULES = """---
+title: 温室气体自愿减排交易管理办法（试行）
+date: 2023-10-19
+level: 部门规章
+---
+
+第十条 申请登记的温室气体自愿减排项目应当具备真实性、唯一性和额外性，属于生态环境部发布的项目方法学支持领域。
+
+第十一条 项目业主应当按照项目方法学编制项目设计文件。
+"""
+
+
+def test_the_sentence_a_question_says_was_said_before_is_not_the_answer(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from conftest import METHANE
+
+    from qa import answer
+
+    library = small_library(tmp_path, fake_embedder, monkeypatch,
+                            {"methane.md": METHANE, "ccer.md": CCER_RULES})  # fmt: skip
+    question = ("甲烷要点说支持甲烷减排项目参与温室气体自愿减排交易，那甲烷减排项目想登记成"
+                "自愿减排项目，按现行规定得满足哪些条件？")  # fmt: skip
+    result = answer(question, index=library)
+    assert result.found and "真实性、唯一性和额外性" in result.citations[0].quotes[0]
