@@ -46,6 +46,17 @@ def test_the_asking_short_names_and_glued_prepositions_are_no_unknown_words(
     assert any("碳税" in w for w in unknown_words(library, "按碳税的规定，由谁公开？"))
 
 
+def test_what_kind_of_figure_is_asked_and_abbreviations_are_no_unknown_words(
+    tmp_path, fake_embedder, monkeypatch
+):
+    opinion = ("---\ntitle: 碳达峰碳中和意见\n---\n\n"
+               "到2025年，单位国内生产总值二氧化碳排放比2020年下降18%。\n")  # fmt: skip
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"opinion.md": opinion})
+    asked = "意见里给出具体百分比、带年份或时间节点的目标有哪些？单位GDP排放下降多少？"
+    assert not {"百分比", "年份", "节点", "时间节点", "gdp"} & set(unknown_words(library, asked))
+    assert "vocs" in unknown_words(library, "意见对VOCs排放下降多少？")  # not in this library
+
+
 def test_a_dictionary_word_that_starts_as_a_preposition_does_is_a_word():
     class Library:  # holds every word but 对冲 (hedging), so 冲 too
         def unknown_terms(self, terms):
