@@ -57,6 +57,15 @@ _QUOTED_FIGURE = re.compile(
 # 规定…) is where the reader started, not the answer.
 ECHO_PENALTY = 0.3
 ECHO_SHARE = 0.6  # of the statement's character pairs the sentence holds
+# 本办法自2025年9月1日起施行。原《…办法》同时废止。 dates the texts themselves: it answers when
+# a text applies, not when a project must have started or been accepted.
+_COMMENCEMENT = re.compile(r"本(?:办法|条例|方案|规定|法|通知|决定|意见)自.{0,24}?起施行|同时废止")
+_COMMENCEMENT_ASKED = re.compile(
+    r"施行|生效|实施|有效|失效|适用|废止|执行|take effect|in force|effective|appl(?:y|ies)|repeal",
+    re.I,
+)
+COMMENCEMENT_PENALTY = 0.3
+_TITLE = re.compile(r"《[^》]+》")
 ENUMERATION_BONUS = 0.2  # a clause listing things of the asked kind (哪些行业: 钢铁、水泥行业)
 # The words of a question's last clause (…，还可以抄送给谁？), or a follow-up's own words, weigh
 # this much more than the rest. On dev, 2 changed nothing; 4 answered three more, one fewer.
@@ -196,6 +205,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     quoted_figures = _QUOTED_FIGURE.findall(normalize(question))
     quoted_units = {_unit(f) for f in quoted_figures}
     earlier = [_pairs(said) for said in naming.earlier_statements(question)]
+    other_dates = question and not _COMMENCEMENT_ASKED.search(question)
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
         shaped = context if form in _FORMS_IN_CONTEXT else sentence.text
@@ -221,6 +231,9 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             for said in earlier
         ):
             bonus -= ECHO_PENALTY
+        if (other_dates and _COMMENCEMENT.search(sentence.text)
+                and not any(t in question for t in _TITLE.findall(sentence.text))):  # fmt: skip
+            bonus -= COMMENCEMENT_PENALTY  # …unless the question names the text it repeals
         if len(sentence.text) < 20 and not re.search(r"[。！？；!?;：:]$", sentence.text):
             bonus -= 0.1  # headings and fragments rarely answer
         # Long sentences match more terms by sheer size, and crowd out the rest of the answer.

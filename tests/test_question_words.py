@@ -475,3 +475,20 @@ def test_whose_rules_are_asked_is_no_thing_a_quote_must_name(question, whose):
     terms = [whose, "配额", "罚款", "节能", "审查", "职责"]
     assert whose not in things(question, terms)
     assert "罚款" in things(question, terms) or "职责" in things(question, terms)
+
+
+def test_the_day_a_text_takes_effect_answers_only_when_it_applies(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer, evidence
+
+    monkeypatch.setattr(evidence, "BIAS", 1e9)  # which sentence leads, whatever the decision
+    library = review_rules(
+        tmp_path, fake_embedder, monkeypatch,
+        "第十九条　项目自节能审查机关出具节能审查意见之日起2年内未开工建设，节能审查意见自动失效。",
+        "第三十四条　本办法自2025年9月1日起施行。原《固定资产投资项目节能审查办法》同时废止。",
+    )  # fmt: skip
+    asked = answer("固定资产投资项目拿到节能审查意见后，最晚什么时候要开工？", index=library)
+    assert "2年内未开工建设" in asked.citations[0].quotes[0]
+    applies = answer("固定资产投资项目节能审查办法什么时候起施行？", index=library)
+    assert "2025年9月1日起施行" in applies.citations[0].quotes[0]
