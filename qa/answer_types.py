@@ -54,7 +54,8 @@ _LIMIT_ASKED = re.compile(
 _SUBUNIT_ASKED = re.compile(r"哪(?:个|一个|些)?司局?")
 _SUBUNIT = re.compile(r"[\u4e00-\u9fff]{2,10}司(?![法机])")
 _ORDINAL_ASKED = re.compile(r"第几(次|届|批|号|期|轮)")
-_MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上")
+# 并处…价款等值以下的罚款: a fine of the value traded is an amount too
+_MONEY = re.compile(r"(?:\d[\d,.]*|[一二三四五六七八九十百千]+)\s*(?:万|亿)?元|倍以上|等值以下")
 # A title of office: what answers 担任什么职务 (and is looked for when choosing its sentence).
 # A signature spaces its title out: 部　长　　黄润秋.
 TITLES = re.compile(
@@ -330,10 +331,16 @@ def enumeration_of(question: str) -> re.Pattern | None:
     """For 哪些行业 / 哪几类项目: a clause that enumerates things of that kind (A、B、C行业)."""
     kinds = [k for k in re.findall(r"(?:哪些|哪几[种类个项]?|什么)([\u4e00-\u9fff]{2})", question)
              if k not in _CONTENT_KINDS]  # fmt: skip
-    if not kinds:
+    # 有哪些硬性条件？: the kind ends the question, and a list of them answers it (符合以下条件：)
+    ending = [p for p in re.findall(r"(?:哪些|哪几[种类个项]?)([\u4e00-\u9fff]{3,6})[？?]?$",
+                                         question)]  # fmt: skip
+    ending = [p[-2:] for p in ending if not re.search(r"[要会能可应被是有在需得做]", p)]
+    ending = [k for k in ending if k not in _CONTENT_KINDS and k not in kinds]
+    if not kinds and not ending:
         return None
     # Short items, the kind right after the last one: not 铝冶炼行业重点排放单位 for 哪些单位.
-    return re.compile(rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds)})")
+    listed = rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds or ['$^'])})"
+    return re.compile(listed + (rf"|(?:以下|下列)(?:{'|'.join(ending)})" if ending else ""))
 
 
 # Kinds that any clause may end in (碳达峰、碳中和工作): they name no kind of thing.

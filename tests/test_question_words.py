@@ -492,3 +492,22 @@ def test_the_day_a_text_takes_effect_answers_only_when_it_applies(
     assert "2年内未开工建设" in asked.citations[0].quotes[0]
     applies = answer("固定资产投资项目节能审查办法什么时候起施行？", index=library)
     assert "2025年9月1日起施行" in applies.citations[0].quotes[0]
+
+
+def test_a_fine_of_the_value_traded_is_an_amount():
+    from qa.answer_types import question_form, required_shape
+
+    asked = "交易机构的工作人员私下参与碳排放权交易，除没收违法所得外还可以罚款多少？"
+    shape = required_shape(asked, question_form(asked))
+    assert shape.search("可以并处所交易碳排放配额等产品的价款等值以下的罚款")
+    assert not shape.search("属于国家工作人员的，还应当依法给予处分")
+
+
+def test_the_kind_a_list_question_ends_with_is_answered_by_a_list_of_them():
+    from qa.answer_types import enumeration_of
+
+    conditions = enumeration_of("想申请成为CCER审定与核查机构，在人员和信用方面有哪些硬性条件？")
+    assert conditions.search("审定与核查机构应当具备相应能力，并且符合以下条件：")
+    # 要报告 is what is asked of the 行业, not a kind of thing listed
+    sectors = enumeration_of("哪些行业要报告？")
+    assert sectors.search("发电、钢铁、水泥行业") and not sectors.search("提交以下报告：")
