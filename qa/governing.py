@@ -68,8 +68,10 @@ _ASKED_THING = re.compile(
 
 
 def _coverage(terms: Sequence[str], text: str) -> float:
+    """How much of the terms the text holds; a single character (算 of 怎么算, 后 of 施行后) is
+    in every long provision and tells none apart."""
     text = normalize(text)
-    return sum(min(len(t), 4) for t in terms if t in text)
+    return sum(min(len(t), 4) for t in terms if len(t) >= 2 and t in text)
 
 
 def governing_first(passages: Sequence[Passage], margin: float = CLOSE_COSINE) -> list[Passage]:

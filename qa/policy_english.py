@@ -42,7 +42,10 @@ DOMAIN_TERMS = {
     "review approval": "审查意见", "review opinion": "审查意见", "review decision": "审查意见",
     "valid": ("有效", "失效"), "validity": ("有效", "失效", "真实性"), "lapse": ("失效", "届满"),
     "lapses": ("失效", "届满"), "start construction": "开工建设", "begin construction": "开工建设",
-    "construction start": "开工建设",
+    "construction start": "开工建设", "construction started": "开工建设",
+    "construction began": "开工建设", "construction have started": "开工建设",
+    "construction has started": "开工建设", "construction had started": "开工建设",
+    "commence": ("开始", "开工"), "commenced": ("开始", "开工"),
     # words whose first dictionary senses the texts never use (之前, 英吨, 主顾)
     "before": ("前", "之前", "以前"), "tonne": "吨", "tonnes": "吨", "ton": "吨", "tons": "吨",
     "client": ("客户", "委托"), "clients": ("客户", "委托"),

@@ -114,6 +114,14 @@ def test_a_list_lead_in_brings_its_items(real_index_dir):
     assert [c.passage.paragraph for c in result.citations] == [12, 13, 14, 15, 16, 17]
 
 
+def test_the_governing_provision_is_chosen_by_words_not_single_characters(real_index_dir):
+    # 怎么算 and 施行后 give 算 and 后, which 第二十二条's 核算 holds; 清缴 is what is asked
+    question = "未按时足额清缴配额，旧办法规定罚二万到三万元。条例施行后罚款怎么算？"
+    first = answer(question, index=Index(real_index_dir)).citations[0]
+    assert first.passage.doc_id == "carbon-trading-interim-regulations-2024.md"
+    assert "清缴时限前1个月市场交易平均成交价格" in first.quotes[0]
+
+
 def test_follow_up_query_is_resolved_and_returned(real_index_dir):
     index = Index(real_index_dir)
     first = answer("碳排放权交易管理暂行条例什么时候开始施行？", index=index)

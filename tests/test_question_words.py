@@ -382,6 +382,8 @@ def test_an_everyday_word_names_the_rules_thing():
         ("Does the plan build up a pool of methane control experts?", "人才"),
         ("How soon must the authority say what is missing?", "补正"),
         ("Which high-carbon sectors will it restrict investment in?", "高碳"),
+        ("When must construction have started?", "开工建设"),
+        ("Must work have commenced by then?", "开工"),
     ],
 )
 def test_english_words_the_policy_texts_say_in_their_own_words(english, chinese):
