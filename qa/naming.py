@@ -141,7 +141,7 @@ def _named_as_document(text: str, title: str) -> bool:
     loose = any(m.group(2) == kind and m.group(1) in title for m in _LOOSE_KIND.finditer(text))
     return kind is not None and (
         core[-len(kind) - 2 :] in text
-        or _kind_as_name(text, kind)
+        or _kind_as_name(text, kind, core)
         or dated
         or loose
         or _run_before_kind(text, core, kind)
@@ -239,10 +239,11 @@ def named_in_english_by_year(question: str, terms: Sequence[frozenset[str]],
 def _one_named_by_kind(text: str, documents: Sequence[dict]) -> tuple[str, str] | None:
     """(doc id, kind) of the one document of a kind the question uses as a name (按条例, 条例里)."""
     for kind in _KINDS:
-        if kind in text and _kind_as_name(text, kind):
-            holders = [d["doc_id"] for d in documents if title_core(d["title"]).endswith(kind)]
-            if len(holders) == 1:
-                return holders[0], kind
+        holders = [d for d in documents if title_core(d["title"]).endswith(kind)]
+        if kind in text and len(holders) == 1:
+            core = normalize(title_core(holders[0]["title"]))
+            if _kind_as_name(text, kind, core):
+                return holders[0]["doc_id"], kind
     return None
 
 
@@ -250,15 +251,23 @@ def _names_by_kind(text: str, kind: str, title: str) -> bool:
     """甲烷方案 and 意见中… name a document by its kind; 节能审查意见 names none: the kind must
     be used as a name (at the start, or followed by 中/的/规定…) or come with a word of the title."""
     core = normalize(title_core(title))
-    return _kind_as_name(text, kind) or longest_common_run(text.replace(kind, ""), core) >= 2
+    return _kind_as_name(text, kind, core) or longest_common_run(text.replace(kind, ""), core) >= 2
 
 
-def _kind_as_name(text: str, kind: str) -> bool:
-    # 按条例, 依照办法 name a text by its kind; 按法律规定 names no 法.
+def _kind_as_name(text: str, kind: str, core: str = "") -> bool:
+    """The kind names a text: where the question starts with it or goes by it (按条例, 依照办法;
+    按法律规定 names no 法), or as what says something (意见中, 这个方案里, 甲烷方案的) — not as
+    the end of another thing's name (运营方案的…, 分配方案里): the words before it must then
+    be the title's (`core`) or a determiner."""
     by = "|按照?|依照|根据|依据" if kind != "法" else ""
-    return bool(
-        re.search(rf"(?:^|[《“\s]{by}){kind}|{kind}(?:中|的|里|规定|提出|要求|明确|对)", text)
-    )
+    if re.search(rf"(?:^|[《“\s]{by}){kind}", text):
+        return True
+    for said in re.finditer(rf"{kind}(?:中|的|里|规定|提出|要求|明确|对)", text):
+        before = text[: said.start()]
+        if (not before or re.search(r"(?:[^\u4e00-\u9fff]|这个|那个|这份|那份|该|此|本)$", before)
+                or (core and before[-2:] in core)):  # fmt: skip
+            return True
+    return False
 
 
 SAME_SUBJECT_CHARS = 7  # 碳排放权交易管理办法 and 碳排放权交易管理暂行条例 share 碳排放权交易管理

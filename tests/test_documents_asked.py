@@ -321,6 +321,10 @@ def test_a_kind_a_question_goes_by_names_its_one_text():
     later = "后来正式出台的甲烷方案在监测上是怎么安排的？"
     assert named_as_documents(later, documents) == ["plan.md"]
     assert named_as_documents("甲烷排放在监测上是怎么安排的？", documents) == []
+    # …but 运营方案 is a project's plan: a kind ending another thing's name names no text
+    plan = "节能报告里做节能降碳分析和比选，要覆盖项目建设和运营方案的哪些方面？"
+    assert named_as_documents(plan, documents) == []
+    assert named_as_documents("这个方案里对油气开采有什么要求？", documents) == ["plan.md"]
 
 
 @pytest.mark.parametrize(
