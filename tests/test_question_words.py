@@ -57,6 +57,19 @@ def test_what_kind_of_figure_is_asked_and_abbreviations_are_no_unknown_words(
     assert "vocs" in unknown_words(library, "意见对VOCs排放下降多少？")  # not in this library
 
 
+def test_the_kind_of_the_askers_own_project_is_no_unknown_word(
+    tmp_path, fake_embedder, monkeypatch
+):
+    library = review_rules(
+        tmp_path, fake_embedder, monkeypatch,
+        "第十九条　项目自出具节能审查意见之日起2年内未开工建设，节能审查意见自动失效。",
+    )  # fmt: skip
+    ours = "我们一个焦化技改项目前年拿到了节能审查意见，到现在还没开工，意见会不会失效？"
+    assert not {"焦化", "技改"} & set(unknown_words(library, ours))
+    # …a thing the question asks about stays one
+    assert "焦化" in unknown_words(library, "焦化项目的节能审查意见会不会失效？")
+
+
 def test_a_dictionary_word_that_starts_as_a_preposition_does_is_a_word():
     class Library:  # holds every word but 对冲 (hedging), so 冲 too
         def unknown_terms(self, terms):
