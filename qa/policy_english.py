@@ -46,6 +46,8 @@ DOMAIN_TERMS = {
     "construction began": "开工建设", "construction have started": "开工建设",
     "construction has started": "开工建设", "construction had started": "开工建设",
     "commence": ("开始", "开工"), "commenced": ("开始", "开工"),
+    # CC-CEDICT has no "less": using less of a thing is reducing it
+    "less": ("减少", "降低"), "fewer": ("减少", "降低"),
     # words whose first dictionary senses the texts never use (之前, 英吨, 主顾)
     "before": ("前", "之前", "以前"), "tonne": "吨", "tonnes": "吨", "ton": "吨", "tons": "吨",
     "client": ("客户", "委托"), "clients": ("客户", "委托"),

@@ -397,6 +397,7 @@ def test_an_everyday_word_names_the_rules_thing():
         ("Which high-carbon sectors will it restrict investment in?", "高碳"),
         ("When must construction have started?", "开工建设"),
         ("Must work have commenced by then?", "开工"),
+        ("Does the law say China should burn less coal?", "降低"),
     ],
 )
 def test_english_words_the_policy_texts_say_in_their_own_words(english, chinese):
