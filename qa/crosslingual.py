@@ -239,6 +239,18 @@ def asked_kind_words(question: str) -> frozenset[str]:
 _AUXILIARY = (
     "(?:must|should|does|do|did|is|are|was|were|can|could|will|would|has|have|had|may|might|shall)"
 )
+_YES_NO = re.compile(rf"^\s*{_AUXILIARY}\b", re.I)
+
+
+def asked_predicate_words(question: str) -> frozenset[str]:
+    """The translations of what a yes-no question asks of its subject, its last two words ("Are
+    the results of the assessments made public?" → 公开, 公布): the subject is the scene."""
+    if not _YES_NO.match(question):
+        return frozenset()
+    words = re.findall(r"[A-Za-z][\w'-]*", question)[-2:]
+    return frozenset(w for term in english_terms(" ".join(words)) for w in term)
+
+
 _ASKED_KIND = re.compile(
     rf"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(?!{_AUXILIARY}\b|the\b|a\b|\w+ly\b)"
     rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)\s+(?:{_AUXILIARY}|to|for|in|on|under|of|that)\b",

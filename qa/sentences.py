@@ -299,6 +299,7 @@ def _in_focus(question: str, terms: list) -> list[bool]:
             sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s]
             last = sentences[-1] if len(sentences) > 1 else ""
             asked = frozenset(w for term in crosslingual.english_terms(last) for w in term)
+            asked = asked or crosslingual.asked_predicate_words(question)
         focus = [not isinstance(t, str) and bool(t & asked) for t in terms]
         return focus if not all(focus) else [False] * len(terms)
     clauses = [normalize(c) for c in re.split(r"[，,；;：:]", question) if c.strip()]

@@ -527,3 +527,24 @@ def test_the_kind_a_list_question_ends_with_is_answered_by_a_list_of_them():
     # 要报告 is what is asked of the 行业, not a kind of thing listed
     sectors = enumeration_of("哪些行业要报告？")
     assert sectors.search("发电、钢铁、水泥行业") and not sectors.search("提交以下报告：")
+
+
+def test_a_yes_no_english_question_asks_what_its_last_words_say():
+    from qa.crosslingual import asked_predicate_words
+
+    question = "Are the results of the assessments of provincial air quality targets made public?"
+    assert {"公开", "公布"} <= asked_predicate_words(question)
+    assert not asked_predicate_words("Which results are made public?")  # asks which, not whether
+
+
+def test_a_yes_no_english_question_is_answered_by_the_sentence_that_says_it(
+    tmp_path, fake_embedder, monkeypatch
+):
+    from qa import answer, evidence
+
+    monkeypatch.setattr(evidence, "BIAS", 1e9)  # which sentence leads, whatever the decision
+    law = ("---\ntitle: 大气污染防治法\n---\n\n第四条　国务院生态环境主管部门对省、自治区、直辖市"
+           "大气环境质量改善目标、大气污染防治重点任务完成情况进行考核。考核结果应当向社会公开。\n")  # fmt: skip
+    library = small_library(tmp_path, fake_embedder, monkeypatch, {"law.md": law})
+    question = "Are the results of the assessments of provincial air quality improvement targets made public?"
+    assert "考核结果应当向社会公开" in answer(question, index=library).citations[0].quotes[0]
