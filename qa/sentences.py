@@ -205,7 +205,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
     quoted_figures = _QUOTED_FIGURE.findall(normalize(question))
     quoted_units = {_unit(f) for f in quoted_figures}
     earlier = [_pairs(said) for said in naming.earlier_statements(question)]
-    other_dates = question and not _COMMENCEMENT_ASKED.search(question)
+    commencement_unasked = question and not _COMMENCEMENT_ASKED.search(question)
     for sentence, overlap, context in zip(candidates, lexical, texts):
         prior = (passages[sentence.rank].score - scores.min()) / spread
         shaped = context if form in _FORMS_IN_CONTEXT else sentence.text
@@ -231,7 +231,7 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             for said in earlier
         ):
             bonus -= ECHO_PENALTY
-        if (other_dates and _COMMENCEMENT.search(sentence.text)
+        if (commencement_unasked and _COMMENCEMENT.search(sentence.text)
                 and not any(t in question for t in _TITLE.findall(sentence.text))):  # fmt: skip
             bonus -= COMMENCEMENT_PENALTY  # …unless the question names the text it repeals
         if len(sentence.text) < 20 and not re.search(r"[。！？；!?;：:]$", sentence.text):

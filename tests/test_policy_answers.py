@@ -109,9 +109,18 @@ pytestmark = pytest.mark.slow
 # 0.738); 42–45: 0.625, 0.750, 0.214, 0.750 (look 48: 0.625, 0.667, 0.214, 0.750); on the 39
 # new ones: fact 0.519, refused 0.917, declined 0.259, 1 of 2 conflict questions led by the
 # governing rule. The split changed, so the floors were set again from look 49 by the rule.
+# Look 50 (2026-11-28, ninth session), the test split grown to 1,146 with blind batches 48–49
+# (40 questions): 按条例 and 甲烷方案 naming their texts, what the question says an earlier text
+# said and the day a text takes effect losing weight in sentence choice, 等值以下 fines, the
+# governing provision chosen by words, yes-no English asking its last words; the decision
+# refitted (the one-SE rule picks λ 30). 0.703, 0.727, 0.130, 0.712. On the 1,106 of look 49:
+# 0.700, 0.721, 0.131, 0.708 (look 49: 0.706, 0.721, 0.125, 0.729); batches ≤ 41: 0.713,
+# 0.711, 0.119 (look 49: 0.720, 0.711, 0.113); on the 40 new ones: 0.750, 1.000, 0.125, 3 of
+# 4 conflict questions led by the governing rule. The split changed, so the floors were set
+# again from look 50 by the rule.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.676, "refused": 0.691, "governing": 0.699}
-CEILINGS = {"wrongly_declined": 0.155}
+FLOORS = {"fact": 0.673, "refused": 0.697, "governing": 0.682}
+CEILINGS = {"wrongly_declined": 0.160}
 
 
 @pytest.fixture(scope="module")
