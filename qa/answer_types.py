@@ -332,15 +332,17 @@ def enumeration_of(question: str) -> re.Pattern | None:
     kinds = [k for k in re.findall(r"(?:哪些|哪几[种类个项]?|什么)([\u4e00-\u9fff]{2})", question)
              if k not in _CONTENT_KINDS]  # fmt: skip
     # 有哪些硬性条件？: the kind ends the question, and a list of them answers it (符合以下条件：)
-    ending = [p for p in re.findall(r"(?:哪些|哪几[种类个项]?)([\u4e00-\u9fff]{3,6})[？?]?$",
-                                         question)]  # fmt: skip
-    ending = [p[-2:] for p in ending if not re.search(r"[要会能可应被是有在需得做]", p)]
+    phrases = re.findall(r"(?:哪些|哪几[种类个项]?)([\u4e00-\u9fff]{3,6})[？?]?$", question)
+    ending = [p[-2:] for p in phrases if not re.search(r"[要会能可应被是有在需得做]", p)]
     ending = [k for k in ending if k not in _CONTENT_KINDS and k not in kinds]
-    if not kinds and not ending:
-        return None
-    # Short items, the kind right after the last one: not 铝冶炼行业重点排放单位 for 哪些单位.
-    listed = rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds or ['$^'])})"
-    return re.compile(listed + (rf"|(?:以下|下列)(?:{'|'.join(ending)})" if ending else ""))
+    shapes = []
+    if (
+        kinds
+    ):  # short items, the kind right after the last one: not 铝冶炼行业重点排放单位 for 哪些单位
+        shapes.append(rf"(?:[\u4e00-\u9fff]{{1,6}}、)+[\u4e00-\u9fff]{{1,6}}(?:{'|'.join(kinds)})")
+    if ending:
+        shapes.append(rf"(?:以下|下列)(?:{'|'.join(ending)})")
+    return re.compile("|".join(shapes)) if shapes else None
 
 
 # Kinds that any clause may end in (碳达峰、碳中和工作): they name no kind of thing.

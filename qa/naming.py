@@ -72,9 +72,9 @@ def named_documents(question: str, documents: Sequence[dict],
             # 暂行条例 in the question tells the 条例 from the 办法 that share 碳排放权交易.
             kind = next((k for k in _QUALIFIED_KINDS if core.endswith(k) and k in text), "")
             scored.append((longest + len(kind), doc["doc_id"]))
-    if by_kind and not any(normalize(title_core(d["title"])).endswith(by_kind[1]) for d in
-                           documents if d["doc_id"] in {doc_id for _, doc_id in scored}):  # fmt: skip
-        titles = {d["doc_id"]: d["title"] for d in documents}
+    titles = {d["doc_id"]: d["title"] for d in documents}
+    if by_kind and not any(normalize(title_core(titles[doc_id])).endswith(by_kind[1])
+                           for _, doc_id in scored):  # fmt: skip
         also = [doc_id for _, doc_id in sorted(scored, reverse=True)
                 if _named_as_document(text, titles[doc_id])]  # fmt: skip
         return [by_kind[0], *also]

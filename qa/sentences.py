@@ -226,11 +226,10 @@ def select_sentences(index: Index, vector: np.ndarray, passages: Sequence[Passag
             and any(a in context for a in others)
         ):
             bonus -= OTHER_ACTOR_PENALTY
-        if earlier and any(
-            len(said & _pairs(normalize(sentence.text))) >= ECHO_SHARE * len(said)
-            for said in earlier
-        ):
-            bonus -= ECHO_PENALTY
+        if earlier:
+            pairs = _pairs(normalize(sentence.text))
+            if any(len(said & pairs) >= ECHO_SHARE * len(said) for said in earlier):
+                bonus -= ECHO_PENALTY
         if (commencement_unasked and _COMMENCEMENT.search(sentence.text)
                 and not any(t in question for t in _TITLE.findall(sentence.text))):  # fmt: skip
             bonus -= COMMENCEMENT_PENALTY  # …unless the question names the text it repeals
