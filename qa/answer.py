@@ -15,7 +15,7 @@ from pathlib import Path
 from qa import answer_types, crosslingual, doc_questions, governing, naming, provisions
 from qa.authority import NEWS, Authority
 from qa.citing import with_cited_articles
-from qa.enumerations import with_list_items, with_whole_article
+from qa.enumerations import with_announced_lists, with_list_items, with_whole_article
 from qa.evidence import (
     answer_features,
     answerable,
@@ -285,6 +285,7 @@ def stream_answer(question: str, k: int = 5, *, index_dir: str | Path | None = N
         yield from emit_events(declined(question, query, passages, english))
         return
     searched = passages
+    passages = with_announced_lists(index, passages, question)
     if not titled:
         passages = governing.with_governing_order(passages)
     form = answer_types.question_form(question) or (

@@ -94,7 +94,8 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
 
 
 _ISSUER_ASKED = re.compile(r"(?:谁|哪个部门|哪个机关|哪些部门|哪位|哪个单位).{0,6}(?:发布|印发|发的|签署|公布|颁布|制定|签发)"
-                           r"|(?:发布|印发|签署|公布|颁布|签发).{0,4}(?:的是谁|的部门)"
+                           r"|(?:发布|印发|签署|公布|颁布|签发|落款).{0,4}(?:的是谁|的部门)"
+                           r"|(?:签署|签发|落款)的?(?:总理|部长|主任|局长|主席|领导)?是谁"
                            r"|\bwho (?:signed|issued|published|promulgated)|\b(?:signed|issued) by\b"
                            r"|which (?:department|ministry|agency|body|authority) (?:issued|published)",
                            re.I)  # fmt: skip
@@ -110,7 +111,9 @@ def issuer_quotes(index: Index, question: str, named: Sequence[str]) -> list:
         return []
     doc_id = named[0]
     row = _document(index, doc_id)
-    if _asks_of_content(question, (row or {}).get("title") or ""):
+    # 那个国务院令 names the text by its number
+    said = "".join((row or {}).get(key) or "" for key in ("title", "doc_number", "issuer"))
+    if _asks_of_content(question, said):
         return []  # 按照条例，重点排放单位名录由谁制定: who makes the 名录, not the 条例
     issuer = (row or {}).get("issuer") or ""
     wanted = [part for part in re.split(r"[、，,\s]+", issuer) if len(part) >= 2]
@@ -133,6 +136,7 @@ _SIGNED_ASKED = re.compile(
     r"(?:哪天|哪一天|什么时候|何时|哪年哪月|日期)[^，,。？?]{0,6}(?:签署|签发|公布|印发|发布|发文)"
     r"|(?:签署|签发|印发|发文|落款)(?:的)?(?:日期|时间)|落款"
 )
+_WHO_ASKED = re.compile(r"是谁|哪位|姓名|名字|\bwho\b", re.I)
 # A line that is only a date: the one under the signature, or the 落款 at the end.
 _DATE_LINE = re.compile(
     r"^[^\S\n]*(\d{4}[^\S\n]*年[^\S\n]*\d{1,2}[^\S\n]*月[^\S\n]*\d{1,2}[^\S\n]*日)[^\S\n]*$", re.M
@@ -142,7 +146,8 @@ _DATE_LINE = re.compile(
 def signing_date_quotes(index: Index, question: str, named: Sequence[str]) -> list:
     """For 《X》是哪天签署公布的？ / 落款日期是哪一天？: the first line of X that is only a date
     (under the signature, or the 落款 at the end), as [(passage, start, end)]."""
-    if not named or not _SIGNED_ASKED.search(question):
+    # 落款签发的总理是谁 asks who signed, not when.
+    if not named or not _SIGNED_ASKED.search(question) or _WHO_ASKED.search(question):
         return []
     row = _document(index, named[0])
     if row is None:
@@ -178,7 +183,9 @@ def _document(index: Index, doc_id: str) -> dict | None:
 
 
 # Nouns that ask for the issuer, not for something in the text.
-_ISSUER_NOUNS = frozenset("部门 机关 单位 机构 总理 部长 主任 局长 主席 委员长 文件 文号".split())
+_ISSUER_NOUNS = frozenset(
+    "部门 机关 单位 机构 总理 部长 主任 局长 主席 委员长 文件 文号 落款 署名".split()
+)
 
 
 def _asks_of_content(question: str, title: str) -> bool:
@@ -197,6 +204,7 @@ _DATED_TITLE = re.compile(
     r"\d{4}年(?!度)(?:(?!的)[\u4e00-\u9fff]){2,12}?"
     r"(?:行动方案|实施方案|方案|指南|意见|办法|条例|通知|规划|决定)"
 )
+_CARRIED_OUT = "(?:落实|实施|执行|贯彻)"
 # 2020年那个办法: a demonstrative points at the document, it is no word of its title.
 _TITLE_NOISE = re.compile(
     r"（[^）]*）|\([^)]*\)|^(?:\d{4}年[前底]?)?(?:(?:那|这|该)(?:个|份|部|项|一)?)?|\s+"
@@ -216,6 +224,10 @@ def unheld_title(question: str, titles: Sequence[str]) -> str | None:
     held = [re.sub(r"\s+", "", t) for t in titles]
     held += [re.sub(r"(..)（([^）]+)）$", r"\2\1", t) for t in held]
     for title in asked:
+        # 由哪个部门组织落实2030年前碳达峰行动方案: the text is what a held one says to carry
+        # out, not the one asked about.
+        if re.search(f'{_CARRIED_OUT}[“"《]?{re.escape(title)}', question):
+            continue
         core = _TITLE_NOISE.sub("", title)
         if core and not any(_runs_through(core, t) for t in held):
             return title

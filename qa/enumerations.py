@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import replace
 
+from qa.answer_types import enumeration_of
 from qa.search import Index, Passage
 from qa.sentences import LIST_ITEM, Sentence
 from qa.text import sentence_spans
@@ -22,6 +24,28 @@ MAX_ITEM_CHARS = 60
 # 提交工作报告…；工作报告应当对…的情况、…的情况作出说明).
 _LIST_ASKED = re.compile(r"哪些|哪几")
 WHOLE_ARTICLE_CHARS = 300
+
+
+def with_announced_lists(index: Index, passages: list[Passage], question: str,
+                         among: int = 5) -> list[Passage]:  # fmt: skip
+    """Asked for things of a kind (得满足哪些硬条件), the paragraph of a found article that
+    announces them (并且符合以下条件：) joins the passages, ranked as the paragraph found: the
+    search may reach the article by its other paragraphs only. Of the first `among` found."""
+    pattern = enumeration_of(question)
+    if pattern is None or not _LIST_ASKED.search(question):
+        return passages
+    held = {p.passage_id for p in passages}
+    joined = list(passages)
+    for found in passages[:among]:
+        if found.locator is None or found.locator.article is None:
+            continue
+        for clause in index.provision(found.doc_id, found.locator.article):
+            announced = any(m.group().startswith(("以下", "下列"))
+                            for m in pattern.finditer(clause.text))  # fmt: skip
+            if announced and clause.passage_id not in held:
+                held.add(clause.passage_id)
+                joined.insert(joined.index(found) + 1, replace(clause, score=found.score))
+    return joined
 
 
 def with_whole_article(index: Index, passages: list[Passage], picked: list[Sentence],

@@ -261,6 +261,16 @@ def test_a_signature_answers_who_holds_which_title(library):
     assert result.citations[0].passage.doc_id == "regulation.md"
 
 
+def test_who_signed_it_is_answered_by_the_signature_not_its_date(library):
+    result = answer("碳排放权交易管理暂行条例落款签发的总理是谁？", index=library)
+    assert "总理　李强" in result.text
+    from qa.doc_questions import signing_date_quotes
+
+    # 落款 asks the date only when no person is asked for
+    who = "碳排放权交易管理暂行条例落款签发的总理是谁？"
+    assert signing_date_quotes(library, who, ["regulation.md"]) == []
+
+
 def test_a_persons_title_is_looked_up_not_judged(library):
     from qa.doc_questions import title_quotes
 
@@ -1097,6 +1107,8 @@ def test_a_title_the_library_does_not_hold_is_told_from_one_it_does():
     assert unheld_title("2019年那份指南怎么说？", titles)
     # 办法（试行） is said as 试行办法 too.
     assert unheld_title("2020年试行办法怎么报？", ["碳排放权交易管理办法（试行）"]) is None
+    # A text a held one says to carry out is not what is asked about.
+    assert unheld_title("《意见》里由哪个部门组织落实2030年前碳达峰行动方案？", titles) is None
 
 
 def test_an_english_term_the_library_never_uses_is_unknown(library):
@@ -1592,3 +1604,23 @@ def test_the_rules_asked_after_a_premise_are_the_departmental_rules():
     question = "双碳意见要求坚决遏制高耗能项目，这一要求在节能审查的规章里落到了哪里？"
     assert named_by_level(question, documents, levels) == ["review"]
     assert named_by_level("单位有哪些规章制度？", documents, levels) == []
+
+
+def test_the_paragraph_announcing_the_asked_kind_joins_its_article(tmp_path, fake_embedder,
+                                                                    monkeypatch):  # fmt: skip
+    from qa.enumerations import with_announced_lists
+
+    article = ("**第二十九条** 审定与核查机构应当依法从事审定与核查活动。\n\n"
+               "**第三十条** 审定与核查机构纳入认证机构管理，公正、独立地从事审定与核查活动。\n\n"
+               "审定与核查机构应当具备相应的技术和管理能力，并且符合以下条件：\n\n"
+               "（一）具有法人资格；\n\n（二）近五年无严重失信记录。\n\n"
+               "**第三十一条** 审定与核查机构应当加强行业自律。\n")  # fmt: skip
+    index = small_library(tmp_path, fake_embedder, monkeypatch, {"ccer.md": article})
+    first, announcing, *_ = index.provision("ccer.md", "第三十条")
+    assert "以下条件" in announcing.text
+    joined = with_announced_lists(index, [first], "审定与核查机构得满足哪些硬条件？")
+    assert [p.passage_id for p in joined] == [first.passage_id, announcing.passage_id]
+    assert joined[1].score == first.score  # ranked as the paragraph the search found
+    # Asked no kind of thing, or a kind the article doesn't announce: nothing joins.
+    assert with_announced_lists(index, [first], "审定与核查机构有什么规定？") == [first]
+    assert with_announced_lists(index, [first], "审定与核查机构有哪些义务？") == [first]
