@@ -198,7 +198,8 @@ def asked_span_act(question: str) -> list[str]:
 
 # A person asked by office (哪位总理签署, 部长是谁, Who was the minister…): an organ doesn't
 # answer it (国家发展改革委负责实施…), a title does (总理　李强). A signature spaces it out.
-_OFFICE_NAMES = ("总理", "部长", "主任", "司长", "局长", "主席", "书记")
+_OFFICE_NAMES = ("总理", "部长", "主任", "司长", "局长", "主席", "书记", "组长", "厅长", "处长", "院长",
+                 "行长", "会长", "秘书长", "省长", "市长")  # fmt: skip
 _NAMED = "|".join(_OFFICE_NAMES)
 _PERSON_ASKED = re.compile(
     rf"哪一?位(?:副?(?:{_NAMED})|负责人|发言人|官员|领导)|(?:{_NAMED}|负责人|发言人)(?:是谁|叫什么)"

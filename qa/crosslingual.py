@@ -171,7 +171,7 @@ def english_terms(
         if (
             (words[i] in _ENGLISH_STOPWORDS and not _starts_domain_phrase(words[i:]))
             or (i and words[i - 1] == "how" and words[i] in _HOW)
-            or (i and words[i - 1] in ("what", "which") and words[i] in _KIND)
+            or (i and words[i - 1] in ("what", "which") and words[i] in _KIND | _MEASURE)
         ):
             i += 1
             continue
@@ -208,6 +208,8 @@ def _domain_words(words: list[str]) -> bool:
 
 _HOW = frozenset("long many much often soon far".split())
 _KIND = frozenset("kind kinds sort sorts type types".split())
+# what amount of CO2: how much, not an amount the text must name (数量)
+_MEASURE = frozenset("amount percentage proportion".split())
 
 
 def coverage(terms: list[frozenset[str]], text: str) -> float:

@@ -61,7 +61,8 @@ def status_quotes(index: Index, question: str, named: Sequence[str]) -> tuple[st
 
     def sentences_naming(doc_ids, must: str | None) -> list[tuple[Passage, int, int]]:
         found = []
-        for passage in index.search(title, k=20, docs=list(doc_ids)):
+        # the title verbatim: a lexical search (the hybrid one ranked the notice citing it 20+)
+        for passage in index.search(title, k=20, docs=list(doc_ids), mode="lexical"):
             text = passage.text
             for start, end in sentence_spans(text):
                 sentence = text[start:end]

@@ -45,6 +45,16 @@ def test_english_terms_keep_the_words_the_library_uses():
     assert all("交通工具" not in term for term in cars)
 
 
+def test_what_amount_of_asks_how_much_it_names_no_amount():
+    from qa.crosslingual import english_terms
+
+    asked = english_terms("What amount of CO2 does one allowance correspond to?")
+    assert not any("数量" in term for term in asked)
+    assert any("二氧化碳" in term for term in asked)
+    # an amount the question is about stays a term
+    assert any("数量" in term for term in english_terms("Is the amount of allowances capped?"))
+
+
 def test_inflected_words_find_their_dictionary_form():
     # agreed → agree, signed → sign, falsified → falsify, breaks down → break down
     assert "同意" in lookup("agreed")

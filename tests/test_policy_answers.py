@@ -250,3 +250,11 @@ def test_a_price_the_texts_do_not_state_is_declined(index, question):
 def test_question_words_are_not_topic_words(index, question, fact):
     result = answer(question, index=index)
     assert result.found and fact in result.text
+
+
+def test_a_text_in_force_is_shown_by_the_newer_one_that_cites_it(index):
+    # The 2025 notice cites the 2020 办法 by its full title; the hybrid search ranked that
+    # paragraph below twenty others of the library, the title's own words find it.
+    result = answer("2020年的碳排放权交易管理办法（试行）被暂行条例废止了吗？", index=index)
+    assert "较新的文件仍以其为依据" in result.text
+    assert result.citations[0].passage.doc_id == "national-ets-2025-work-notice.md"
