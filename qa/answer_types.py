@@ -70,6 +70,10 @@ _DATE = re.compile(
 _YEAR_ASKED = re.compile(r"哪一?年|何年|which year|what year|in what year", re.I)
 # 比2005年下降65% names a baseline, not the year a thing happens.
 _YEAR = re.compile(r"(?<![比较\d])\d{4}\s*年|[〇零一二三四五六七八九]{4}年")
+_BASELINE_ASKED = re.compile(
+    r"比哪一?年|比起哪一?年|compared (?:to|with) (?:what|which) year", re.I
+)
+_BASELINE_YEAR = re.compile(r"比\s*\d{4}\s*年")
 # A figure asked (多少, what share); a year alone is none (qa.stated).
 QUANTITY = re.compile(
     r"\d|[零一二三四五六七八九十百千万亿两]+(?:个|名|年|月|日|倍|万|亿|吨|元|项|条|天|人|次|家)|[%％]"
@@ -251,6 +255,8 @@ def required_shape(question: str, form: str | None) -> re.Pattern | None:
         if re.search(r"哪一?天|几月几[日号]|什么日子|日期", question):
             return re.compile(f"{_DURATION.pattern}|{_DATE.pattern}")
         return _DURATION
+    if _BASELINE_ASKED.search(question):  # 比哪一年下降多少: the year compared with
+        return _BASELINE_YEAR
     if _YEAR_ASKED.search(question):
         return _YEAR  # 哪一年: 11月25日 doesn't say which year
     # A question that asks two things (how are they picked, and how often?) is answered in part.

@@ -54,6 +54,20 @@ def asking_sentences(question: str) -> str:
     return "".join(asking) if asking and len(asking) < len(sentences) else question
 
 
+# A clause of the asker's own situation (集团战略部在做“十四五”碳规划, 现在快投产了): who asks
+# and when, no thing the rule is asked about.
+_SCENE = re.compile(r"我们|我司|我厂|我方|集团|客户|现在|目前|眼下|快要?|正在|在做|打算|准备")
+
+
+def without_scene(question: str) -> str:
+    """The question without the clauses that only tell the asker's situation: those that ask
+    nothing and say who asks or when (我们的项目…是国家发改委做的，现在快投产了，…归哪个部门管？
+    asks of 验收, not of 投产); the whole question when every clause would go."""
+    clauses = re.split(r"(?<=[，,。！!；;？?])", question)
+    kept = [c for c in clauses if _ASKS.search(c) or not _SCENE.search(c)]
+    return "".join(kept) if any(_ASKS.search(c) for c in kept) else question
+
+
 def with_each_part(passages: list[Passage], picked: list[Sentence], question: str,
                    search: Search, select: Select) -> tuple[list[Passage], list[Sentence]]:  # fmt: skip
     """The passages and quotes that answer each part, in the parts' order.

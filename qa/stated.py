@@ -18,7 +18,7 @@ from qa.answer_types import (
     asked_span_act,
 )
 from qa.evidence import case_kind, is_topic_word
-from qa.parts import asking_sentences
+from qa.parts import asking_sentences, without_scene
 from qa.structure import NUMERAL
 from qa.text import normalize, tokenize
 
@@ -316,7 +316,8 @@ def rare_things(index, question: str, evidence: Sequence, shape: re.Pattern | No
     few = max(3, round(RARE_SHARE * index.size))
     if (shape is not None or asks_specifics(question, form)) and not english:
         # A thing of the scene (群众想反映。) is no thing the rule must name.
-        counts = index.passage_counts(things(asking_sentences(question), evidence), cap + 1)
+        asked = without_scene(asking_sentences(question))
+        counts = index.passage_counts(things(asked, evidence), cap + 1)
         own_kind = case_kind(question)
         return [t for t in specific_things(counts, few, cap) if t not in own_kind]
     if shape is not None and english:

@@ -7,7 +7,7 @@ import pytest
 from test_trust import small_library
 
 from qa import answer, evidence
-from qa.parts import asking_sentences, question_parts
+from qa.parts import asking_sentences, question_parts, without_scene
 
 CCER = """---
 title: 温室气体自愿减排交易管理办法（试行）
@@ -139,6 +139,23 @@ def test_a_part_named_by_its_heading_in_quotes_is_quoted_whole(
 )
 def test_the_asking_sentences_leave_the_premise_out(question, asking):
     assert asking_sentences(question) == asking
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        # who asks and when: no thing the rule is asked about
+        ("集团战略部在做碳规划，想确认意见定的2025年排放要下降多少？", "想确认意见定的2025年排放要下降多少？"),
+        ("我们的项目是发改委审的，现在快投产了，验收归哪个部门管？", "验收归哪个部门管？"),
+        # a clause naming the thing asked of stays
+        ("甲烷方案对县城污水处理厂的污泥，2025年定的目标是多少？",
+         "甲烷方案对县城污水处理厂的污泥，2025年定的目标是多少？"),
+        # nothing left to ask: the whole question
+        ("我们现在正在做规划", "我们现在正在做规划"),
+    ],
+)  # fmt: skip
+def test_the_askers_own_situation_is_left_out(question, asked):
+    assert without_scene(question) == asked
 
 
 def test_who_asks_a_part_of_its_own():

@@ -800,6 +800,17 @@ def test_a_holder_of_an_office_asked_needs_that_office():
     assert shape.search("组长：某某")
 
 
+def test_the_year_compared_with_answers_which_year():
+    from qa.answer_types import question_form, required_shape
+
+    asked = "到2025年单位GDP二氧化碳排放要比哪一年下降多少？"
+    shape = required_shape(asked, question_form(asked))
+    assert shape.search("单位国内生产总值二氧化碳排放比2020年下降18%")
+    # of another question, a baseline is no year of the event asked
+    when = "碳排放权交易管理暂行条例是哪一年施行的？"
+    assert not required_shape(when, question_form(when)).search("比2020年下降18%")
+
+
 def test_words_an_answer_may_use_are_no_asking_words():
     from qa.answer_types import ASKING_WORDS
 
