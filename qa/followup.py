@@ -36,13 +36,17 @@ _CUE_TOKENS = _ANAPHORA | frozenset("那 那么 还有 另外 呢".split())
 # A question that opens on its verb's place or agent, with no subject (要在哪些地方公布？
 # 是在哪个会议期间发布的？), asks about what was just discussed.
 _NO_SUBJECT = re.compile(
-    r"^(?:要在|需要在|应当在|应在|是在|是由|由谁|由哪|向谁|向哪|要向|应向|应当向|还要|还需|还能|还得)"
+    r"^(?:要在|需要在|应当在|应在|是在|是由|由谁|由哪|向谁|向哪|要向|应向|应当向|还要|还需|还能|还得"
+    r"|相关|有关)"
 )
 _EN_CUE = re.compile(
     r"^(?:and|so|then|what about|how about)\b|\b(?:it|its|this|that|they|them|those)\b", re.I
 )
 _LEADING_THAT = re.compile(r"^(?:那么|那)(?![个些里边样时天])[，,\s]*")
 _TITLE_IN_TEXT = re.compile(r"《([^》]{4,60})》")
+_DATED_DOCUMENT = re.compile(
+    r"\d{4}\s*年(?:那个|那份|那部|的|版)?[\u4e00-\u9fff]{0,12}?(?:办法|条例|意见|方案|通知|规定)"
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,11 @@ def _topic(query: str, question: str, reply: str) -> str:
             run = ""
     runs.append(run)
     topic = " ".join(r for r in runs if r)
+    # 2020年那个碳交易管理办法 names one text by its year: the year and kind go with it, or the
+    # follow-up's search reads 碳交易管理 of every text.
+    if not has_number:
+        named = [m for m in _DATED_DOCUMENT.findall(query) if m not in topic]
+        topic = " ".join([*named, topic]).strip()
     if not topic:  # fall back to the document the previous answer cited
         match = _TITLE_IN_TEXT.search(reply)
         topic = match.group(1) if match else ""

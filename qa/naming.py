@@ -109,7 +109,9 @@ _LOOSE_KIND = re.compile(r"(?<![像跟同])(试行|暂行)(办法|条例)(?!那�
 
 # 2020年那个办法, 2023年的方案: a document named by its kind and the year it came out.
 _THAT = "(?:那个|这个|那份|这份|那部|的)?"
-DATED_KIND = re.compile(rf"(\d{{4}})年{_THAT}(?:试行|暂行)?({'|'.join(_KINDS)})")
+DATED_KIND = re.compile(
+    rf"(\d{{4}})年(?!度){_THAT}(?:[\u4e00-\u9fff]{{0,10}}?)(?:试行|暂行)?({'|'.join(_KINDS)})"
+)
 
 
 # 2020年那部…办法（试行）: the year names the document, it asks for no year's content.

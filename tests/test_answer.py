@@ -150,6 +150,17 @@ def test_follow_up_is_joined_with_the_topic_of_the_chat():
     assert "统筹协调" not in resolved.query
 
 
+def test_a_text_named_by_year_and_kind_carries_into_the_follow_up():
+    history = [("2020年那个碳交易管理办法，排放报告每年几号之前要报？", "……[1]")]
+    # 相关… opens on what was just discussed
+    resolved = resolve_query("相关原始记录和台账要留几年？", history)
+    assert resolved.follow_up
+    assert "2020年那个碳交易管理办法" in resolved.query
+    # a follow-up with a year of its own asks of that year
+    resolved = resolve_query("那2023年的呢？", history)
+    assert "2020年那个" not in resolved.query
+
+
 def test_follow_up_accepts_chat_messages():
     history = [
         {"role": "user", "content": "碳排放权交易管理暂行条例什么时候开始施行？"},

@@ -1151,6 +1151,13 @@ def test_a_document_named_by_its_kind_and_year_is_that_one(library):
     years = {"measures.md": {"2020", "2021"}, "review-old.md": {"2023"}}
     assert naming.named_documents("按2020年那个办法怎么罚？", documents, years) == ["measures.md"]
     assert naming.named_documents("按那个办法怎么罚？", documents, years) == []
+    # words of its title between year and kind; a year's plan (2026年度…方案) names no text
+    asked = "2020年那个碳交易管理办法，排放报告每年几号之前要报？"
+    ccer = {"doc_id": "ccer.md", "title": "温室气体自愿减排交易管理办法（试行）"}
+    assert naming.named_documents(asked, [*documents, ccer], years | {"ccer.md": {"2023"}}) == [
+        "measures.md"
+    ]
+    assert naming.DATED_KIND.search("2026年度数据质量控制方案什么时候制定完成？") is None
     # with its qualifier, and whatever run of another title the topic shares
     documents.append(
         {"doc_id": "notice.md", "title": "关于做好2025年全国碳排放权交易市场有关工作的通知"}
