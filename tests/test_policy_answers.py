@@ -118,9 +118,17 @@ pytestmark = pytest.mark.slow
 # 0.711, 0.119 (look 49: 0.720, 0.711, 0.113); on the 40 new ones: 0.750, 1.000, 0.125, 3 of
 # 4 conflict questions led by the governing rule. The split changed, so the floors were set
 # again from look 50 by the rule.
+# Look 51 (2026-11-28, tenth session), the test split grown to 1,186 with blind batches 50–51
+# (40 questions): λ picked by cross-validation a blind batch at a time (paired one-SE; λ 10),
+# who signed a text, a text another says to carry out, the paragraph announcing the asked kind,
+# an office asked, the year compared with, the asker's situation, a text named by year and
+# kind. 0.710, 0.733, 0.125, 0.709. On the 1,146 of look 50: 0.709, 0.730, 0.122, 0.712 (look
+# 50: 0.703, 0.727, 0.130, 0.712); on the 40 new ones: 0.719, 0.875, 0.219, 2 of 3 conflict
+# questions led by the governing rule. The split changed, so the floors were set again from
+# look 51 by the rule.
 # The targets (0.92 / 0.90 / <= 0.05 / 0.90) are not reached on test yet.
-FLOORS = {"fact": 0.673, "refused": 0.697, "governing": 0.682}
-CEILINGS = {"wrongly_declined": 0.160}
+FLOORS = {"fact": 0.680, "refused": 0.703, "governing": 0.679}
+CEILINGS = {"wrongly_declined": 0.155}
 
 
 @pytest.fixture(scope="module")
