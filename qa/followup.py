@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.naming import DATED_KIND
 from qa.text import (
     MAX_QUERY_CHARS,
     STOPWORDS,
@@ -44,9 +45,6 @@ _EN_CUE = re.compile(
 )
 _LEADING_THAT = re.compile(r"^(?:那么|那)(?![个些里边样时天])[，,\s]*")
 _TITLE_IN_TEXT = re.compile(r"《([^》]{4,60})》")
-_DATED_DOCUMENT = re.compile(
-    r"\d{4}\s*年(?:那个|那份|那部|的|版)?[\u4e00-\u9fff]{0,12}?(?:办法|条例|意见|方案|通知|规定)"
-)
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ def _topic(query: str, question: str, reply: str) -> str:
     # 2020年那个碳交易管理办法 names one text by its year: the year and kind go with it, or the
     # follow-up's search reads 碳交易管理 of every text.
     if not has_number:
-        named = [m for m in _DATED_DOCUMENT.findall(query) if m not in topic]
+        named = [m.group() for m in DATED_KIND.finditer(query) if m.group() not in topic]
         topic = " ".join([*named, topic]).strip()
     if not topic:  # fall back to the document the previous answer cited
         match = _TITLE_IN_TEXT.search(reply)
